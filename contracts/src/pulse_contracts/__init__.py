@@ -1,0 +1,33 @@
+"""Pulse's wire contracts: message shapes, subject names and codecs. Depends on msgspec only."""
+
+from . import subjects
+from .codecs import CONTENT_TYPE_HEADER, JSON, MSGPACK, Codec, is_msgpack
+from .deadletter import DeadLetter
+from .metrics import (
+    MetricPoint,
+    ProducerMetrics,
+    SeriesBatch,
+    from_epoch_us,
+    to_epoch_us,
+)
+from .queries import MetricsQuery, MetricsQueryReply, MetricsQueryResult, RpcError, StoredPoint
+
+__all__ = [
+    "CONTENT_TYPE_HEADER",
+    "JSON",
+    "MSGPACK",
+    "Codec",
+    "DeadLetter",
+    "MetricPoint",
+    "MetricsQuery",
+    "MetricsQueryReply",
+    "MetricsQueryResult",
+    "ProducerMetrics",
+    "RpcError",
+    "SeriesBatch",
+    "StoredPoint",
+    "from_epoch_us",
+    "is_msgpack",
+    "subjects",
+    "to_epoch_us",
+]

@@ -1,0 +1,55 @@
+"""Encoders and decoders, built once and reused (msgspec's fast path).
+
+Internal traffic is msgpack. External producers may send JSON (the default) or msgpack,
+told apart by the ``Content-Type`` header.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import msgspec
+
+from .deadletter import DeadLetter
+from .metrics import ProducerMetrics, SeriesBatch
+from .queries import MetricsQuery, MetricsQueryReply
+
+CONTENT_TYPE_HEADER: Final = "Content-Type"
+JSON: Final = "application/json"
+MSGPACK: Final = "application/msgpack"
+_MSGPACK_ALIASES: Final = frozenset({MSGPACK, "application/x-msgpack", "application/vnd.msgpack"})
+
+
+class Codec:
+    """One decoder per message type, for both formats, plus shared encoders."""
+
+    def __init__(self) -> None:
+        self.json_encoder = msgspec.json.Encoder()
+        self.msgpack_encoder = msgspec.msgpack.Encoder()
+        self.producer_json: msgspec.json.Decoder[ProducerMetrics] = msgspec.json.Decoder(
+            ProducerMetrics
+        )
+        self.producer_msgpack: msgspec.msgpack.Decoder[ProducerMetrics] = msgspec.msgpack.Decoder(
+            ProducerMetrics
+        )
+        self.series_batch = msgspec.msgpack.Decoder(SeriesBatch)
+        self.deadletter = msgspec.msgpack.Decoder(DeadLetter)
+        self.metrics_query = msgspec.msgpack.Decoder(MetricsQuery)
+        self.metrics_query_reply: msgspec.msgpack.Decoder[MetricsQueryReply] = (
+            msgspec.msgpack.Decoder(MetricsQueryReply)
+        )
+
+    def pack(self, message: Any) -> bytes:
+        return self.msgpack_encoder.encode(message)
+
+    def decode_producer_metrics(self, data: bytes, content_type: str | None) -> ProducerMetrics:
+        """Decode what a producer sent; raises :class:`msgspec.ValidationError` or DecodeError."""
+        if is_msgpack(content_type):
+            return self.producer_msgpack.decode(data)
+        return self.producer_json.decode(data)
+
+
+def is_msgpack(content_type: str | None) -> bool:
+    if not content_type:
+        return False
+    return content_type.split(";", 1)[0].strip().lower() in _MSGPACK_ALIASES

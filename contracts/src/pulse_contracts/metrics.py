@@ -1,0 +1,71 @@
+"""Metric points as producers send them, and the validated batches that travel inside Pulse.
+
+Schema evolution (applies to every Struct in this package):
+
+* a new field always gets a default, so old producers keep working;
+* a field's type never changes; a new meaning gets a new field name;
+* readers ignore unknown fields (no ``forbid_unknown_fields`` on wire messages), so an old
+  service reads a newer message without failing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import msgspec
+
+SeriesToken = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="1-64 characters from A-Z, a-z, 0-9, '_' and '-' (it becomes a subject token)",
+    ),
+]
+AwareDatetime = Annotated[
+    datetime, msgspec.Meta(tz=True, description="RFC 3339 time with a UTC offset")
+]
+Unit = Annotated[str, msgspec.Meta(max_length=32)]
+Tags = Annotated[dict[str, str], msgspec.Meta(max_length=32)]
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MICROSECOND = timedelta(microseconds=1)
+
+
+class MetricPoint(msgspec.Struct, frozen=True, kw_only=True):
+    """One measurement of one series, as a producer publishes it on ``ingest.metrics``."""
+
+    time: AwareDatetime
+    source: SeriesToken
+    name: SeriesToken
+    value: float
+    unit: Unit | None = None
+    tags: Tags = msgspec.field(default_factory=dict)
+
+
+ProducerMetrics = MetricPoint | list[MetricPoint]
+"""What a producer may send: one point, or a batch as an array of points."""
+
+
+class SeriesBatch(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
+    """Validated points of one series, columnar; the payload of ``metrics.<source>.<name>``.
+
+    ``times_us`` are microseconds since the Unix epoch, UTC; ``values[i]`` belongs to
+    ``times_us[i]``.
+    """
+
+    source: str
+    name: str
+    times_us: list[int]
+    values: list[float]
+    unit: str | None = None
+    tags: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+def to_epoch_us(moment: datetime) -> int:
+    """Exact microseconds since the Unix epoch (no float rounding)."""
+    return (moment - EPOCH) // _ONE_MICROSECOND
+
+
+def from_epoch_us(micros: int) -> datetime:
+    return EPOCH + timedelta(microseconds=micros)

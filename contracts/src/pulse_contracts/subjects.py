@@ -1,0 +1,35 @@
+"""Subject and stream names: the only place they are spelled out.
+
+Services build subjects through these functions so that a rename is one change here.
+"""
+
+from __future__ import annotations
+
+INGEST_METRICS = "ingest.metrics"
+"""Core NATS subject where any producer publishes raw metric points (JSON or msgpack)."""
+
+METRICS_STREAM = "METRICS"
+METRICS_SUBJECTS = "metrics.>"
+DEADLETTER_STREAM = "DEADLETTER"
+DEADLETTER_SUBJECTS = "deadletter.>"
+
+RPC_QUERY_METRICS = "rpc.query.metrics"
+
+INGEST_QUEUE = "ingest"
+PERSISTENCE_QUEUE = "persistence"
+PERSISTENCE_METRICS_DURABLE = "persistence-metrics"
+
+
+def metrics_subject(source: str, name: str) -> str:
+    """Subject of one validated series in the METRICS stream: ``metrics.<source>.<name>``."""
+    return f"metrics.{source}.{name}"
+
+
+def metrics_live_subject(name: str, source: str | None = None) -> str:
+    """Subject pattern a live subscriber uses for one metric name, from one or every source."""
+    return f"metrics.{source or '*'}.{name}"
+
+
+def deadletter_subject(origin: str) -> str:
+    """Where a refused message from ``origin`` (e.g. ``ingest.metrics``) is kept."""
+    return f"deadletter.{origin.replace('.', '_')}"

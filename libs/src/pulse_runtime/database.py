@@ -1,0 +1,103 @@
+"""asyncpg pool and the forward-only migration runner.
+
+Migrations are versioned SQL files owned by one service (``0001_metrics.sql``), each applied
+in its own transaction, under an advisory lock so several replicas starting at once are safe.
+An applied file that changed afterwards stops the start: history is never rewritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from collections.abc import Awaitable, Callable
+from importlib.resources.abc import Traversable
+
+import asyncpg
+
+from .logging import get_logger
+
+log = get_logger(__name__)
+
+_LEDGER = """
+CREATE TABLE IF NOT EXISTS pulse_migrations (
+    owner text NOT NULL,
+    version text NOT NULL,
+    name text NOT NULL,
+    checksum text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (owner, version)
+)
+"""
+
+
+class MigrationError(RuntimeError):
+    pass
+
+
+async def create_pool(
+    dsn: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    init: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=init, command_timeout=60
+    )
+    assert pool is not None
+    return pool
+
+
+async def apply_migrations(
+    conn: asyncpg.Connection, owner: str, directory: Traversable
+) -> list[str]:
+    """Apply ``owner``'s pending ``NNNN_name.sql`` files in order; returns those applied."""
+    files = sorted(
+        (entry for entry in directory.iterdir() if entry.name.endswith(".sql")),
+        key=lambda entry: entry.name,
+    )
+    lock_key = zlib.crc32(f"pulse-migrations:{owner}".encode())
+    applied_now: list[str] = []
+    await conn.execute("SELECT pg_advisory_lock($1)", lock_key)
+    try:
+        await conn.execute(_LEDGER)
+        ledger = {
+            row["version"]: row["checksum"]
+            for row in await conn.fetch(
+                "SELECT version, checksum FROM pulse_migrations WHERE owner = $1", owner
+            )
+        }
+        for entry in files:
+            version, _, name = entry.name.removesuffix(".sql").partition("_")
+            sql = entry.read_text(encoding="utf-8")
+            checksum = hashlib.sha256(sql.encode()).hexdigest()
+            if version in ledger:
+                if ledger[version] != checksum:
+                    raise MigrationError(
+                        f"migration {owner}/{entry.name} changed after it was applied; "
+                        "add a new migration instead"
+                    )
+                continue
+            async with conn.transaction():
+                await conn.execute(sql)
+                await conn.execute(
+                    "INSERT INTO pulse_migrations (owner, version, name, checksum)"
+                    " VALUES ($1, $2, $3, $4)",
+                    owner,
+                    version,
+                    name,
+                    checksum,
+                )
+            applied_now.append(entry.name)
+            log.info("migration applied", owner=owner, migration=entry.name)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", lock_key)
+    return applied_now
+
+
+async def has_timescaledb(conn: asyncpg.Connection) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')"
+        )
+    )

@@ -1,0 +1,236 @@
+"""``make run``: the whole platform on one machine, no Docker.
+
+Starts embedded NATS (JetStream) and PostgreSQL unless ``PULSE_NATS_URL`` /
+``PULSE_DATABASE_URL`` point elsewhere, applies migrations, runs every service as its own
+process with service-prefixed log lines, and prints where to open the dashboard. Ctrl-C or
+SIGTERM stops the services (producers first), then the servers, leaving no process behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+
+import msgspec
+
+from .embedded import EmbeddedNats, EmbeddedPostgres, free_port
+from .settings import load_settings
+
+# Start order; they stop in reverse, so producers stop before the consumers drain.
+SERVICES = ("persistence", "ingest", "gateway", "generator")
+_COLORS = {"persistence": 35, "ingest": 36, "gateway": 32, "generator": 33, "devstack": 1}
+_MAX_RESTARTS = 5
+_RESTART_WINDOW_S = 60.0
+
+
+class DevStackSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """``PULSE_*`` values the supervisor itself needs; the rest pass through to the services."""
+
+    nats_url: str = ""
+    database_url: str = ""
+    data_dir: str = ".data"
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8000
+
+
+class _Output:
+    """One lock so that lines from different services never interleave mid-line."""
+
+    def __init__(self, color: bool) -> None:
+        self._lock = threading.Lock()
+        self._color = color
+        self._width = max(len(name) for name in _COLORS)
+
+    def line(self, who: str, text: str) -> None:
+        label = who.ljust(self._width)
+        if self._color:
+            label = f"\033[{_COLORS.get(who, 0)}m{label}\033[0m"
+        with self._lock:
+            sys.stdout.write(f"{label} | {text}\n")
+            sys.stdout.flush()
+
+
+class _ServiceProcess:
+    def __init__(self, name: str, env: Mapping[str, str], out: _Output) -> None:
+        self.name = name
+        self._env = dict(env)
+        self._out = out
+        self.process: subprocess.Popen[bytes] | None = None
+        self._restarts: list[float] = []
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", f"pulse_{self.name}"],
+            env=self._env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches the supervisor only; it stops us in order
+        )
+        threading.Thread(target=self._pump, args=(self.process,), daemon=True).start()
+
+    def _pump(self, process: subprocess.Popen[bytes]) -> None:
+        assert process.stdout is not None
+        for raw in process.stdout:
+            self._out.line(self.name, raw.decode(errors="replace").rstrip())
+
+    def exited(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    def may_restart(self) -> bool:
+        now = time.monotonic()
+        self._restarts = [t for t in self._restarts if now - t < _RESTART_WINDOW_S]
+        self._restarts.append(now)
+        return len(self._restarts) <= _MAX_RESTARTS
+
+    def terminate(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
+    def wait(self, timeout: float) -> None:
+        if self.process is None:
+            return
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._out.line("devstack", f"{self.name} did not stop in {timeout:g} s; killing it")
+            self.process.kill()
+            self.process.wait()
+
+
+class DevStack:
+    def __init__(
+        self, settings: DevStackSettings, environ: Mapping[str, str], out: _Output
+    ) -> None:
+        self.settings = settings
+        self._environ = dict(environ)
+        self._out = out
+        self._data = Path(settings.data_dir).resolve()
+        self._nats: EmbeddedNats | None = None
+        self._postgres: EmbeddedPostgres | None = None
+        self._services: list[_ServiceProcess] = []
+        self._stop = threading.Event()
+
+    def say(self, text: str) -> None:
+        self._out.line("devstack", text)
+
+    def request_stop(self, signum: int, _frame: object) -> None:
+        if not self._stop.is_set():
+            self.say(f"{signal.Signals(signum).name} received: stopping everything…")
+        self._stop.set()
+
+    def run(self) -> int:
+        try:
+            env = self._start_servers()
+            self._migrate(env)
+            for name in SERVICES:
+                service = _ServiceProcess(name, env, self._out)
+                service.start()
+                self._services.append(service)
+            self._announce_when_ready()
+            return self._supervise()
+        finally:
+            self._shutdown()
+
+    def _start_servers(self) -> dict[str, str]:
+        env = dict(self._environ)
+        env.setdefault("PULSE_LOG_FORMAT", "console")
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        nats_url = self.settings.nats_url
+        if not nats_url:
+            self._nats = EmbeddedNats(self._data / "nats", port=_preferred_port(4222))
+            self._nats.start()
+            nats_url = self._nats.url
+            self.say(f"embedded NATS with JetStream at {nats_url} (data in {self._data / 'nats'})")
+        database_url = self.settings.database_url
+        if not database_url:
+            self._postgres = EmbeddedPostgres(self._data / "postgres", port=_preferred_port(5432))
+            self._postgres.start()
+            database_url = self._postgres.url
+            self.say(f"embedded PostgreSQL at {database_url} (data in {self._data / 'postgres'})")
+        env["PULSE_NATS_URL"] = nats_url
+        env["PULSE_DATABASE_URL"] = database_url
+        return env
+
+    def _migrate(self, env: Mapping[str, str]) -> None:
+        self.say("applying migrations…")
+        result = subprocess.run(
+            [sys.executable, "-m", "pulse_persistence", "migrate"],
+            env=dict(env),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        for line in (result.stdout + result.stderr).splitlines():
+            self._out.line("persistence", line)
+        if result.returncode != 0:
+            raise SystemExit("migrations failed; see the lines above")
+
+    def _announce_when_ready(self) -> None:
+        url = f"http://{self.settings.gateway_host}:{self.settings.gateway_port}/"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not self._stop.is_set():
+            try:
+                with urllib.request.urlopen(url + "readyz", timeout=1) as response:  # noqa: S310
+                    if response.status == 200:
+                        self.say(f"Pulse is running: open {url}  (Ctrl-C stops it)")
+                        return
+            except OSError:
+                pass
+            self._stop.wait(0.3)
+        if not self._stop.is_set():
+            self.say(f"the gateway is not ready after 60 s; it should be at {url}")
+
+    def _supervise(self) -> int:
+        while not self._stop.wait(0.5):
+            for service in self._services:
+                code = service.exited()
+                if code is None:
+                    continue
+                if not service.may_restart():
+                    self.say(f"{service.name} keeps exiting (last code {code}); stopping")
+                    return 1
+                self.say(f"{service.name} exited with code {code}; restarting")
+                service.start()
+        return 0
+
+    def _shutdown(self) -> None:
+        for service in reversed(self._services):
+            service.terminate()
+            service.wait(timeout=30)
+        if self._postgres is not None:
+            self._postgres.stop()
+            self.say("PostgreSQL stopped")
+        if self._nats is not None:
+            self._nats.stop()
+            self.say("NATS stopped")
+
+
+def _preferred_port(port: int) -> int:
+    """The usual port when it is free, else any free one (another server may be running)."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return free_port()
+    return port
+
+
+def main() -> None:
+    environ = os.environ  # noqa: TID251 - the supervisor reads its settings once, here
+    settings = load_settings(DevStackSettings, "PULSE_", environ)
+    stack = DevStack(settings, environ, _Output(color=sys.stdout.isatty()))
+    signal.signal(signal.SIGINT, stack.request_stop)
+    signal.signal(signal.SIGTERM, stack.request_stop)
+    sys.exit(stack.run())
+
+
+if __name__ == "__main__":
+    main()

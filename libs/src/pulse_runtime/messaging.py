@@ -1,0 +1,79 @@
+"""The FastStream NATS broker every service uses: named connection, endless reconnects."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from faststream.nats import NatsBroker
+from faststream.nats.prometheus import NatsPrometheusMiddleware
+from prometheus_client import CollectorRegistry
+
+from .logging import get_logger
+from .settings import CommonSettings
+
+log = get_logger(__name__)
+
+
+def create_broker(
+    common: CommonSettings, service: str, registry: CollectorRegistry | None = None
+) -> NatsBroker:
+    """A broker that reconnects forever: a NATS restart is an interruption, never an exit."""
+
+    async def disconnected() -> None:
+        log.info("nats disconnected")
+
+    async def reconnected() -> None:
+        log.info("nats reconnected")
+
+    async def error(exc: Exception) -> None:
+        log.warning("nats error", error=str(exc) or type(exc).__name__)
+
+    middlewares = (
+        (NatsPrometheusMiddleware(registry=registry, app_name=f"pulse_{service}"),)
+        if registry is not None
+        else ()
+    )
+    return NatsBroker(
+        servers=common.nats_url,
+        name=f"pulse-{service}",
+        allow_reconnect=True,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=1,
+        connect_timeout=5,
+        disconnected_cb=disconnected,
+        reconnected_cb=reconnected,
+        error_cb=error,
+        graceful_timeout=common.shutdown_timeout_s,
+        # Per-message "Received/Processed" lines would drown everything else at info level.
+        log_level=logging.DEBUG,
+        logger=logging.getLogger("faststream.pulse"),
+        middlewares=middlewares,
+    )
+
+
+async def connect_with_retry(broker: NatsBroker, stopping: asyncio.Event) -> bool:
+    """Start the broker, waiting for NATS however long it takes; False if asked to stop first.
+
+    With endless reconnects nats-py keeps retrying the first connection too, so this only has
+    to race that against a stop request.
+    """
+    starting = asyncio.ensure_future(broker.start())
+    stop_requested = asyncio.ensure_future(stopping.wait())
+    await asyncio.wait({starting, stop_requested}, return_when=asyncio.FIRST_COMPLETED)
+    stop_requested.cancel()
+    if starting.done():
+        starting.result()
+        return True
+    starting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await starting
+    return False
+
+
+def is_connected(broker: NatsBroker) -> bool:
+    try:
+        return bool(broker.connection.is_connected)
+    except Exception:  # not started yet
+        return False

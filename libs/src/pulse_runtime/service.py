@@ -1,0 +1,84 @@
+"""The life of a service process: start, run until SIGTERM/SIGINT, stop gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
+
+from .logging import configure_logging, get_logger
+from .settings import CommonSettings
+
+log = get_logger(__name__)
+
+
+class Lifecycle:
+    """Signals set ``stopping``; the service's own shutdown then drains and finishes its work."""
+
+    def __init__(self) -> None:
+        self.stopping = asyncio.Event()
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        if not self.stopping.is_set():
+            log.info("shutdown requested", signal=sig.name)
+        self.stopping.set()
+
+
+async def run_service(
+    name: str,
+    *,
+    start: Callable[[Lifecycle], Awaitable[bool]],
+    stop: Callable[[], Awaitable[None]],
+    shutdown_timeout_s: float,
+    lifecycle: Lifecycle | None = None,
+) -> None:
+    """Run ``start``, wait for a stop signal, then run ``stop`` within ``shutdown_timeout_s``.
+
+    ``start`` returns False when the service was asked to stop before it could start.
+    """
+    lifecycle = lifecycle or Lifecycle()
+    lifecycle.install_signal_handlers()
+    try:
+        if await start(lifecycle):
+            log.info("service started", service=name)
+            await lifecycle.stopping.wait()
+    finally:
+        log.info("service stopping", service=name)
+        try:
+            await asyncio.wait_for(stop(), shutdown_timeout_s)
+        except TimeoutError:
+            log.error("shutdown timed out", service=name, timeout_s=shutdown_timeout_s)
+        log.info("service stopped", service=name)
+
+
+class Service(Protocol):
+    async def start(self, lifecycle: Lifecycle) -> bool: ...
+    async def stop(self) -> None: ...
+
+
+class HasCommonSettings(Protocol):
+    @property
+    def common(self) -> CommonSettings: ...
+
+
+SettingsT = TypeVar("SettingsT", bound=HasCommonSettings)
+
+
+def service_main(name: str, settings: SettingsT, build: Callable[[SettingsT], Service]) -> None:
+    """The body of every service's ``main()``: logging, then run until a stop signal."""
+    configure_logging(name, settings.common.log_level, settings.common.log_format)
+    service = build(settings)
+    asyncio.run(
+        run_service(
+            name,
+            start=service.start,
+            stop=service.stop,
+            shutdown_timeout_s=settings.common.shutdown_timeout_s,
+        )
+    )

@@ -1,0 +1,49 @@
+"""JetStream streams, created or updated idempotently at start from settings."""
+
+from __future__ import annotations
+
+from nats.js.api import DiscardPolicy, StorageType, StreamConfig
+from nats.js.client import JetStreamContext
+from nats.js.errors import BadRequestError
+from pulse_contracts import subjects
+
+from .logging import get_logger
+from .settings import CommonSettings
+
+log = get_logger(__name__)
+
+
+def pulse_streams(common: CommonSettings) -> list[StreamConfig]:
+    """Every stream Pulse uses, with limits and duplicate window from settings."""
+
+    def stream(name: str, subject: str, max_age_s: float) -> StreamConfig:
+        return StreamConfig(
+            name=name,
+            subjects=[subject],
+            storage=StorageType.FILE,
+            discard=DiscardPolicy.OLD,
+            max_age=max_age_s,
+            max_bytes=common.stream_max_bytes,
+            duplicate_window=common.stream_duplicate_window_s,
+        )
+
+    return [
+        stream(subjects.METRICS_STREAM, subjects.METRICS_SUBJECTS, common.stream_max_age_s),
+        stream(
+            subjects.DEADLETTER_STREAM, subjects.DEADLETTER_SUBJECTS, common.deadletter_max_age_s
+        ),
+    ]
+
+
+async def ensure_streams(js: JetStreamContext, configs: list[StreamConfig]) -> None:
+    """Create each stream, or bring an existing one to this configuration.
+
+    Safe when several replicas start at once: adding an identical stream is a no-op on the
+    server, and a differing one is updated in place.
+    """
+    for config in configs:
+        try:
+            await js.add_stream(config)
+        except BadRequestError:
+            await js.update_stream(config)
+            log.info("stream updated", stream=config.name)

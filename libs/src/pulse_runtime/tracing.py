@@ -1,0 +1,37 @@
+"""W3C trace context (``traceparent``) carried in NATS headers from the first hop onwards."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Mapping
+
+TRACEPARENT = "traceparent"
+_TRACEPARENT_RE = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
+
+
+def new_traceparent() -> str:
+    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+
+
+def child_traceparent(parent: str) -> str:
+    """Same trace, a new span id: what the next hop stamps on what it publishes."""
+    match = _TRACEPARENT_RE.match(parent)
+    if match is None:
+        return new_traceparent()
+    return f"00-{match.group(1)}-{secrets.token_hex(8)}-01"
+
+
+def trace_id_of(traceparent: str | None) -> str | None:
+    if traceparent is None:
+        return None
+    match = _TRACEPARENT_RE.match(traceparent)
+    return match.group(1) if match else None
+
+
+def traceparent_from(headers: Mapping[str, str] | None) -> str:
+    """The incoming trace context, or a new one when the producer sent none (or a bad one)."""
+    incoming = (headers or {}).get(TRACEPARENT)
+    if incoming is not None and _TRACEPARENT_RE.match(incoming):
+        return incoming
+    return new_traceparent()

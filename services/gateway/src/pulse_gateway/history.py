@@ -1,0 +1,52 @@
+"""History comes from persistence over ``rpc.query.metrics``; the gateway holds no database."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from nats.aio.client import Client
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
+from pulse_contracts import Codec, MetricsQuery, MetricsQueryResult, RpcError, StoredPoint, subjects
+from pulse_runtime.tracing import TRACEPARENT
+
+from .errors import ApiError
+
+_CLIENT_ERRORS = {"too_many_points", "invalid_range", "bad_request"}
+
+
+class HistoryClient:
+    def __init__(self, nats: Client, codec: Codec, *, timeout_s: float, max_points: int) -> None:
+        self._nats = nats
+        self._codec = codec
+        self._timeout_s = timeout_s
+        self._max_points = max_points
+
+    async def raw_points(
+        self,
+        name: str,
+        start: datetime,
+        end: datetime,
+        source: str | None,
+        traceparent: str,
+    ) -> list[StoredPoint]:
+        query = MetricsQuery(name=name, start=start, end=end, source=source, limit=self._max_points)
+        try:
+            reply = await self._nats.request(
+                subjects.RPC_QUERY_METRICS,
+                self._codec.pack(query),
+                timeout=self._timeout_s,
+                headers={TRACEPARENT: traceparent},
+            )
+        except NoRespondersError:
+            raise ApiError(
+                503, "history_unavailable", "no persistence service is running"
+            ) from None
+        except NatsTimeoutError:
+            raise ApiError(504, "history_timeout", "the history query took too long") from None
+        answer = self._codec.metrics_query_reply.decode(reply.data)
+        if isinstance(answer, RpcError):
+            status = 400 if answer.code in _CLIENT_ERRORS else 503
+            raise ApiError(status, answer.code, answer.message)
+        assert isinstance(answer, MetricsQueryResult)
+        return answer.points

@@ -1,0 +1,113 @@
+"""The generator: simulated (and optionally real host) series, published like any producer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pulse_contracts import CONTENT_TYPE_HEADER, JSON, Codec, subjects
+from pulse_runtime.health import HealthListener
+from pulse_runtime.logging import get_logger
+from pulse_runtime.messaging import connect_with_retry, create_broker, is_connected
+from pulse_runtime.service import Lifecycle
+from pulse_runtime.telemetry import counter, new_registry
+from pulse_runtime.tracing import TRACEPARENT, new_traceparent
+
+from .host import HostMetrics, host_source
+from .settings import Settings
+from .signals import simulated_signals
+
+log = get_logger(__name__)
+
+
+class GeneratorService:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        own = settings.generator
+        self.codec = Codec()
+        self.registry = new_registry()
+        self.broker = create_broker(settings.common, "generator", self.registry)
+        self.health = HealthListener(
+            host=own.host, port=own.port, readiness=self.readiness, registry=self.registry
+        )
+        self.signals = simulated_signals(own.sensors, random.Random(own.seed))  # noqa: S311
+        self.host_metrics = HostMetrics() if own.host_metrics else None
+        self._published = counter(
+            self.registry, "pulse_generator_points_published_total", "Points sent to ingest"
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    def tick(self, moment: datetime, elapsed_s: float) -> list[dict[str, Any]]:
+        """The points of one tick, in the producer's JSON shape."""
+        stamp = moment.isoformat()
+        source = self.settings.generator.source
+        points = [
+            {
+                "time": stamp,
+                "source": source,
+                "name": signal.name,
+                "value": round(signal.sample(elapsed_s), 4),
+                "unit": signal.unit,
+            }
+            for signal in self.signals
+        ]
+        if self.host_metrics is not None:
+            host = host_source()
+            points.extend(
+                {"time": stamp, "source": host, "name": name, "value": value, "unit": unit}
+                for name, (value, unit) in self.host_metrics.sample().items()
+            )
+        return points
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Publish one batch per tick on a fixed schedule, so the rate does not drift."""
+        period = 1.0 / self.settings.generator.rate_hz
+        started = time.monotonic()
+        wall_start = datetime.now(UTC)
+        tick = 0
+        while not stopping.is_set():
+            elapsed = tick * period
+            moment = wall_start + timedelta(seconds=elapsed)
+            points = self.tick(moment, elapsed)
+            try:
+                await self.broker.publish(
+                    self.codec.json_encoder.encode(points),
+                    subjects.INGEST_METRICS,
+                    headers={CONTENT_TYPE_HEADER: JSON, TRACEPARENT: new_traceparent()},
+                )
+                self._published.inc(len(points))
+            except Exception as exc:  # a NATS outage: keep ticking, publish when it is back
+                log.warning("publish failed", error=str(exc))
+            tick += 1
+            delay = started + tick * period - time.monotonic()
+            if delay < 0:  # fell behind (e.g. a long NATS outage): skip, don't burst
+                tick += int(-delay / period) + 1
+                delay = started + tick * period - time.monotonic()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), delay)
+
+    async def readiness(self) -> dict[str, bool]:
+        return {"nats": is_connected(self.broker)}
+
+    async def start(self, lifecycle: Lifecycle) -> bool:
+        await self.health.start()
+        if not await connect_with_retry(self.broker, lifecycle.stopping):
+            return False
+        self._task = asyncio.create_task(self.run(lifecycle.stopping))
+        log.info(
+            "generating",
+            series=len(self.signals),
+            rate_hz=self.settings.generator.rate_hz,
+            host_metrics=self.host_metrics is not None,
+        )
+        return True
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            await self._task
+        await self.broker.stop()
+        await self.health.stop()

@@ -1,0 +1,19 @@
+"""``python -m pulse_ingest``."""
+
+from __future__ import annotations
+
+import os
+
+from pulse_runtime.service import service_main
+
+from .app import IngestService
+from .settings import Settings
+
+
+def main() -> None:
+    settings = Settings.from_environ(os.environ)  # noqa: TID251 - the one place settings are read
+    service_main("ingest", settings, IngestService)
+
+
+if __name__ == "__main__":
+    main()

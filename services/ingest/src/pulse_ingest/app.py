@@ -1,0 +1,161 @@
+"""The ingest service: producer messages validated into METRICS, or refused into DEADLETTER."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+import msgspec
+import structlog
+from faststream.nats import NatsRouter
+from faststream.nats.annotations import NatsMessage
+from faststream.nats.message import NatsMessage as NatsMessageType
+from nats.aio.msg import Msg
+from pulse_contracts import CONTENT_TYPE_HEADER, MSGPACK, Codec, DeadLetter, SeriesBatch, subjects
+from pulse_runtime.health import HealthListener
+from pulse_runtime.logging import get_logger
+from pulse_runtime.messaging import connect_with_retry, create_broker, is_connected
+from pulse_runtime.service import Lifecycle
+from pulse_runtime.streams import ensure_streams, pulse_streams
+from pulse_runtime.telemetry import counter, new_registry
+from pulse_runtime.tracing import TRACEPARENT, child_traceparent, trace_id_of, traceparent_from
+
+from .settings import Settings
+from .validation import InvalidMetrics, MetricsValidator
+
+log = get_logger(__name__)
+
+MSG_ID_HEADER = "Nats-Msg-Id"
+
+
+class IngestReply(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """Sent back to producers that use request/reply, once JetStream has stored their points."""
+
+    accepted: int = 0
+    error: str | None = None
+
+
+async def _raw_body(message: NatsMessageType) -> bytes:
+    # Ingest decodes the producer's bytes itself (JSON or msgpack, by Content-Type).
+    return bytes(message.body)
+
+
+class IngestService:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.codec = Codec()
+        self.registry = new_registry()
+        self.broker = create_broker(settings.common, "ingest", self.registry)
+        self.validator = MetricsValidator(
+            self.codec,
+            max_future_skew_s=settings.ingest.max_future_skew_s,
+            max_points=settings.ingest.max_points_per_message,
+        )
+        self.health = HealthListener(
+            host=settings.ingest.host,
+            port=settings.ingest.port,
+            readiness=self.readiness,
+            registry=self.registry,
+        )
+        self._accepted_points = counter(
+            self.registry, "pulse_ingest_points_accepted_total", "Points stored in METRICS"
+        )
+        self._refused = counter(
+            self.registry, "pulse_ingest_messages_deadlettered_total", "Messages refused"
+        )
+        self.broker.include_router(self._router())
+
+    def _router(self) -> NatsRouter:
+        router = NatsRouter()
+
+        @router.subscriber(
+            subjects.INGEST_METRICS,
+            queue=subjects.INGEST_QUEUE,
+            decoder=_raw_body,
+            no_reply=True,
+            title="ingest.metrics",
+            description="A metric point or an array of points, JSON or msgpack by Content-Type.",
+        )
+        async def accept_metrics(message: NatsMessage) -> None:
+            await self.accept_metrics(message.raw_message)
+
+        return router
+
+    async def accept_metrics(self, msg: Msg) -> None:
+        headers = msg.headers or {}
+        traceparent = traceparent_from(headers)
+        structlog.contextvars.bind_contextvars(trace_id=trace_id_of(traceparent))
+        try:
+            batches = self.validator.validate(
+                msg.data, headers.get(CONTENT_TYPE_HEADER), datetime.now(UTC)
+            )
+        except InvalidMetrics as refused:
+            await self._deadletter(msg, headers, str(refused), traceparent)
+            await self._reply(msg, IngestReply(error=str(refused)))
+            return
+        finally:
+            structlog.contextvars.unbind_contextvars("trace_id")
+        for batch in batches:
+            await self._publish(batch, traceparent)
+        accepted = sum(len(batch.values) for batch in batches)
+        self._accepted_points.inc(accepted)
+        await self._reply(msg, IngestReply(accepted=accepted))
+
+    async def _publish(self, batch: SeriesBatch, traceparent: str) -> None:
+        payload = self.codec.pack(batch)
+        await self.broker.publish(
+            payload,
+            subjects.metrics_subject(batch.source, batch.name),
+            headers={
+                # The same points republished (a producer's retry) are stored once.
+                MSG_ID_HEADER: hashlib.blake2b(payload, digest_size=16).hexdigest(),
+                TRACEPARENT: child_traceparent(traceparent),
+                CONTENT_TYPE_HEADER: MSGPACK,
+            },
+            stream=subjects.METRICS_STREAM,
+            timeout=self.settings.ingest.publish_timeout_s,
+        )
+
+    async def _deadletter(
+        self, msg: Msg, headers: Mapping[str, str], reason: str, traceparent: str
+    ) -> None:
+        self._refused.inc()
+        log.warning(
+            "message refused", origin=msg.subject, reason=reason, trace_id=trace_id_of(traceparent)
+        )
+        letter = DeadLetter(
+            origin=msg.subject,
+            reason=reason,
+            data=msg.data,
+            headers=dict(headers),
+            received_at=datetime.now(UTC),
+            trace_id=trace_id_of(traceparent),
+        )
+        await self.broker.publish(
+            self.codec.pack(letter),
+            subjects.deadletter_subject(msg.subject),
+            headers={CONTENT_TYPE_HEADER: MSGPACK, TRACEPARENT: child_traceparent(traceparent)},
+            stream=subjects.DEADLETTER_STREAM,
+            timeout=self.settings.ingest.publish_timeout_s,
+        )
+
+    async def _reply(self, msg: Msg, reply: IngestReply) -> None:
+        if msg.reply:
+            await msg.respond(self.codec.json_encoder.encode(reply))
+
+    async def readiness(self) -> dict[str, bool]:
+        return {"nats": is_connected(self.broker)}
+
+    async def start(self, lifecycle: Lifecycle) -> bool:
+        await self.health.start()
+        if not await connect_with_retry(self.broker, lifecycle.stopping):
+            return False
+        await ensure_streams(
+            self.broker.config.connection_state.stream, pulse_streams(self.settings.common)
+        )
+        return True
+
+    async def stop(self) -> None:
+        await self.broker.stop()  # stops taking messages, finishes in-flight ones, drains
+        await self.health.stop()

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import msgspec
+from pulse_runtime.settings import CommonSettings, load_settings
+
+
+class IngestSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``PULSE_INGEST_*``."""
+
+    host: str = "127.0.0.1"
+    port: int = 8001
+    max_future_skew_s: float = 300.0
+    max_points_per_message: int = 100_000
+    publish_timeout_s: float = 5.0
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    common: CommonSettings
+    ingest: IngestSettings
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Settings:
+        return cls(
+            common=load_settings(CommonSettings, "PULSE_", environ),
+            ingest=load_settings(IngestSettings, "PULSE_INGEST_", environ),
+        )

@@ -1,0 +1,563 @@
+"""Contract tests for the container deployment: compose.yaml, deploy/Dockerfile, nats.conf.
+
+They run offline and need no Docker engine: compose.yaml is validated against the Compose
+Specification JSON schema and checked for Pulse's own invariants; the Dockerfile is parsed as
+text; nats.conf is checked by the real nats-server (`-t`) when its binary is installed.
+
+Vendored schema: tests/contract/compose-spec.json
+    The Compose Specification schema (compose-spec/compose-spec, schema/compose-spec.json;
+    "$id": "compose_spec.json", JSON Schema draft-07), copyright the Compose Specification
+    authors, licensed under the Apache License 2.0. Byte-for-byte copy of
+    `schemas/compose.schema.json` from the npm package dclint 3.1.0 (MIT; its
+    scripts/download-compose-schema fetches the file unmodified from compose-spec's main
+    branch). It knows `models`, `provider`, `use_api_socket`, `develop`, `gpus`,
+    `post_start`/`pre_stop` and `depends_on` `restart`/`required`. Refresh it from a newer
+    package the same way (`npm pack dclint`), then update COMPOSE_SPEC_SHA256.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import http.server
+import json
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "compose.yaml"
+DOCKERFILE = ROOT / "deploy" / "Dockerfile"
+DOCKERIGNORE = ROOT / ".dockerignore"
+NATS_CONF = ROOT / "deploy" / "nats" / "nats.conf"
+SCHEMA_FILE = Path(__file__).with_name("compose-spec.json")
+COMPOSE_SPEC_SHA256 = "46b7d35f19dd93a05f8fea530291bf84d881c1791ec167ecf0e6fb94e639d496"
+
+# The long-running Pulse services and their health/metrics ports (PULSE_<SERVICE>_PORT defaults).
+SERVICE_PORTS = {"gateway": 8000, "ingest": 8001, "generator": 8002, "persistence": 8003}
+PULSE_SERVICES = sorted(SERVICE_PORTS)
+# Host ports the stack publishes; every other service must stay scalable (no fixed host port).
+PUBLISHED = {"gateway": "8000:8000", "ingest": "8001:8001"}
+# Start-up ordering beyond "nats is healthy", which every Pulse service needs.
+EXTRA_DEPENDENCIES = {
+    "generator": {"ingest": "service_healthy"},
+    "ingest": {},
+    "persistence": {"db": "service_healthy", "migrate": "service_completed_successfully"},
+    "gateway": {"persistence": "service_healthy"},
+}
+DB_USERS = {"persistence", "migrate"}
+INTERPOLATION = re.compile(r"^\$\{[A-Z][A-Z0-9_]*(?::?[-?+][^}]*)?\}$")
+SECRET_KEY = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|PRIVATE_KEY)", re.IGNORECASE)
+
+
+# --------------------------------------------------------------------------- loading helpers
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    data = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return compose["services"]
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict[str, Any]:
+    return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+
+
+def schema_errors(schema: dict[str, Any], document: Any) -> list[str]:
+    # The schema declares draft-07 ("https://json-schema.org/draft-07/schema", a spelling
+    # jsonschema's auto-detection does not know), so name the validator explicitly.
+    jsonschema.Draft7Validator.check_schema(schema)
+    validator = jsonschema.Draft7Validator(schema)
+    return [
+        f"{'/'.join(str(p) for p in error.absolute_path) or '<root>'}: {error.message}"
+        for error in sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
+    ]
+
+
+def as_mapping(value: Any) -> dict[str, Any]:
+    """Compose lets environment be a list of KEY=VALUE or a mapping; normalise to a mapping."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return {str(k): v for k, v in value.items()}
+    result: dict[str, Any] = {}
+    for item in value:
+        key, _, val = str(item).partition("=")
+        result[key] = val
+    return result
+
+
+def depends_on(service: dict[str, Any]) -> dict[str, str]:
+    """depends_on as {service: condition}; the short list form means service_started."""
+    raw = service.get("depends_on") or {}
+    if isinstance(raw, list):
+        return dict.fromkeys(raw, "service_started")
+    return {name: (spec or {}).get("condition", "service_started") for name, spec in raw.items()}
+
+
+def command_list(service: dict[str, Any]) -> list[str]:
+    command = service.get("command")
+    if isinstance(command, str):
+        return command.split()
+    return [str(part) for part in command or []]
+
+
+def iter_strings(node: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from iter_strings(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from iter_strings(value, f"{path}[{index}]")
+    elif isinstance(node, str):
+        yield path, node
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs: comments dropped, continuations joined, heredoc bodies
+    attached to their instruction after a newline."""
+    lines = DOCKERFILE.read_text(encoding="utf-8").splitlines()
+    instructions: list[tuple[str, str]] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index].strip()
+        index += 1
+        if not line or line.startswith("#"):
+            continue
+        while line.endswith("\\") and index < len(lines):
+            nxt = lines[index].strip()
+            index += 1
+            if nxt.startswith("#"):
+                continue
+            line = line[:-1].rstrip() + " " + nxt
+        keyword, _, args = line.partition(" ")
+        heredoc = re.search(r"<<-?['\"]?(\w+)['\"]?", args)
+        if heredoc:
+            body = []
+            while index < len(lines) and lines[index].strip() != heredoc.group(1):
+                body.append(lines[index])
+                index += 1
+            index += 1
+            args = args + "\n" + "\n".join(body)
+        instructions.append((keyword.upper(), args.strip()))
+    return instructions
+
+
+def dockerfile_stages() -> dict[str, list[tuple[str, str]]]:
+    stages: dict[str, list[tuple[str, str]]] = {}
+    current: list[tuple[str, str]] | None = None
+    for keyword, args in dockerfile_instructions():
+        if keyword == "FROM":
+            match = re.search(r"\bAS\s+(\S+)\s*$", args, re.IGNORECASE)
+            assert match, f"every stage needs a name: FROM {args}"
+            current = stages.setdefault(match.group(1), [])
+        if current is not None:
+            current.append((keyword, args))
+    return stages
+
+
+def healthcheck_script() -> str:
+    for keyword, args in dockerfile_instructions():
+        if keyword == "COPY" and "/usr/local/bin/pulse-healthcheck" in args.splitlines()[0]:
+            return args.split("\n", 1)[1]
+    pytest.fail("deploy/Dockerfile does not install /usr/local/bin/pulse-healthcheck")
+
+
+def workspace_members() -> list[Path]:
+    root = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = root["tool"]["uv"]["workspace"]["members"]
+    excludes = root["tool"]["uv"]["workspace"].get("exclude", [])
+    members = {
+        path.relative_to(ROOT)
+        for pattern in patterns
+        for path in ROOT.glob(pattern)
+        if (path / "pyproject.toml").is_file()
+    }
+    excluded = {path.relative_to(ROOT) for pattern in excludes for path in ROOT.glob(pattern)}
+    return sorted(members - excluded)
+
+
+def nats_conf_value(key: str) -> str | None:
+    text = re.sub(r"#.*", "", NATS_CONF.read_text(encoding="utf-8"))
+    match = re.search(rf"^\s*{key}\s*[:=]?\s*\"?([^\"\s]+)\"?", text, re.MULTILINE)
+    return match.group(1) if match else None
+
+
+# --------------------------------------------------------------------------- Compose schema
+
+
+def test_vendored_schema_is_the_compose_specification(schema: dict[str, Any]) -> None:
+    digest = hashlib.sha256(SCHEMA_FILE.read_bytes()).hexdigest()
+    assert digest == COMPOSE_SPEC_SHA256, "compose-spec.json changed: record its new source"
+    assert schema["title"] == "Compose Specification"
+    assert "draft-07" in schema["$schema"]
+    service_keys = schema["definitions"]["service"]["properties"]
+    condition = service_keys["depends_on"]["oneOf"][1]["patternProperties"]
+    (dependency,) = condition.values()
+    assert "service_completed_successfully" in dependency["properties"]["condition"]["enum"]
+    assert "start_interval" in schema["definitions"]["healthcheck"]["properties"]
+
+
+def test_compose_file_is_valid_against_compose_spec(
+    compose: dict[str, Any], schema: dict[str, Any]
+) -> None:
+    errors = schema_errors(schema, compose)
+    assert not errors, "compose.yaml violates the Compose Specification:\n" + "\n".join(errors)
+
+
+@pytest.mark.parametrize(
+    ("mutation", "path"),
+    [
+        (lambda c: c["services"]["gateway"].update(healthchek={}), "services/gateway"),
+        (
+            lambda c: c["services"]["persistence"]["depends_on"]["migrate"].update(
+                condition="service_finished"
+            ),
+            "services/persistence/depends_on",
+        ),
+        (lambda c: c["services"]["nats"].update(restart=["always"]), "services/nats/restart"),
+    ],
+    ids=["unknown-key", "bad-condition", "wrong-type"],
+)
+def test_schema_validation_rejects_broken_files(
+    compose: dict[str, Any], schema: dict[str, Any], mutation: Any, path: str
+) -> None:
+    broken = copy.deepcopy(compose)
+    mutation(broken)
+    errors = schema_errors(schema, broken)
+    assert any(error.startswith(path) for error in errors), errors
+
+
+# --------------------------------------------------------------------------- Pulse services
+
+
+def test_every_python_service_is_deployed(services: dict[str, dict[str, Any]]) -> None:
+    python_services = {
+        member.name for member in workspace_members() if member.parts[0] == "services"
+    }
+    assert python_services == set(PULSE_SERVICES), "update SERVICE_PORTS and compose.yaml"
+    assert set(PULSE_SERVICES) <= set(services)
+    assert {"nats", "db", "migrate"} <= set(services)
+
+
+@pytest.mark.parametrize("name", [*PULSE_SERVICES, "migrate"])
+def test_built_from_the_shared_dockerfile(services: dict[str, dict[str, Any]], name: str) -> None:
+    build = services[name]["build"]
+    target_service = build["args"]["SERVICE"]
+    assert build["context"] == "."
+    assert build["dockerfile"] == "deploy/Dockerfile"
+    assert (ROOT / build["context"] / build["dockerfile"]).is_file()
+    assert target_service == ("persistence" if name == "migrate" else name)
+    member = ROOT / "services" / target_service
+    project = tomllib.loads((member / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["name"] == f"pulse-{target_service}"
+    assert (member / "src" / f"pulse_{target_service}").is_dir()
+    if "target" in build:
+        assert build["target"] in dockerfile_stages()
+        assert build["target"] == list(dockerfile_stages())[-1], "target the final stage"
+    assert services[name]["image"].split(":")[0] == f"pulse-{target_service}"
+
+
+@pytest.mark.parametrize("name", PULSE_SERVICES)
+def test_readiness_healthcheck(services: dict[str, dict[str, Any]], name: str) -> None:
+    healthcheck = services[name].get("healthcheck")
+    assert healthcheck, f"{name} has no healthcheck"
+    assert not healthcheck.get("disable")
+    test = healthcheck["test"]
+    assert test[0] in {"CMD", "CMD-SHELL"}
+    assert "/readyz" in " ".join(test)
+    if "pulse-healthcheck" in test:
+        healthcheck_script()  # the image provides it
+
+
+@pytest.mark.parametrize("name", PULSE_SERVICES)
+def test_depends_on_conditions(services: dict[str, dict[str, Any]], name: str) -> None:
+    raw = services[name].get("depends_on")
+    assert isinstance(raw, dict), f"{name}: use the long depends_on form with conditions"
+    assert all("condition" in spec for spec in raw.values()), raw
+    expected = {"nats": "service_healthy", **EXTRA_DEPENDENCIES[name]}
+    assert depends_on(services[name]) == expected
+
+
+def test_dependency_graph_is_sound(services: dict[str, dict[str, Any]]) -> None:
+    for name, service in services.items():
+        for target, condition in depends_on(service).items():
+            assert target in services, f"{name} depends on unknown service {target}"
+            if condition == "service_healthy":
+                check = services[target].get("healthcheck") or {}
+                assert check.get("test"), (name, target)
+                assert not check.get("disable"), (name, target)
+            if condition == "service_completed_successfully":
+                assert services[target].get("restart") == "no", (name, target)
+
+    visiting: set[str] = set()
+    done: set[str] = set()
+
+    def visit(name: str, trail: tuple[str, ...]) -> None:
+        assert name not in visiting, f"depends_on cycle: {' -> '.join((*trail, name))}"
+        if name in done:
+            return
+        visiting.add(name)
+        for target in depends_on(services[name]):
+            visit(target, (*trail, name))
+        visiting.discard(name)
+        done.add(name)
+
+    for name in services:
+        visit(name, ())
+
+
+@pytest.mark.parametrize("name", [*PULSE_SERVICES, "migrate"])
+def test_environment(services: dict[str, dict[str, Any]], name: str) -> None:
+    env = as_mapping(services[name].get("environment"))
+    assert env["PULSE_NATS_URL"] == "nats://nats:4222"
+    if name in SERVICE_PORTS:
+        assert env[f"PULSE_{name.upper()}_HOST"] == "0.0.0.0"
+    if name in DB_USERS:
+        url = env["PULSE_DATABASE_URL"]
+        assert re.fullmatch(r"postgresql://pulse:\$\{PULSE_DB_PASSWORD[^}]*\}@db:5432/pulse", url)
+    else:
+        assert "PULSE_DATABASE_URL" not in env
+
+
+def test_services_scale(services: dict[str, dict[str, Any]]) -> None:
+    for name, service in services.items():
+        assert "container_name" not in service, f"{name}: container_name prevents --scale"
+        ports = [str(p) for p in service.get("ports", [])]
+        assert ports == ([PUBLISHED[name]] if name in PUBLISHED else []), (name, ports)
+    for name, mapping in PUBLISHED.items():
+        assert mapping.rsplit(":", 1)[-1] == str(SERVICE_PORTS[name])
+
+
+def test_services_share_one_definition(services: dict[str, dict[str, Any]]) -> None:
+    text = COMPOSE_FILE.read_text(encoding="utf-8")
+    assert re.search(r"^x-pulse-service: &pulse-service$", text, re.MULTILINE)
+    for name in PULSE_SERVICES:
+        block = re.search(rf"^  {name}:\n((?:    .*\n|\n)+)", text, re.MULTILINE)
+        assert block, name
+        assert "<<: *pulse-service" in block.group(1), f"{name} must merge x-pulse-service"
+    first = services[PULSE_SERVICES[0]]
+    for name in PULSE_SERVICES[1:]:
+        assert services[name]["healthcheck"] == first["healthcheck"]
+        assert services[name]["restart"] == first["restart"] == "unless-stopped"
+
+
+def test_migrate_job(services: dict[str, dict[str, Any]]) -> None:
+    migrate = services["migrate"]
+    assert command_list(migrate) == ["python", "-m", "pulse_persistence", "migrate"]
+    assert migrate["restart"] == "no"
+    assert depends_on(migrate) == {"db": "service_healthy"}
+    assert migrate["image"] == services["persistence"]["image"]
+    assert migrate["build"] == services["persistence"]["build"]
+
+
+# --------------------------------------------------------------------------- infrastructure
+
+
+def test_database(services: dict[str, dict[str, Any]], compose: dict[str, Any]) -> None:
+    db = services["db"]
+    assert db["image"].split(":")[0] == "timescale/timescaledb"
+    assert db["image"].endswith("-pg16")
+    env = as_mapping(db["environment"])
+    assert env["POSTGRES_USER"] == env["POSTGRES_DB"] == "pulse"
+    assert re.fullmatch(r"\$\{PULSE_DB_PASSWORD:\?[^}]+\}", env["POSTGRES_PASSWORD"])
+    assert "pg_isready" in " ".join(db["healthcheck"]["test"])
+    (volume,) = db["volumes"]
+    source, target = volume.split(":")[:2]
+    assert source in compose["volumes"]
+    assert target == "/var/lib/postgresql/data"
+
+
+def test_no_literal_secrets(compose: dict[str, Any]) -> None:
+    for path, value in iter_strings(compose):
+        key = path.rsplit("/", 1)[-1]
+        if SECRET_KEY.search(key):
+            assert INTERPOLATION.match(value), f"{path} holds a literal secret"
+        for match in re.finditer(r"://[^:/@\s]+:([^@\s]+)@", value):
+            assert INTERPOLATION.match(match.group(1)), f"{path}: literal password in a URL"
+    for name, service in compose["services"].items():
+        for entry in service.get("environment") or []:
+            if isinstance(entry, str) and "=" in entry:
+                key, _, value = entry.partition("=")
+                if SECRET_KEY.search(key):
+                    assert INTERPOLATION.match(value), f"{name}: {key} is a literal secret"
+    # The same on the raw text, which also covers keys inside x- blocks and anchors.
+    for line in COMPOSE_FILE.read_text(encoding="utf-8").splitlines():
+        key_value = re.match(r"\s*(?:-\s*)?([\w.-]+)\s*[:=]\s*(\S.*)?$", line.split(" #")[0])
+        if key_value and SECRET_KEY.search(key_value.group(1)) and key_value.group(2):
+            value = key_value.group(2).strip().strip("\"'")
+            assert INTERPOLATION.match(value), f"literal secret: {line.strip()}"
+
+
+def test_nats_service(services: dict[str, dict[str, Any]], compose: dict[str, Any]) -> None:
+    nats = services["nats"]
+    assert nats["image"] == "nats:2.11-alpine"
+    command = command_list(nats)
+    assert command[command.index("-c") + 1] == "/etc/nats/nats.conf"
+    # nats-server rejects a store_dir given both as a flag and in the config file.
+    assert not {"-sd", "--store_dir"} & set(command)
+    mounts = dict(str(v).split(":")[1::-1] for v in nats["volumes"])  # target -> source
+    assert (ROOT / mounts["/etc/nats/nats.conf"]).resolve() == NATS_CONF
+    store_dir = nats_conf_value("store_dir")
+    assert store_dir in mounts, "JetStream store_dir must be on a volume"
+    assert mounts[store_dir] in compose["volumes"]
+    probe = " ".join(nats["healthcheck"]["test"])
+    assert "wget" in probe
+    assert f":{nats_conf_value('http_port')}/healthz?js-enabled-only=true" in probe
+    assert "ports" not in nats, "NATS has no auth yet: keep it off the host network"
+    assert "ports" not in services["db"]
+
+
+def test_nats_conf() -> None:
+    text = NATS_CONF.read_text(encoding="utf-8")
+    assert re.search(r"^jetstream\s*\{", text, re.MULTILINE)
+    assert nats_conf_value("store_dir") == "/data"
+    assert nats_conf_value("http_port") == "8222"
+    assert nats_conf_value("max_file_store")
+    assert nats_conf_value("max_memory_store")
+    assert re.search(r"#.*per-service users", text), "keep the auth TODO visible"
+
+
+def test_nats_server_accepts_the_compose_command(services: dict[str, dict[str, Any]]) -> None:
+    binary = shutil.which("nats-server") or shutil.which(
+        "nats-server", path=str(Path(sys.executable).parent)
+    )
+    if binary is None:
+        pytest.skip("nats-server binary not installed")
+    command = [
+        str(NATS_CONF) if arg == "/etc/nats/nats.conf" else arg
+        for arg in command_list(services["nats"])
+    ]
+    result = subprocess.run(
+        [binary, *command, "-t"], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --------------------------------------------------------------------------- Dockerfile
+
+
+def test_dockerfile_stages_and_base_images() -> None:
+    stages = dockerfile_stages()
+    assert list(stages) == ["uv", "builder", "runtime"]
+    froms = {name: instructions[0][1] for name, instructions in stages.items()}
+    assert re.match(r"ghcr\.io/astral-sh/uv:\d+\.\d+(\.\d+)?\s", froms["uv"]), "pin uv"
+    args = dict(a.split("=", 1) for k, a in dockerfile_instructions() if k == "ARG" and "=" in a)
+    assert args["PYTHON_IMAGE"] == "python:3.11-slim"
+    assert froms["builder"].startswith("${PYTHON_IMAGE}")
+    assert froms["runtime"].startswith("${PYTHON_IMAGE}")
+    builder = stages["builder"]
+    assert ("COPY", "--from=uv /uv /uvx /bin/") in builder
+
+
+def test_dockerfile_installs_only_the_selected_member() -> None:
+    builder = dockerfile_stages()["builder"]
+    assert ("ARG", "SERVICE") in builder
+    syncs = [i for i, (k, a) in enumerate(builder) if k == "RUN" and "uv sync" in a]
+    assert len(syncs) == 2
+    for index in syncs:
+        flags = builder[index][1]
+        for flag in ("--frozen", "--no-dev", '--package "pulse-${SERVICE}"', "--no-editable"):
+            assert flag in flags
+    assert "--no-install-workspace" in builder[syncs[0]][1]
+    copied_before_deps = " ".join(a for k, a in builder[: syncs[0]] if k == "COPY")
+    assert "uv.lock" in copied_before_deps
+    for member in workspace_members():
+        assert f"{member.as_posix()}/pyproject.toml" in copied_before_deps, member
+    copied_sources = [a for k, a in builder[syncs[0] : syncs[1]] if k == "COPY"]
+    assert "services/${SERVICE}/ services/${SERVICE}/" in copied_sources
+    assert not any(re.match(r"services/?\s", a) for a in copied_sources), "copy one service"
+
+
+def test_dockerfile_runtime_stage() -> None:
+    runtime = dockerfile_stages()["runtime"]
+    keywords = [k for k, _ in runtime]
+    assert ("ARG", "SERVICE") in runtime
+    env = " ".join(a for k, a in runtime if k == "ENV")
+    assert "PULSE_SERVICE=${SERVICE}" in env
+    (user,) = [a for k, a in runtime if k == "USER"]
+    assert user.split(":")[0] not in {"root", "0"}
+    assert keywords.index("USER") < keywords.index("CMD")
+    (cmd,) = [a for k, a in runtime if k == "CMD"]
+    assert "python -m" in cmd
+    assert "pulse_${PULSE_SERVICE}" in cmd
+    assert "exec " in cmd
+    (healthcheck,) = [a for k, a in runtime if k == "HEALTHCHECK"]
+    assert "pulse-healthcheck" in healthcheck
+    assert "/healthz" in healthcheck
+    copied = [a for k, a in runtime if k == "COPY" and a.startswith("--from=builder")]
+    assert copied == ["--from=builder /app/.venv /app/.venv"]
+
+
+def test_healthcheck_script_probes_with_urllib() -> None:
+    script = healthcheck_script()
+    assert script.startswith("#!/usr/local/bin/python3\n")
+    assert "urllib.request" in script
+    defaults = re.search(r"DEFAULT_PORTS = (\{[^}]*\})", script)
+    assert defaults
+    assert json.loads(defaults.group(1)) == SERVICE_PORTS
+
+
+class _ProbeHandler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200 if self.path == "/healthz" else 503)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_healthcheck_script_exit_codes(tmp_path: Path) -> None:
+    script = tmp_path / "pulse-healthcheck"
+    script.write_text(healthcheck_script(), encoding="utf-8")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ProbeHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        env = {"PULSE_SERVICE": "gateway", "PULSE_GATEWAY_PORT": str(server.server_port)}
+
+        def probe(*args: str) -> int:
+            run = subprocess.run(
+                [sys.executable, str(script), *args],
+                env=env,
+                capture_output=True,
+                timeout=30,
+                check=False,
+            )
+            return run.returncode
+
+        assert probe() == 0  # /healthz by default
+        assert probe("/readyz") == 1  # 503
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert probe("/healthz") == 1  # nothing listening
+
+
+def test_dockerignore_keeps_the_context_small_and_secret_free() -> None:
+    patterns = {
+        line.strip().strip("/")
+        for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    for required in (".git", ".venv", ".data", "**/node_modules", "**/__pycache__", ".env"):
+        assert required in patterns, required
+    for needed in ("uv.lock", "pyproject.toml", "contracts", "libs", "services"):
+        assert needed not in patterns, f"{needed} is needed by deploy/Dockerfile"
