@@ -64,8 +64,23 @@ def configure_logging(service: str, level: str = "info", log_format: LogFormat =
     root.setLevel(level.upper())
     # Access logs of the health listener and uvicorn's own are noise at info level.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    adopt_library_loggers()
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(service=service)
+
+
+def adopt_library_loggers(prefix: str = "faststream") -> None:
+    """Send a library's self-configured loggers through ours: one line shape, one stream.
+
+    FastStream gives its loggers their own stdout handlers (at import and again on connect);
+    only its warnings and errors are worth a line here.
+    """
+    for name in list(logging.root.manager.loggerDict):
+        if name == prefix or name.startswith(prefix + "."):
+            library_logger = logging.getLogger(name)
+            library_logger.handlers.clear()
+            library_logger.propagate = True
+            library_logger.setLevel(logging.WARNING)
 
 
 def _identity(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mapping[str, Any]:

@@ -8,10 +8,12 @@ import logging
 
 from faststream.nats import NatsBroker
 from faststream.nats.prometheus import NatsPrometheusMiddleware
+from nats.js.api import StreamConfig
 from prometheus_client import CollectorRegistry
 
-from .logging import get_logger
+from .logging import adopt_library_loggers, get_logger
 from .settings import CommonSettings
+from .streams import ensure_streams
 
 log = get_logger(__name__)
 
@@ -48,28 +50,34 @@ def create_broker(
         graceful_timeout=common.shutdown_timeout_s,
         # Per-message "Received/Processed" lines would drown everything else at info level.
         log_level=logging.DEBUG,
-        logger=logging.getLogger("faststream.pulse"),
         middlewares=middlewares,
     )
 
 
-async def connect_with_retry(broker: NatsBroker, stopping: asyncio.Event) -> bool:
-    """Start the broker, waiting for NATS however long it takes; False if asked to stop first.
+async def start_broker(
+    broker: NatsBroker, stopping: asyncio.Event, streams: list[StreamConfig] | None = None
+) -> bool:
+    """Connect (waiting for NATS however long it takes), ensure ``streams``, then subscribe.
 
-    With endless reconnects nats-py keeps retrying the first connection too, so this only has
-    to race that against a stop request.
+    Streams come before subscribers, because a JetStream consumer needs its stream. Returns
+    False when asked to stop before NATS could be reached. With endless reconnects nats-py
+    keeps retrying the first connection too, so this only races that against a stop request.
     """
-    starting = asyncio.ensure_future(broker.start())
+    connecting = asyncio.ensure_future(broker.connect())
     stop_requested = asyncio.ensure_future(stopping.wait())
-    await asyncio.wait({starting, stop_requested}, return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait({connecting, stop_requested}, return_when=asyncio.FIRST_COMPLETED)
     stop_requested.cancel()
-    if starting.done():
-        starting.result()
-        return True
-    starting.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await starting
-    return False
+    if not connecting.done():
+        connecting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await connecting
+        return False
+    connecting.result()
+    adopt_library_loggers()  # connecting set up FastStream's own handlers again
+    if streams:
+        await ensure_streams(broker.config.connection_state.stream, streams)
+    await broker.start()
+    return True
 
 
 def is_connected(broker: NatsBroker) -> bool:

@@ -17,7 +17,7 @@ from litestar.static_files import create_static_files_router
 from prometheus_client import CollectorRegistry
 from pulse_contracts import Codec
 from pulse_runtime.logging import get_logger
-from pulse_runtime.messaging import connect_with_retry, create_broker, is_connected
+from pulse_runtime.messaging import create_broker, is_connected, start_broker
 from pulse_runtime.service import Lifecycle
 from pulse_runtime.telemetry import new_registry
 
@@ -103,7 +103,7 @@ class GatewayService:
         return {"nats": is_connected(self.broker)}
 
     async def start(self, lifecycle: Lifecycle) -> bool:
-        if not await connect_with_retry(self.broker, lifecycle.stopping):
+        if not await start_broker(self.broker, lifecycle.stopping):
             return False
         own = self.settings.gateway
         nats = self.broker.connection

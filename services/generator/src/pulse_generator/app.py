@@ -12,7 +12,7 @@ from typing import Any
 from pulse_contracts import CONTENT_TYPE_HEADER, JSON, Codec, subjects
 from pulse_runtime.health import HealthListener
 from pulse_runtime.logging import get_logger
-from pulse_runtime.messaging import connect_with_retry, create_broker, is_connected
+from pulse_runtime.messaging import create_broker, is_connected, start_broker
 from pulse_runtime.service import Lifecycle
 from pulse_runtime.telemetry import counter, new_registry
 from pulse_runtime.tracing import TRACEPARENT, new_traceparent
@@ -95,7 +95,7 @@ class GeneratorService:
 
     async def start(self, lifecycle: Lifecycle) -> bool:
         await self.health.start()
-        if not await connect_with_retry(self.broker, lifecycle.stopping):
+        if not await start_broker(self.broker, lifecycle.stopping):
             return False
         self._task = asyncio.create_task(self.run(lifecycle.stopping))
         log.info(

@@ -15,9 +15,9 @@ from nats.aio.msg import Msg
 from pulse_contracts import CONTENT_TYPE_HEADER, MSGPACK, Codec, DeadLetter, SeriesBatch, subjects
 from pulse_runtime.health import HealthListener
 from pulse_runtime.logging import get_logger
-from pulse_runtime.messaging import connect_with_retry, create_broker, is_connected
+from pulse_runtime.messaging import create_broker, is_connected, start_broker
 from pulse_runtime.service import Lifecycle
-from pulse_runtime.streams import ensure_streams, pulse_streams
+from pulse_runtime.streams import pulse_streams
 from pulse_runtime.telemetry import counter, new_registry
 from pulse_runtime.tracing import TRACEPARENT, child_traceparent, trace_id_of, traceparent_from
 
@@ -149,12 +149,8 @@ class IngestService:
 
     async def start(self, lifecycle: Lifecycle) -> bool:
         await self.health.start()
-        if not await connect_with_retry(self.broker, lifecycle.stopping):
-            return False
-        await ensure_streams(
-            self.broker.config.connection_state.stream, pulse_streams(self.settings.common)
-        )
-        return True
+        streams = pulse_streams(self.settings.common)
+        return await start_broker(self.broker, lifecycle.stopping, streams)
 
     async def stop(self) -> None:
         await self.broker.stop()  # stops taking messages, finishes in-flight ones, drains

@@ -26,9 +26,9 @@ from pulse_contracts import (
 from pulse_runtime.database import create_pool
 from pulse_runtime.health import HealthListener
 from pulse_runtime.logging import get_logger
-from pulse_runtime.messaging import connect_with_retry, create_broker, is_connected
+from pulse_runtime.messaging import create_broker, is_connected, start_broker
 from pulse_runtime.service import Lifecycle
-from pulse_runtime.streams import ensure_streams, pulse_streams
+from pulse_runtime.streams import pulse_streams
 from pulse_runtime.telemetry import counter, histogram, new_registry
 from pulse_runtime.tracing import TRACEPARENT, trace_id_of
 
@@ -190,12 +190,8 @@ class PersistenceService:
         self.queries = MetricsQueries(
             self.pool, max_points=self.settings.persistence.max_query_points
         )
-        if not await connect_with_retry(self.broker, lifecycle.stopping):
-            return False
-        await ensure_streams(
-            self.broker.config.connection_state.stream, pulse_streams(self.settings.common)
-        )
-        return True
+        streams = pulse_streams(self.settings.common)
+        return await start_broker(self.broker, lifecycle.stopping, streams)
 
     async def _connect_database(self, lifecycle: Lifecycle) -> asyncpg.Pool | None:
         delay = 0.2

@@ -1,0 +1,192 @@
+"""The spine end to end: producer -> ingest -> JetStream -> persistence -> gateway -> client."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import msgspec
+import nats
+import pytest
+import websockets
+from pulse_contracts import Codec, subjects
+
+from tests.support.stack import PulseStack, eventually
+
+pytestmark = pytest.mark.integration
+
+
+def point(name: str, value: float, moment: datetime, source: str = "e2e") -> dict[str, Any]:
+    return {"time": moment.isoformat(), "source": source, "name": name, "value": value}
+
+
+async def history(stack: PulseStack, name: str, since: datetime) -> list[dict[str, Any]]:
+    async with httpx.AsyncClient() as client:
+        response = await client.get(
+            stack["gateway"].url("/api/v1/metrics"),
+            params={"name": name, "from": since.isoformat()},
+        )
+    assert response.status_code == 200, response.text
+    series: list[dict[str, Any]] = response.json()["series"]
+    return series
+
+
+async def test_json_and_msgpack_points_come_back_from_rest_history(make_stack: Any) -> None:
+    stack: PulseStack = make_stack()
+    stack.start(["persistence", "ingest", "gateway"])
+    moment = datetime.now(UTC).replace(microsecond=123456)
+    nc = await nats.connect(stack.nats_url)
+    try:
+        await nc.publish(
+            subjects.INGEST_METRICS,
+            json.dumps(point("probe", 1.5, moment, source="json_producer")).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        await nc.publish(
+            subjects.INGEST_METRICS,
+            msgspec.msgpack.encode([point("probe", 2.5, moment, source="msgpack_producer")]),
+            headers={"Content-Type": "application/msgpack"},
+        )
+    finally:
+        await nc.drain()
+
+    async def both_stored() -> list[dict[str, Any]]:
+        series = await history(stack, "probe", moment - timedelta(minutes=1))
+        return series if len(series) == 2 else []
+
+    series = await eventually(both_stored)
+    assert sorted(series, key=lambda p: p["source"]) == [
+        {
+            "timestamp": moment.isoformat().replace("+00:00", "Z"),
+            "value": 1.5,
+            "type": "probe",
+            "source": "json_producer",
+        },
+        {
+            "timestamp": moment.isoformat().replace("+00:00", "Z"),
+            "value": 2.5,
+            "type": "probe",
+            "source": "msgpack_producer",
+        },
+    ]
+
+
+async def test_websocket_receives_live_cpu_points_once_a_second(make_stack: Any) -> None:
+    stack: PulseStack = make_stack()
+    stack.start(["persistence", "ingest", "gateway", "generator"])
+    url = stack["gateway"].url("/ws/metrics?type=cpu").replace("http://", "ws://")
+    async with websockets.connect(url) as socket:
+        frames = [json.loads(await asyncio.wait_for(socket.recv(), 10)) for _ in range(4)]
+    assert {frame["type"] for frame in frames} == {"cpu"}
+    assert all(0.0 <= frame["value"] <= 100.0 for frame in frames)
+    times = [datetime.fromisoformat(frame["timestamp"]) for frame in frames]
+    # The generator's schedule is 1 Hz: consecutive points are one second apart.
+    assert [b - a for a, b in itertools.pairwise(times)] == [timedelta(seconds=1)] * 3
+
+
+async def test_malformed_message_is_deadlettered_and_later_ones_still_arrive(
+    make_stack: Any,
+) -> None:
+    stack: PulseStack = make_stack()
+    stack.start(["persistence", "ingest", "gateway"])
+    moment = datetime.now(UTC)
+    nc = await nats.connect(stack.nats_url)
+    try:
+        await nc.publish(subjects.INGEST_METRICS, b"{oops")
+        await nc.publish(
+            subjects.INGEST_METRICS,
+            json.dumps(point("after_bad", 7.0, moment)).encode(),
+        )
+        await nc.flush()
+
+        series = await eventually(
+            lambda: history(stack, "after_bad", moment - timedelta(minutes=1))
+        )
+        assert [p["value"] for p in series] == [7.0]
+
+        js = nc.jetstream()
+        sub = await js.pull_subscribe(subjects.DEADLETTER_SUBJECTS, stream="DEADLETTER")
+        [message] = await sub.fetch(1, timeout=5)
+        letter = Codec().deadletter.decode(message.data)
+    finally:
+        await nc.drain()
+    assert letter.origin == subjects.INGEST_METRICS
+    assert letter.data == b"{oops"
+    assert (
+        letter.reason == "malformed JSON: JSON is malformed: object keys must be strings (byte 1)"
+    )
+
+
+async def test_producer_request_gets_acknowledgement_or_reason(make_stack: Any) -> None:
+    stack: PulseStack = make_stack()
+    stack.start(["ingest"])
+    nc = await nats.connect(stack.nats_url)
+    try:
+        good = await nc.request(
+            subjects.INGEST_METRICS,
+            json.dumps([point("acked", 1.0, datetime.now(UTC))] * 2).encode(),
+            timeout=5,
+        )
+        naive = await nc.request(
+            subjects.INGEST_METRICS,
+            json.dumps(
+                {"time": "2026-01-01T00:00:00", "source": "s", "name": "n", "value": 1}
+            ).encode(),
+            timeout=5,
+        )
+    finally:
+        await nc.drain()
+    assert json.loads(good.data) == {"accepted": 2}
+    assert json.loads(naive.data) == {
+        "error": "invalid metric point: Expected `datetime` with a timezone component - at `$.time`"
+    }
+
+
+@pytest.mark.parametrize(
+    ("query", "code", "parameter"),
+    [
+        ({"from": "2026-01-01T00:00:00Z"}, "missing_parameter", "type"),
+        ({"type": "cpu"}, "missing_parameter", "from"),
+        ({"type": "cpu", "from": "last tuesday"}, "invalid_parameter", "from"),
+        ({"type": "cpu", "from": "2026-01-01T00:00:00"}, "invalid_parameter", "from"),
+        (
+            {"type": "cpu", "from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z"},
+            "invalid_parameter",
+            "to",
+        ),
+        ({"type": "cpu.load", "from": "2026-01-01T00:00:00Z"}, "invalid_parameter", "type"),
+        (
+            {"type": "cpu", "source": "a b", "from": "2026-01-01T00:00:00Z"},
+            "invalid_parameter",
+            "source",
+        ),
+    ],
+)
+async def test_bad_history_parameters_get_400_naming_the_parameter(
+    make_stack: Any, query: dict[str, str], code: str, parameter: str
+) -> None:
+    stack: PulseStack = make_stack()
+    stack.start(["gateway"])
+    async with httpx.AsyncClient() as client:
+        response = await client.get(stack["gateway"].url("/api/v1/metrics"), params=query)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == code
+    assert body["parameter"] == parameter
+    assert body["message"].startswith(f"{parameter}: ")
+
+
+async def test_history_without_persistence_is_a_clear_503(make_stack: Any) -> None:
+    stack: PulseStack = make_stack()
+    stack.start(["gateway"])
+    async with httpx.AsyncClient() as client:
+        response = await client.get(
+            stack["gateway"].url("/api/v1/metrics"),
+            params={"type": "cpu", "from": "2026-01-01T00:00:00Z"},
+        )
+    assert response.status_code == 503
+    assert response.json()["code"] == "history_unavailable"

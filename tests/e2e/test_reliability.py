@@ -1,0 +1,139 @@
+"""Crashes and restarts lose nothing that was acknowledged, and duplicate nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import nats
+import pytest
+from pulse_contracts import subjects
+
+from tests.support.stack import PulseStack, eventually
+
+pytestmark = pytest.mark.integration
+
+MESSAGES = 400
+POINTS_PER_MESSAGE = 10
+
+
+async def stored_rows(database_url: str, name: str) -> tuple[int, int]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        row = await conn.fetchrow(
+            "SELECT count(*) AS total, count(DISTINCT (m.series_id, m.time)) AS distinct_points"
+            " FROM metrics m JOIN series s ON s.id = m.series_id WHERE s.name = $1",
+            name,
+        )
+    finally:
+        await conn.close()
+    assert row is not None
+    return row["total"], row["distinct_points"]
+
+
+def message(index: int, base: datetime) -> bytes:
+    return json.dumps(
+        [
+            {
+                "time": (base + timedelta(milliseconds=index * POINTS_PER_MESSAGE + k)).isoformat(),
+                "source": f"unit{k % 3}",
+                "name": "crash_probe",
+                "value": float(index),
+            }
+            for k in range(POINTS_PER_MESSAGE)
+        ]
+    ).encode()
+
+
+async def test_persistence_sigkilled_mid_stream_stores_every_point_exactly_once(
+    make_stack: Any, database_url: str
+) -> None:
+    stack: PulseStack = make_stack(
+        PULSE_PERSISTENCE_ACK_WAIT_S="2", PULSE_PERSISTENCE_BATCH_SIZE="20"
+    )
+    stack.start(["persistence", "ingest"])
+    base = datetime.now(UTC) - timedelta(hours=1)
+    nc = await nats.connect(stack.nats_url)
+    killed_at: tuple[int, int] | None = None
+    try:
+        for index in range(MESSAGES):
+            # request/reply: ingest answers once JetStream has stored the points.
+            reply = await nc.request(subjects.INGEST_METRICS, message(index, base), timeout=10)
+            assert json.loads(reply.data) == {"accepted": POINTS_PER_MESSAGE}
+            if index == MESSAGES // 2:
+                await eventually(lambda: _some_rows(database_url))
+                stack["persistence"].kill()
+                killed_at = await stored_rows(database_url, "crash_probe")
+            if index % 25 == 0:
+                await asyncio.sleep(0.02)  # a stream, not one burst
+    finally:
+        await nc.drain()
+    assert killed_at is not None
+    assert 0 < killed_at[0] < MESSAGES * POINTS_PER_MESSAGE, "the kill was not mid-stream"
+
+    stack["persistence"].start()
+    stack["persistence"].wait_ready()
+    expected = MESSAGES * POINTS_PER_MESSAGE
+
+    async def all_stored() -> bool:
+        total, _ = await stored_rows(database_url, "crash_probe")
+        return total >= expected
+
+    await eventually(all_stored, within_s=60)
+    assert await stored_rows(database_url, "crash_probe") == (expected, expected)
+
+
+async def _some_rows(database_url: str) -> bool:
+    total, _ = await stored_rows(database_url, "crash_probe")
+    return total > 0
+
+
+async def test_republished_points_are_stored_once(make_stack: Any, database_url: str) -> None:
+    stack: PulseStack = make_stack()
+    stack.start(["persistence", "ingest"])
+    payload = message(1, datetime.now(UTC))
+    nc = await nats.connect(stack.nats_url)
+    try:
+        for _ in range(3):  # a producer retrying the same message
+            await nc.request(subjects.INGEST_METRICS, payload, timeout=10)
+        marker = message(2, datetime.now(UTC) + timedelta(seconds=1))
+        await nc.request(subjects.INGEST_METRICS, marker, timeout=10)
+    finally:
+        await nc.drain()
+
+    async def marker_stored() -> bool:
+        total, _ = await stored_rows(database_url, "crash_probe")
+        return total >= 2 * POINTS_PER_MESSAGE
+
+    await eventually(marker_stored)
+    assert await stored_rows(database_url, "crash_probe") == (
+        2 * POINTS_PER_MESSAGE,
+        2 * POINTS_PER_MESSAGE,
+    )
+
+
+async def test_every_service_reports_health_and_stops_cleanly_on_sigterm(
+    make_stack: Any,
+) -> None:
+    stack: PulseStack = make_stack()
+    names = ["persistence", "ingest", "gateway", "generator"]
+    stack.start(names)
+    async with httpx.AsyncClient() as client:
+        for name in names:
+            service = stack[name]
+            assert (await client.get(service.url("/healthz"))).status_code == 200
+            ready = await client.get(service.url("/readyz"))
+            assert ready.status_code == 200
+            assert all(ready.json()["checks"].values())
+            scrape = await client.get(service.url("/metrics"))
+            assert scrape.status_code == 200
+            assert "faststream_received_messages_total" in scrape.text or name == "generator"
+    assert stack.stop() == dict.fromkeys(reversed(names), 0)
+    for name in names:
+        lines = [json.loads(line) for line in stack[name].output().splitlines() if line]
+        assert lines[-1]["event"] == "service stopped", name
+        assert all(line["service"] == name for line in lines), name

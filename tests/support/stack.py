@@ -1,0 +1,185 @@
+"""Real Pulse processes on a real nats-server (JetStream) and a real PostgreSQL, for tests.
+
+Each :class:`PulseStack` gets its own NATS server (stream names are global to a server) and
+its own database on the shared PostgreSQL server, so stacks never see each other's data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+from pulse_runtime.embedded import EmbeddedNats, free_port
+
+T = TypeVar("T")
+READY_TIMEOUT_S = 60.0
+HTTP_PORT_VARIABLE = {
+    "generator": "PULSE_GENERATOR_PORT",
+    "ingest": "PULSE_INGEST_PORT",
+    "persistence": "PULSE_PERSISTENCE_PORT",
+    "gateway": "PULSE_GATEWAY_PORT",
+}
+
+
+def database_url_for(server_url: str, database: str) -> str:
+    parts = urlsplit(server_url)
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+async def create_database(server_url: str) -> str:
+    """A fresh, uniquely named database on ``server_url``'s server; returns its URL."""
+    name = f"pulse_test_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return database_url_for(server_url, name)
+
+
+async def drop_database(server_url: str, database_url: str) -> None:
+    name = urlsplit(database_url).path.lstrip("/")
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+class ServiceProcess:
+    """One ``python -m pulse_<name>`` child, its output kept in a log file for failures."""
+
+    def __init__(self, name: str, env: Mapping[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.env = dict(env)
+        self.port = int(self.env[HTTP_PORT_VARIABLE[name]])
+        self.log_path = log_dir / f"{name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", f"pulse_{self.name}"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+
+    def url(self, path: str = "/") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited early:\n{self.output()}")
+            try:
+                with urllib.request.urlopen(self.url("/readyz"), timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.name} not ready in {timeout} s:\n{self.output()}")
+
+    def terminate(self, timeout: float = 30) -> int:
+        """SIGTERM and wait: a graceful stop returns 0."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")[-6000:] if self.log_path.exists() else ""
+
+
+class PulseStack:
+    """A NATS server of its own, a database of its own, and any Pulse services on them."""
+
+    def __init__(self, work_dir: Path, database_url: str, extra_env: Mapping[str, str]) -> None:
+        self.work_dir = work_dir
+        self.nats = EmbeddedNats(work_dir / "nats")
+        self.database_url = database_url
+        self.extra_env = dict(extra_env)
+        self.services: dict[str, ServiceProcess] = {}
+
+    @property
+    def nats_url(self) -> str:
+        return self.nats.url
+
+    def base_env(self) -> dict[str, str]:
+        env = {
+            key: value
+            for key, value in os.environ.items()  # noqa: TID251 - tests pass PATH etc. through
+            if not key.startswith("PULSE_")
+        }
+        env.update(
+            PULSE_NATS_URL=self.nats.url,
+            PULSE_DATABASE_URL=self.database_url,
+            PULSE_LOG_FORMAT="json",
+            PULSE_LOG_LEVEL="info",
+            PYTHONUNBUFFERED="1",
+        )
+        for variable in HTTP_PORT_VARIABLE.values():
+            env[variable] = str(free_port())
+        env.update(self.extra_env)
+        return env
+
+    def start(self, names: Iterable[str], env: Mapping[str, str] | None = None) -> None:
+        self.nats.start()  # a no-op when it is already running
+        base = self.base_env() | dict(env or {})
+        started = []
+        for name in names:
+            service = ServiceProcess(name, base, self.work_dir)
+            service.start()
+            self.services[name] = service
+            started.append(service)
+        for service in started:
+            service.wait_ready()
+
+    def __getitem__(self, name: str) -> ServiceProcess:
+        return self.services[name]
+
+    def stop(self) -> dict[str, int]:
+        codes = {}
+        for name in reversed(list(self.services)):
+            service = self.services[name]
+            if service.process is not None and service.process.poll() is None:
+                codes[name] = service.terminate()
+        self.nats.stop()
+        return codes
+
+
+async def eventually(
+    check: Callable[[], Awaitable[T]], within_s: float = 20.0, interval_s: float = 0.2
+) -> T:
+    """Await ``check()`` until it returns something truthy; the last value on time-out."""
+    deadline = time.monotonic() + within_s
+    while True:
+        result = await check()
+        if result or time.monotonic() > deadline:
+            return result
+        await asyncio.sleep(interval_s)
