@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from prometheus_client import Counter
+from pulse_runtime.health import HealthListener
+from pulse_runtime.telemetry import new_registry
+
+
+@pytest.fixture
+async def listener():  # type: ignore[no-untyped-def]
+    state = {"nats": True}
+    registry = new_registry()
+    Counter("pulse_test_things_total", "things", registry=registry).inc(3)
+
+    async def readiness() -> dict[str, bool]:
+        return dict(state)
+
+    server = HealthListener(host="127.0.0.1", port=0, readiness=readiness, registry=registry)
+    await server.start()
+    yield server, state
+    await server.stop()
+
+
+async def test_liveness_readiness_and_metrics(listener) -> None:  # type: ignore[no-untyped-def]
+    server, state = listener
+    base = f"http://127.0.0.1:{server.port}"
+    async with httpx.AsyncClient(base_url=base) as client:
+        assert (await client.get("/healthz")).json() == {"status": "ok"}
+        ready = await client.get("/readyz")
+        assert (ready.status_code, ready.json()) == (
+            200,
+            {"status": "ready", "checks": {"nats": True}},
+        )
+        state["nats"] = False
+        not_ready = await client.get("/readyz")
+        assert not_ready.status_code == 503
+        assert not_ready.json()["checks"] == {"nats": False}
+        metrics = await client.get("/metrics")
+        assert "pulse_test_things_total 3.0" in metrics.text
+        assert (await client.get("/nope")).status_code == 404
+        assert (await client.post("/healthz")).status_code == 405
+
+
+async def test_a_silent_client_does_not_block_others(listener) -> None:  # type: ignore[no-untyped-def]
+    server, _ = listener
+    _, writer = await asyncio.open_connection("127.0.0.1", server.port)  # says nothing
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"http://127.0.0.1:{server.port}/healthz")
+    assert response.status_code == 200
+    writer.close()

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import asyncpg
+import pytest
+from pulse_runtime.database import MigrationError, apply_migrations
+
+pytestmark = pytest.mark.integration
+
+
+def write(directory: Path, name: str, sql: str) -> None:
+    (directory / name).write_text(sql)
+
+
+async def test_applies_pending_files_in_order_once(tmp_path: Path, database_url: str) -> None:
+    write(tmp_path, "0002_more.sql", "INSERT INTO things VALUES (2);")
+    write(
+        tmp_path, "0001_things.sql", "CREATE TABLE things (id int); INSERT INTO things VALUES (1);"
+    )
+    conn = await asyncpg.connect(database_url)
+    try:
+        assert await apply_migrations(conn, "test", tmp_path) == [
+            "0001_things.sql",
+            "0002_more.sql",
+        ]
+        assert await apply_migrations(conn, "test", tmp_path) == []
+        write(tmp_path, "0003_again.sql", "INSERT INTO things VALUES (3);")
+        assert await apply_migrations(conn, "test", tmp_path) == ["0003_again.sql"]
+        assert [r["id"] for r in await conn.fetch("SELECT id FROM things ORDER BY id")] == [1, 2, 3]
+    finally:
+        await conn.close()
+
+
+async def test_a_failing_migration_leaves_nothing_half_done(
+    tmp_path: Path, database_url: str
+) -> None:
+    write(tmp_path, "0001_broken.sql", "CREATE TABLE half (id int); SELECT no_such_function();")
+    conn = await asyncpg.connect(database_url)
+    try:
+        with pytest.raises(asyncpg.UndefinedFunctionError):
+            await apply_migrations(conn, "test", tmp_path)
+        assert await conn.fetchval("SELECT to_regclass('half')") is None
+        assert await conn.fetchval("SELECT count(*) FROM pulse_migrations") == 0
+    finally:
+        await conn.close()
+
+
+async def test_an_applied_file_that_changed_stops_the_start(
+    tmp_path: Path, database_url: str
+) -> None:
+    write(tmp_path, "0001_things.sql", "CREATE TABLE things (id int);")
+    conn = await asyncpg.connect(database_url)
+    try:
+        await apply_migrations(conn, "test", tmp_path)
+        write(tmp_path, "0001_things.sql", "CREATE TABLE things (id bigint);")
+        with pytest.raises(MigrationError, match="changed after it was applied"):
+            await apply_migrations(conn, "test", tmp_path)
+    finally:
+        await conn.close()
+
+
+async def test_replicas_starting_at_once_apply_each_migration_once(
+    tmp_path: Path, database_url: str
+) -> None:
+    write(tmp_path, "0001_things.sql", "CREATE TABLE things (id int); SELECT pg_sleep(0.2);")
+    connections = [await asyncpg.connect(database_url) for _ in range(4)]
+    try:
+        results = await asyncio.gather(
+            *(apply_migrations(conn, "test", tmp_path) for conn in connections)
+        )
+    finally:
+        for conn in connections:
+            await conn.close()
+    assert sorted(len(applied) for applied in results) == [0, 0, 0, 1]
+
+
+async def test_owners_keep_separate_histories(tmp_path: Path, database_url: str) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    write(tmp_path / "a", "0001_x.sql", "CREATE TABLE a_table (id int);")
+    write(tmp_path / "b", "0001_x.sql", "CREATE TABLE b_table (id int);")
+    conn = await asyncpg.connect(database_url)
+    try:
+        assert await apply_migrations(conn, "a", tmp_path / "a") == ["0001_x.sql"]
+        assert await apply_migrations(conn, "b", tmp_path / "b") == ["0001_x.sql"]
+    finally:
+        await conn.close()

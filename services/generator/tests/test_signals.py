@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+import random
+
+from pulse_generator.signals import simulated_signals
+
+
+def test_cpu_mem_and_sensors_with_plausible_values() -> None:
+    signals = simulated_signals(3, random.Random(7))
+    assert [s.name for s in signals] == ["cpu", "mem", "sensor_1", "sensor_2", "sensor_3"]
+    samples = {s.name: [s.sample(t) for t in range(600)] for s in signals}
+    assert all(0 <= v <= 100 for v in samples["cpu"])
+    assert len({round(v) for v in samples["cpu"]}) > 10, "cpu should move"
+    assert all(20 <= v <= 90 for v in samples["mem"])
+    sine = samples["sensor_1"]
+    assert 24 < max(sine) < 27 and 15 < min(sine) < 18  # 21 +- 5 with a little noise
+
+
+def test_same_seed_same_series() -> None:
+    first = [s.sample(1) for s in simulated_signals(2, random.Random(1))]
+    second = [s.sample(1) for s in simulated_signals(2, random.Random(1))]
+    assert first == second

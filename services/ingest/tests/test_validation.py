@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+import pytest
+from pulse_contracts import Codec, SeriesBatch, to_epoch_us
+from pulse_ingest.validation import InvalidMetrics, MetricsValidator
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def validator() -> MetricsValidator:
+    return MetricsValidator(Codec(), max_future_skew_s=60, max_points=3)
+
+
+def body(*points: dict[str, object]) -> bytes:
+    return json.dumps(list(points)).encode()
+
+
+def point(
+    name: str = "cpu", source: str = "a", value: float = 1.0, at: datetime = NOW
+) -> dict[str, object]:
+    return {"time": at.isoformat(), "source": source, "name": name, "value": value}
+
+
+def test_points_are_grouped_by_series_in_arrival_order(validator: MetricsValidator) -> None:
+    later = NOW + timedelta(seconds=1)
+    batches = validator.validate(
+        body(point(value=1), point(name="mem", value=2), point(value=3, at=later)), None, NOW
+    )
+    assert batches == [
+        SeriesBatch(
+            source="a",
+            name="cpu",
+            times_us=[to_epoch_us(NOW), to_epoch_us(later)],
+            values=[1.0, 3.0],
+        ),
+        SeriesBatch(source="a", name="mem", times_us=[to_epoch_us(NOW)], values=[2.0]),
+    ]
+
+
+def test_msgpack_goes_through_the_same_path(validator: MetricsValidator) -> None:
+    data = msgspec.msgpack.encode(point())
+    [batch] = validator.validate(data, "application/msgpack", NOW)
+    assert batch.values == [1.0]
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"[]", "empty batch: send at least one point"),
+        (body(point(), point(), point(), point()), "batch of 4 points exceeds the limit of 3"),
+        (
+            body(point(at=NOW + timedelta(seconds=61))),
+            "point 0: time 2026-11-22T12:01:01+00:00 is more than 60 s in the future",
+        ),
+        (
+            b'{"time": "2026-11-22T12:00:00Z", "source": "a", "name": "cpu"}',
+            "invalid metric point: Object missing required field `value`",
+        ),
+        (b"\xff", "malformed JSON: JSON is malformed: invalid character (byte 0)"),
+    ],
+)
+def test_refusals_say_why(validator: MetricsValidator, data: bytes, reason: str) -> None:
+    with pytest.raises(InvalidMetrics) as raised:
+        validator.validate(data, None, NOW)
+    assert str(raised.value) == reason
+
+
+def test_non_finite_values_are_refused(validator: MetricsValidator) -> None:
+    data = msgspec.msgpack.encode([point(), point(value=float("nan"))])
+    with pytest.raises(InvalidMetrics, match=r"^point 1: value must be a finite number$"):
+        validator.validate(data, "application/msgpack", NOW)
+
+
+def test_backfill_of_old_points_is_accepted(validator: MetricsValidator) -> None:
+    old = NOW - timedelta(days=400)
+    [batch] = validator.validate(body(point(at=old)), None, NOW)
+    assert batch.times_us == [to_epoch_us(old)]
