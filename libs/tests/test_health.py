@@ -20,6 +20,7 @@ async def listener():  # type: ignore[no-untyped-def]
 
     server = HealthListener(host="127.0.0.1", port=0, readiness=readiness, registry=registry)
     await server.start()
+    server.mark_started()
     yield server, state
     await server.stop()
 
@@ -32,16 +33,31 @@ async def test_liveness_readiness_and_metrics(listener) -> None:  # type: ignore
         ready = await client.get("/readyz")
         assert (ready.status_code, ready.json()) == (
             200,
-            {"status": "ready", "checks": {"nats": True}},
+            {"status": "ready", "checks": {"started": True, "nats": True}},
         )
         state["nats"] = False
         not_ready = await client.get("/readyz")
         assert not_ready.status_code == 503
-        assert not_ready.json()["checks"] == {"nats": False}
+        assert not_ready.json()["checks"] == {"started": True, "nats": False}
         metrics = await client.get("/metrics")
         assert "pulse_test_things_total 3.0" in metrics.text
         assert (await client.get("/nope")).status_code == 404
         assert (await client.post("/healthz")).status_code == 405
+
+
+async def test_not_ready_until_the_service_has_started() -> None:
+    async def readiness() -> dict[str, bool]:
+        return {"nats": True}
+
+    server = HealthListener(host="127.0.0.1", port=0, readiness=readiness, registry=new_registry())
+    await server.start()
+    try:
+        async with httpx.AsyncClient() as client:
+            response = await client.get(f"http://127.0.0.1:{server.port}/readyz")
+    finally:
+        await server.stop()
+    assert response.status_code == 503
+    assert response.json()["checks"] == {"started": False, "nats": True}
 
 
 async def test_a_silent_client_does_not_block_others(listener) -> None:  # type: ignore[no-untyped-def]

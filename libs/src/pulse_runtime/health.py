@@ -34,6 +34,11 @@ class HealthListener:
         self._readiness = readiness
         self._registry = registry
         self._server: asyncio.Server | None = None
+        self._started = False
+
+    def mark_started(self) -> None:
+        """Readiness stays false until the service has finished starting (subscriptions made)."""
+        self._started = True
 
     @property
     def port(self) -> int:
@@ -77,7 +82,7 @@ class HealthListener:
         if path == "/healthz":
             return 200, "application/json", b'{"status":"ok"}'
         if path == "/readyz":
-            checks = await self._readiness()
+            checks = {"started": self._started, **(await self._readiness())}
             ready = all(checks.values())
             body = msgspec.json.encode(
                 {"status": "ready" if ready else "not_ready", "checks": checks}

@@ -13,7 +13,8 @@ def test_cpu_mem_and_sensors_with_plausible_values() -> None:
     assert len({round(v) for v in samples["cpu"]}) > 10, "cpu should move"
     assert all(20 <= v <= 90 for v in samples["mem"])
     sine = samples["sensor_1"]
-    assert 24 < max(sine) < 27 and 15 < min(sine) < 18  # 21 +- 5 with a little noise
+    assert 24 < max(sine) < 27
+    assert 15 < min(sine) < 18
 
 
 def test_same_seed_same_series() -> None:

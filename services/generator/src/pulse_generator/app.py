@@ -98,6 +98,7 @@ class GeneratorService:
         if not await start_broker(self.broker, lifecycle.stopping):
             return False
         self._task = asyncio.create_task(self.run(lifecycle.stopping))
+        self.health.mark_started()
         log.info(
             "generating",
             series=len(self.signals),

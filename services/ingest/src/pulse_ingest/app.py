@@ -150,7 +150,10 @@ class IngestService:
     async def start(self, lifecycle: Lifecycle) -> bool:
         await self.health.start()
         streams = pulse_streams(self.settings.common)
-        return await start_broker(self.broker, lifecycle.stopping, streams)
+        if not await start_broker(self.broker, lifecycle.stopping, streams):
+            return False
+        self.health.mark_started()
+        return True
 
     async def stop(self) -> None:
         await self.broker.stop()  # stops taking messages, finishes in-flight ones, drains

@@ -191,7 +191,10 @@ class PersistenceService:
             self.pool, max_points=self.settings.persistence.max_query_points
         )
         streams = pulse_streams(self.settings.common)
-        return await start_broker(self.broker, lifecycle.stopping, streams)
+        if not await start_broker(self.broker, lifecycle.stopping, streams):
+            return False
+        self.health.mark_started()
+        return True
 
     async def _connect_database(self, lifecycle: Lifecycle) -> asyncpg.Pool | None:
         delay = 0.2
