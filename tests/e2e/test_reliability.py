@@ -11,7 +11,7 @@ import asyncpg
 import httpx
 import nats
 import pytest
-from pulse_contracts import subjects
+from pulse_contracts import Codec, SeriesBatch, subjects, to_epoch_us
 
 from tests.support.stack import PulseStack, eventually
 
@@ -136,4 +136,55 @@ async def test_every_service_reports_health_and_stops_cleanly_on_sigterm(
     for name in names:
         lines = [json.loads(line) for line in stack[name].output().splitlines() if line]
         assert lines[-1]["event"] == "service stopped", name
+        # A stop that hit the shutdown timeout logs an error: a graceful stop logs none.
+        assert [line for line in lines if line["level"] in ("error", "critical")] == [], name
         assert all(line["service"] == name for line in lines), name
+
+
+async def test_poison_messages_are_set_aside_and_the_stream_keeps_flowing(
+    make_stack: Any, database_url: str
+) -> None:
+    stack: PulseStack = make_stack(PULSE_PERSISTENCE_BATCH_SIZE="10")
+    stack.start(["persistence", "ingest"])
+    codec = Codec()
+    good_time = to_epoch_us(datetime.now(UTC))
+    nc = await nats.connect(stack.nats_url)
+    try:
+        js = nc.jetstream()
+        await js.publish("metrics.poison.crash_probe", b"\xc1 not msgpack")
+        await js.publish(
+            "metrics.poison.crash_probe",
+            codec.pack(
+                SeriesBatch(source="poison", name="crash_probe", times_us=[1, 2], values=[1])
+            ),
+        )
+        await js.publish(  # decodes fine, but no database can store that time
+            "metrics.poison.crash_probe",
+            codec.pack(
+                SeriesBatch(source="poison", name="crash_probe", times_us=[2**63 - 1], values=[1])
+            ),
+        )
+        await js.publish(
+            "metrics.good.crash_probe",
+            codec.pack(
+                SeriesBatch(source="good", name="crash_probe", times_us=[good_time], values=[4.0])
+            ),
+        )
+        total = await eventually(lambda: _rows_total(database_url))
+        sub = await js.pull_subscribe("deadletter.>", stream="DEADLETTER")
+        letters = [codec.deadletter.decode(m.data) for m in await sub.fetch(3, timeout=10)]
+    finally:
+        await nc.drain()
+    assert total == 1
+    reasons = sorted(letter.reason.split(":")[0] for letter in letters)
+    assert reasons == [
+        "refused by the database",
+        "series batch has unequal times_us and values",
+        "undecodable series batch",
+    ]
+    assert {letter.origin for letter in letters} == {"metrics.poison.crash_probe"}
+
+
+async def _rows_total(database_url: str) -> int:
+    total, _ = await stored_rows(database_url, "crash_probe")
+    return total

@@ -10,9 +10,9 @@ from typing import Annotated
 import asyncpg
 import msgspec
 import structlog
-from faststream import AckPolicy, Context
-from faststream.nats import ConsumerConfig, JStream, NatsRouter, PullSub
-from faststream.nats.message import NatsBatchMessage
+from faststream import Context
+from faststream.nats import ConsumerConfig, NatsRouter
+from faststream.nats.message import NatsMessage
 from nats.aio.msg import Msg
 from pulse_contracts import (
     CONTENT_TYPE_HEADER,
@@ -23,6 +23,7 @@ from pulse_contracts import (
     SeriesBatch,
     subjects,
 )
+from pulse_runtime.consumer import PullConsumer
 from pulse_runtime.database import create_pool
 from pulse_runtime.health import HealthListener
 from pulse_runtime.logging import get_logger
@@ -39,13 +40,19 @@ from .writer import MetricsWriter
 
 log = get_logger(__name__)
 
-BatchMessage = Annotated[NatsBatchMessage, Context("message")]
-_RETRYABLE = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, TimeoutError)
+RequestMessage = Annotated[NatsMessage, Context("message")]
+# The database is away (down, restarting, unreachable): retry later, never set data aside.
+_RETRYABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,
+)
 
 
-async def _no_decode(message: NatsBatchMessage) -> None:
-    # Messages are decoded one by one in the handler so that one bad message is set aside
-    # instead of failing the whole batch.
+async def _no_decode(message: NatsMessage) -> None:
+    # The handler decodes the raw bytes itself, to answer a bad request with a typed error.
     return None
 
 
@@ -75,23 +82,10 @@ class PersistenceService:
             self.registry, "pulse_persistence_write_failures_total", "Batches nacked for retry"
         )
         self.broker.include_router(self._router())
+        self.consumer: PullConsumer | None = None
 
     def _router(self) -> NatsRouter:
         router = NatsRouter()
-        own = self.settings.persistence
-
-        @router.subscriber(
-            subjects.METRICS_SUBJECTS,
-            stream=JStream(subjects.METRICS_STREAM, declare=False),
-            durable=subjects.PERSISTENCE_METRICS_DURABLE,
-            pull_sub=PullSub(batch_size=own.batch_size, timeout=own.batch_timeout_s, batch=True),
-            config=ConsumerConfig(ack_wait=own.ack_wait_s, max_ack_pending=own.batch_size * 20),
-            ack_policy=AckPolicy.MANUAL,
-            decoder=_no_decode,
-            title="metrics.>",
-        )
-        async def persist_metrics(message: BatchMessage) -> None:
-            await self.persist_metrics(message.raw_message)
 
         @router.subscriber(
             subjects.RPC_QUERY_METRICS,
@@ -100,44 +94,63 @@ class PersistenceService:
             no_reply=True,
             title="rpc.query.metrics",
         )
-        async def query_metrics(message: Annotated[object, Context("message")]) -> None:
-            await self.answer_metrics_query(message.raw_message)  # type: ignore[attr-defined]
+        async def query_metrics(message: RequestMessage) -> None:
+            await self.answer_metrics_query(message.raw_message)
 
         return router
 
     async def persist_metrics(self, messages: list[Msg]) -> None:
-        batches: list[SeriesBatch] = []
-        accepted: list[Msg] = []
+        """Store a batch and ack it after the commit.
+
+        The database being away means a delayed redelivery of the whole batch. Data the
+        database refuses is isolated message by message, and only the refused ones are set
+        aside to DEADLETTER, so one bad message never blocks or drags down the others.
+        """
+        decoded: list[tuple[Msg, SeriesBatch]] = []
         for msg in messages:
             try:
-                batches.append(self.codec.series_batch.decode(msg.data))
-                accepted.append(msg)
+                batch = self.codec.series_batch.decode(msg.data)
             except msgspec.DecodeError as exc:
                 await self._set_aside(msg, f"undecodable series batch: {exc}")
-        if not batches:
+                continue
+            if len(batch.times_us) != len(batch.values):
+                await self._set_aside(msg, "series batch has unequal times_us and values")
+                continue
+            decoded.append((msg, batch))
+        if not decoded:
             return
-        first_trace = trace_id_of((accepted[0].headers or {}).get(TRACEPARENT))
+        first_trace = trace_id_of((decoded[0][0].headers or {}).get(TRACEPARENT))
         structlog.contextvars.bind_contextvars(trace_id=first_trace)
-        assert self.writer is not None
-        started = time.perf_counter()
         try:
-            rows = await self.writer.write(batches)
+            await self._write_and_ack(decoded)
         except _RETRYABLE as exc:
             self._failures.inc()
             log.warning("database unavailable; batch will be redelivered", error=str(exc))
-            for msg in accepted:
+            for msg, _ in decoded:
                 await msg.nak(delay=self.settings.persistence.retry_delay_s)
-            return
+        except asyncpg.PostgresError as exc:
+            log.warning("database refused a batch; isolating the cause", error=str(exc))
+            for one in decoded:
+                try:
+                    await self._write_and_ack([one])
+                except asyncpg.PostgresError as refused:
+                    await self._set_aside(one[0], f"refused by the database: {refused}")
         finally:
             structlog.contextvars.unbind_contextvars("trace_id")
+
+    async def _write_and_ack(self, decoded: list[tuple[Msg, SeriesBatch]]) -> None:
+        assert self.writer is not None
+        batches = [batch for _, batch in decoded]
+        started = time.perf_counter()
+        rows = await self.writer.write(batches)
         elapsed = time.perf_counter() - started
-        for msg in accepted:
+        for msg, _ in decoded:
             await msg.ack()
         points = sum(len(batch.values) for batch in batches)
         self._points.inc(points)
         self._rows.inc(rows)
         self._write_seconds.observe(elapsed)
-        log.debug("batch persisted", messages=len(accepted), points=points, new_rows=rows)
+        log.debug("batch persisted", messages=len(decoded), points=points, new_rows=rows)
 
     async def _set_aside(self, msg: Msg, reason: str) -> None:
         log.error("message set aside", subject=msg.subject, reason=reason)
@@ -193,6 +206,18 @@ class PersistenceService:
         streams = pulse_streams(self.settings.common)
         if not await start_broker(self.broker, lifecycle.stopping, streams):
             return False
+        own = self.settings.persistence
+        self.consumer = PullConsumer(
+            self.broker.config.connection_state.stream,
+            stream=subjects.METRICS_STREAM,
+            subject=subjects.METRICS_SUBJECTS,
+            durable=subjects.PERSISTENCE_METRICS_DURABLE,
+            config=ConsumerConfig(ack_wait=own.ack_wait_s, max_ack_pending=own.batch_size * 20),
+            batch_size=own.batch_size,
+            batch_timeout_s=own.batch_timeout_s,
+            handler=self.persist_metrics,
+        )
+        await self.consumer.start()
         self.health.mark_started()
         return True
 
@@ -205,7 +230,7 @@ class PersistenceService:
                     max_size=self.settings.persistence.pool_size,
                     init=prepare_connection,
                 )
-            except (*_RETRYABLE, asyncpg.CannotConnectNowError) as exc:
+            except _RETRYABLE as exc:
                 log.warning("database not reachable yet, retrying", error=str(exc))
             try:
                 await asyncio.wait_for(lifecycle.stopping.wait(), delay)
@@ -214,7 +239,9 @@ class PersistenceService:
         return None
 
     async def stop(self) -> None:
-        await self.broker.stop()  # waits for the batch in hand, then drains NATS
+        if self.consumer is not None:
+            await self.consumer.stop()  # finishes and acks the batch in hand
+        await self.broker.stop()  # then the query responder, and drains NATS
         if self.pool is not None:
             await self.pool.close()
         await self.health.stop()
