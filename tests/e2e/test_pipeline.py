@@ -190,3 +190,43 @@ async def test_history_without_persistence_is_a_clear_503(make_stack: Any) -> No
         )
     assert response.status_code == 503
     assert response.json()["code"] == "history_unavailable"
+
+
+async def scrape(stack: PulseStack, metric: str) -> float:
+    async with httpx.AsyncClient() as client:
+        text = (await client.get(stack["gateway"].url("/metrics"))).text
+    [line] = [line for line in text.splitlines() if line.startswith(metric + " ")]
+    return float(line.split()[1])
+
+
+async def test_clients_of_one_channel_share_one_nats_subscription(make_stack: Any) -> None:
+    stack: PulseStack = make_stack()
+    stack.start(["persistence", "ingest", "gateway", "generator"])
+    base = stack["gateway"].url("/ws/metrics").replace("http://", "ws://")
+    async with (
+        websockets.connect(base + "?type=cpu") as first,
+        websockets.connect(base + "?type=cpu") as second,
+        websockets.connect(base + "?type=mem") as third,
+    ):
+        frames = [json.loads(await asyncio.wait_for(s.recv(), 10)) for s in (first, second, third)]
+        assert [f["type"] for f in frames] == ["cpu", "cpu", "mem"]
+        assert await scrape(stack, "pulse_gateway_live_clients") == 3
+        assert await scrape(stack, "pulse_gateway_live_channels") == 2
+
+    async def channels_closed() -> bool:
+        return await scrape(stack, "pulse_gateway_live_channels") == 0
+
+    assert await eventually(channels_closed)
+    assert await scrape(stack, "pulse_gateway_live_clients") == 0
+
+
+async def test_bad_websocket_parameters_close_with_policy_violation(make_stack: Any) -> None:
+    stack: PulseStack = make_stack()
+    stack.start(["gateway"])
+    url = stack["gateway"].url("/ws/metrics?type=no.dots").replace("http://", "ws://")
+    async with websockets.connect(url) as socket:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(socket.recv(), 10)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1008
+    assert closed.value.rcvd.reason.startswith("type: 'no.dots' is not valid")

@@ -8,6 +8,8 @@ SIGTERM stops the services (producers first), then the servers, leaving no proce
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import signal
 import socket
@@ -16,10 +18,11 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import msgspec
+import psutil
 
 from .embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from .settings import load_settings
@@ -39,6 +42,41 @@ class DevStackSettings(msgspec.Struct, frozen=True, kw_only=True):
     data_dir: str = ".data"
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
+
+
+class _Leftovers:
+    """Processes of a ``make run`` that was killed (SIGKILL, a closed terminal) before it could
+    stop them: recorded at start, ended by the next run so ports and data are free again."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    def record(self, pids: list[int]) -> None:
+        entries = []
+        for pid in pids:
+            with contextlib.suppress(psutil.Error):
+                entries.append({"pid": pid, "started": psutil.Process(pid).create_time()})
+        self._path.write_bytes(msgspec.json.encode(entries))
+
+    def end_all(self, say: Callable[[str], None]) -> None:
+        if not self._path.exists():
+            return
+        entries = msgspec.json.decode(self._path.read_bytes(), type=list[dict[str, float]])
+        survivors = []
+        for entry in entries:
+            with contextlib.suppress(psutil.Error):
+                process = psutil.Process(int(entry["pid"]))
+                if process.create_time() == entry["started"]:  # not a reused pid
+                    survivors.append(process)
+        for process in survivors:
+            say(f"ending pid {process.pid} left over from an earlier run ({process.name()})")
+            with contextlib.suppress(psutil.Error):
+                process.terminate()
+        _, alive = psutil.wait_procs(survivors, timeout=10)
+        for process in alive:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+        self._path.unlink()
 
 
 class _Output:
@@ -127,17 +165,33 @@ class DevStack:
         self._stop.set()
 
     def run(self) -> int:
-        try:
-            env = self._start_servers()
-            self._migrate(env)
-            for name in SERVICES:
-                service = _ServiceProcess(name, env, self._out)
-                service.start()
-                self._services.append(service)
-            self._announce_when_ready()
-            return self._supervise()
-        finally:
-            self._shutdown()
+        self._data.mkdir(parents=True, exist_ok=True)
+        with (self._data / "devstack.lock").open("w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self.say(f"another `make run` is already using {self._data}; stop it first")
+                return 1
+            leftovers = _Leftovers(self._data / "devstack.pids")
+            leftovers.end_all(self.say)
+            try:
+                env = self._start_servers()
+                leftovers.record(self._pids())
+                self._migrate(env)
+                for name in SERVICES:
+                    service = _ServiceProcess(name, env, self._out)
+                    service.start()
+                    self._services.append(service)
+                leftovers.record(self._pids())
+                self._announce_when_ready()
+                return self._supervise()
+            finally:
+                self._shutdown()
+
+    def _pids(self) -> list[int]:
+        servers = [server.pid for server in (self._nats, self._postgres) if server is not None]
+        services = [s.process.pid for s in self._services if s.process is not None]
+        return [pid for pid in (*servers, *services) if pid is not None]
 
     def _start_servers(self) -> dict[str, str]:
         env = dict(self._environ)
@@ -199,6 +253,7 @@ class DevStack:
                     return 1
                 self.say(f"{service.name} exited with code {code}; restarting")
                 service.start()
+                _Leftovers(self._data / "devstack.pids").record(self._pids())
         return 0
 
     def _shutdown(self) -> None:

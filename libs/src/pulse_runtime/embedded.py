@@ -82,6 +82,12 @@ class _EmbeddedServer:
     ) -> None:
         self.stop()
 
+    @property
+    def pid(self) -> int | None:
+        """The server process, while it runs (the supervisor records it to clean up later)."""
+        proc = self._proc
+        return proc.pid if proc is not None and proc.poll() is None else None
+
     def _running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 

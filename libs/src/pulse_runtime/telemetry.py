@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 def new_registry() -> CollectorRegistry:
@@ -21,3 +21,7 @@ def histogram(
     if buckets is None:
         return Histogram(name, doc, registry=registry)
     return Histogram(name, doc, registry=registry, buckets=buckets)
+
+
+def gauge(registry: CollectorRegistry, name: str, doc: str) -> Gauge:
+    return Gauge(name, doc, registry=registry)

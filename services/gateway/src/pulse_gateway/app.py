@@ -19,7 +19,7 @@ from pulse_contracts import Codec
 from pulse_runtime.logging import get_logger
 from pulse_runtime.messaging import create_broker, is_connected, start_broker
 from pulse_runtime.service import Lifecycle
-from pulse_runtime.telemetry import new_registry
+from pulse_runtime.telemetry import gauge, new_registry
 
 from . import routes
 from .errors import (
@@ -108,6 +108,7 @@ class GatewayService:
         own = self.settings.gateway
         nats = self.broker.connection
         self.hub = LiveHub(nats, self.codec, client_queue_size=own.client_queue_size)
+        self._register_live_metrics(self.hub)
         history = HistoryClient(
             nats, self.codec, timeout_s=own.query_timeout_s, max_points=own.max_query_points
         )
@@ -134,6 +135,19 @@ class GatewayService:
             await asyncio.sleep(0.05)
         log.info("gateway listening", url=f"http://{own.host}:{own.port}/")
         return True
+
+    def _register_live_metrics(self, hub: LiveHub) -> None:
+        gauge(
+            self.registry, "pulse_gateway_live_channels", "NATS subscriptions for live data"
+        ).set_function(hub.channel_count)
+        gauge(
+            self.registry, "pulse_gateway_live_clients", "Clients watching live channels"
+        ).set_function(hub.client_count)
+        gauge(
+            self.registry,
+            "pulse_gateway_live_frames_dropped",
+            "Frames dropped for clients that read too slowly (since start)",
+        ).set_function(hub.dropped_frames)
 
     async def stop(self) -> None:
         if self.server is not None and self._serving is not None:

@@ -51,9 +51,17 @@ class LiveHub:
         self._feeds: dict[str, set[ClientFeed]] = {}
         self._subscriptions: dict[str, Subscription] = {}
         self._lock = asyncio.Lock()
+        self._dropped = 0  # frames dropped by clients that have left
 
     def channel_count(self) -> int:
+        """NATS subscriptions held: one per watched channel, however many clients watch it."""
         return len(self._subscriptions)
+
+    def client_count(self) -> int:
+        return sum(len(watchers) for watchers in self._feeds.values())
+
+    def dropped_frames(self) -> int:
+        return self._dropped + sum(f.dropped for w in self._feeds.values() for f in w)
 
     async def join(self, name: str, source: str | None = None) -> ClientFeed:
         channel = subjects.metrics_live_subject(name, source)
@@ -76,6 +84,7 @@ class LiveHub:
             if watchers is None:
                 return
             watchers.discard(feed)
+            self._dropped += feed.dropped
             if not watchers:
                 del self._feeds[feed.channel]
                 subscription = self._subscriptions.pop(feed.channel)

@@ -1,0 +1,105 @@
+"""`make run`'s supervisor: everything starts, Ctrl-C stops everything, nothing is left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+import pytest
+from pulse_runtime.embedded import free_port
+
+pytestmark = pytest.mark.integration
+
+
+def start_devstack(data_dir: Path, gateway_port: int) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PULSE_")}  # noqa: TID251
+    env.update(
+        PULSE_DATA_DIR=str(data_dir),
+        PULSE_GATEWAY_PORT=str(gateway_port),
+        PULSE_INGEST_PORT=str(free_port()),
+        PULSE_PERSISTENCE_PORT=str(free_port()),
+        PULSE_GENERATOR_PORT=str(free_port()),
+        PULSE_LOG_FORMAT="json",
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "pulse_runtime.devstack"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def wait_for_line(process: subprocess.Popen[str], text: str, seen: list[str]) -> None:
+    assert process.stdout is not None
+    deadline = time.monotonic() + 120
+    for line in process.stdout:
+        seen.append(line)
+        if text in line:
+            return
+        assert time.monotonic() < deadline, "".join(seen[-40:])
+    raise AssertionError("devstack ended early:\n" + "".join(seen[-40:]))
+
+
+def still_running(pids: list[int]) -> list[psutil.Process]:
+    alive = []
+    for pid in pids:
+        try:
+            alive.append(psutil.Process(pid))
+        except psutil.NoSuchProcess:
+            continue
+    return [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_starts_everything_and_ctrl_c_leaves_no_process_behind(tmp_path: Path) -> None:
+    port = free_port()
+    devstack = start_devstack(tmp_path / "data", port)
+    seen: list[str] = []
+    try:
+        wait_for_line(devstack, f"Pulse is running: open http://127.0.0.1:{port}/", seen)
+        children = [p.pid for p in psutil.Process(devstack.pid).children(recursive=True)]
+        recorded = json.loads((tmp_path / "data" / "devstack.pids").read_text())
+        assert len(recorded) == 6  # nats, postgres, four services
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as page:
+            assert b"cpu" in page.read()
+        devstack.send_signal(signal.SIGINT)
+        rest, _ = devstack.communicate(timeout=90)
+    finally:
+        if devstack.poll() is None:
+            devstack.kill()
+    output = "".join(seen) + rest
+    assert devstack.returncode == 0, output[-3000:]
+    assert "NATS stopped" in output
+    all_pids = children + [entry["pid"] for entry in recorded]
+    assert still_running(all_pids) == []
+
+
+def test_a_killed_run_is_cleaned_up_by_the_next_one(tmp_path: Path) -> None:
+    port = free_port()
+    first = start_devstack(tmp_path / "data", port)
+    seen: list[str] = []
+    wait_for_line(first, "Pulse is running", seen)
+    recorded = [e["pid"] for e in json.loads((tmp_path / "data" / "devstack.pids").read_text())]
+    first.kill()  # no chance to stop its children
+    first.wait()
+    assert still_running(recorded) != []
+
+    second = start_devstack(tmp_path / "data", port)
+    seen = []
+    try:
+        wait_for_line(second, "Pulse is running", seen)
+        assert sum("left over from an earlier run" in line for line in seen) == 6
+        assert still_running(recorded) == []
+        second.send_signal(signal.SIGINT)
+        second.communicate(timeout=90)
+    finally:
+        if second.poll() is None:
+            second.kill()
+    assert second.returncode == 0
