@@ -4,6 +4,7 @@ from . import subjects
 from .codecs import CONTENT_TYPE_HEADER, JSON, MSGPACK, Codec, is_msgpack
 from .deadletter import DeadLetter
 from .metrics import (
+    IngestAck,
     MetricPoint,
     ProducerMetrics,
     SeriesBatch,
@@ -18,6 +19,7 @@ __all__ = [
     "MSGPACK",
     "Codec",
     "DeadLetter",
+    "IngestAck",
     "MetricPoint",
     "MetricsQuery",
     "MetricsQueryReply",

@@ -69,3 +69,14 @@ def to_epoch_us(moment: datetime) -> int:
 
 def from_epoch_us(micros: int) -> datetime:
     return EPOCH + timedelta(microseconds=micros)
+
+
+class IngestAck(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """Ingest's answer to a producer that used request/reply on ``ingest.metrics`` (JSON).
+
+    Sent after JetStream stored the points (``accepted``), or with the reason they were
+    refused (``error``).
+    """
+
+    accepted: int = 0
+    error: str | None = None

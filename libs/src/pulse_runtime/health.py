@@ -20,6 +20,15 @@ ReadinessCheck = Callable[[], Awaitable[Mapping[str, bool]]]
 _REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
 
 
+def readiness_report(checks: Mapping[str, bool]) -> tuple[int, dict[str, object]]:
+    """The status and body of ``/readyz``: 200 when every check passes, else 503."""
+    ready = all(checks.values())
+    return (200 if ready else 503), {
+        "status": "ready" if ready else "not_ready",
+        "checks": dict(checks),
+    }
+
+
 class HealthListener:
     def __init__(
         self,
@@ -82,12 +91,8 @@ class HealthListener:
         if path == "/healthz":
             return 200, "application/json", b'{"status":"ok"}'
         if path == "/readyz":
-            checks = {"started": self._started, **(await self._readiness())}
-            ready = all(checks.values())
-            body = msgspec.json.encode(
-                {"status": "ready" if ready else "not_ready", "checks": checks}
-            )
-            return (200 if ready else 503), "application/json", body
+            status, body = readiness_report({"started": self._started, **(await self._readiness())})
+            return status, "application/json", msgspec.json.encode(body)
         if path == "/metrics":
             return 200, CONTENT_TYPE_LATEST, generate_latest(self._registry)
         return 404, "application/json", b'{"code":"not_found"}'

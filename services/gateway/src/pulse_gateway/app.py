@@ -16,6 +16,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
 from prometheus_client import CollectorRegistry
 from pulse_contracts import Codec
+from pulse_runtime.health import ReadinessCheck
 from pulse_runtime.logging import get_logger
 from pulse_runtime.messaging import create_broker, is_connected, start_broker
 from pulse_runtime.service import Lifecycle
@@ -30,7 +31,6 @@ from .errors import (
 )
 from .history import HistoryClient
 from .live import LiveHub
-from .readiness import Readiness
 from .settings import Settings
 from .tracing import trace_requests
 
@@ -45,7 +45,7 @@ def create_app(
     *,
     history: HistoryClient,
     hub: LiveHub,
-    readiness: Readiness,
+    readiness: ReadinessCheck,
     registry: CollectorRegistry,
 ) -> Litestar:
     """Every route, dependency and error handler, registered in one place."""

@@ -7,7 +7,6 @@ client's bounded queue. A client that falls behind loses its oldest frames, neve
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 
 import msgspec
 from nats.aio.client import Client
@@ -16,16 +15,9 @@ from nats.aio.subscription import Subscription
 from pulse_contracts import Codec, from_epoch_us, subjects
 from pulse_runtime.logging import get_logger
 
+from .schemas import MetricPointOut
+
 log = get_logger(__name__)
-
-
-class LivePoint(msgspec.Struct, frozen=True, kw_only=True):
-    """A frame of ``/ws/metrics``: one point of one series."""
-
-    timestamp: datetime
-    value: float
-    type: str
-    source: str
 
 
 class ClientFeed:
@@ -110,7 +102,7 @@ class LiveHub:
         encode = self._codec.json_encoder.encode
         frames = [
             encode(
-                LivePoint(
+                MetricPointOut(
                     timestamp=from_epoch_us(time_us),
                     value=value,
                     type=batch.name,

@@ -8,32 +8,21 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import msgspec
 from litestar import MediaType, Response, WebSocket, get, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from pulse_runtime.health import ReadinessCheck, readiness_report
 
 from .errors import ErrorBody, invalid_parameter, missing_parameter
 from .history import HistoryClient
 from .live import ClientFeed, LiveHub
-from .readiness import Readiness
+from .schemas import MetricPointOut, MetricsHistory
 from .tracing import current_traceparent
 
 _SERIES_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 WS_POLICY_VIOLATION = 1008
-
-
-class MetricPointOut(msgspec.Struct, frozen=True, kw_only=True):
-    timestamp: datetime
-    value: float
-    type: str
-    source: str
-
-
-class MetricsHistory(msgspec.Struct, frozen=True, kw_only=True):
-    series: list[MetricPointOut]
 
 
 def parse_time(parameter: str, value: str) -> datetime:
@@ -148,13 +137,9 @@ async def healthz() -> dict[str, str]:
 
 
 @get("/readyz", include_in_schema=False)
-async def readyz(readiness: Readiness) -> Response[dict[str, object]]:
-    checks = await readiness()
-    ready = all(checks.values())
-    return Response(
-        {"status": "ready" if ready else "not_ready", "checks": checks},
-        status_code=200 if ready else 503,
-    )
+async def readyz(readiness: ReadinessCheck) -> Response[dict[str, object]]:
+    status, body = readiness_report(await readiness())
+    return Response(body, status_code=status)
 
 
 @get("/metrics", include_in_schema=False, media_type=MediaType.TEXT)

@@ -6,13 +6,20 @@ import hashlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-import msgspec
 import structlog
 from faststream.nats import NatsRouter
 from faststream.nats.annotations import NatsMessage
 from faststream.nats.message import NatsMessage as NatsMessageType
 from nats.aio.msg import Msg
-from pulse_contracts import CONTENT_TYPE_HEADER, MSGPACK, Codec, DeadLetter, SeriesBatch, subjects
+from pulse_contracts import (
+    CONTENT_TYPE_HEADER,
+    MSGPACK,
+    Codec,
+    DeadLetter,
+    IngestAck,
+    SeriesBatch,
+    subjects,
+)
 from pulse_runtime.health import HealthListener
 from pulse_runtime.logging import get_logger
 from pulse_runtime.messaging import create_broker, is_connected, start_broker
@@ -27,13 +34,6 @@ from .validation import InvalidMetrics, MetricsValidator
 log = get_logger(__name__)
 
 MSG_ID_HEADER = "Nats-Msg-Id"
-
-
-class IngestReply(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """Sent back to producers that use request/reply, once JetStream has stored their points."""
-
-    accepted: int = 0
-    error: str | None = None
 
 
 async def _raw_body(message: NatsMessageType) -> bytes:
@@ -87,20 +87,21 @@ class IngestService:
         traceparent = traceparent_from(headers)
         structlog.contextvars.bind_contextvars(trace_id=trace_id_of(traceparent))
         try:
-            batches = self.validator.validate(
-                msg.data, headers.get(CONTENT_TYPE_HEADER), datetime.now(UTC)
-            )
-        except InvalidMetrics as refused:
-            await self._deadletter(msg, headers, str(refused), traceparent)
-            await self._reply(msg, IngestReply(error=str(refused)))
-            return
+            try:
+                batches = self.validator.validate(
+                    msg.data, headers.get(CONTENT_TYPE_HEADER), datetime.now(UTC)
+                )
+            except InvalidMetrics as refused:
+                await self._deadletter(msg, headers, str(refused), traceparent)
+                await self._reply(msg, IngestAck(error=str(refused)))
+                return
+            for batch in batches:
+                await self._publish(batch, traceparent)
+            accepted = sum(len(batch.values) for batch in batches)
+            self._accepted_points.inc(accepted)
+            await self._reply(msg, IngestAck(accepted=accepted))
         finally:
             structlog.contextvars.unbind_contextvars("trace_id")
-        for batch in batches:
-            await self._publish(batch, traceparent)
-        accepted = sum(len(batch.values) for batch in batches)
-        self._accepted_points.inc(accepted)
-        await self._reply(msg, IngestReply(accepted=accepted))
 
     async def _publish(self, batch: SeriesBatch, traceparent: str) -> None:
         payload = self.codec.pack(batch)
@@ -121,9 +122,7 @@ class IngestService:
         self, msg: Msg, headers: Mapping[str, str], reason: str, traceparent: str
     ) -> None:
         self._refused.inc()
-        log.warning(
-            "message refused", origin=msg.subject, reason=reason, trace_id=trace_id_of(traceparent)
-        )
+        log.warning("message refused", origin=msg.subject, reason=reason)
         letter = DeadLetter(
             origin=msg.subject,
             reason=reason,
@@ -140,7 +139,7 @@ class IngestService:
             timeout=self.settings.ingest.publish_timeout_s,
         )
 
-    async def _reply(self, msg: Msg, reply: IngestReply) -> None:
+    async def _reply(self, msg: Msg, reply: IngestAck) -> None:
         if msg.reply:
             await msg.respond(self.codec.json_encoder.encode(reply))
 
