@@ -26,6 +26,9 @@ def start_devstack(data_dir: Path, gateway_port: int) -> subprocess.Popen[str]:
         PULSE_INGEST_PORT=str(free_port()),
         PULSE_PERSISTENCE_PORT=str(free_port()),
         PULSE_GENERATOR_PORT=str(free_port()),
+        PULSE_AUTH_PORT=str(free_port()),
+        PULSE_GATEWAY_METRICS_PORT=str(free_port()),
+        PULSE_INGEST_METRICS_PORT=str(free_port()),
         PULSE_LOG_FORMAT="json",
     )
     return subprocess.Popen(
@@ -66,7 +69,8 @@ def test_starts_everything_and_ctrl_c_leaves_no_process_behind(tmp_path: Path) -
         wait_for_line(devstack, f"Pulse is running: open http://127.0.0.1:{port}/", seen)
         children = [p.pid for p in psutil.Process(devstack.pid).children(recursive=True)]
         recorded = json.loads((tmp_path / "data" / "devstack.pids").read_text())
-        assert len(recorded) == 6  # nats, postgres, four services
+        assert len(recorded) == 7  # nats, postgres, five services
+        assert sum("first admin: admin@pulse.local  password: " in line for line in seen) == 1
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as page:
             assert b"cpu" in page.read()
         devstack.send_signal(signal.SIGINT)
@@ -95,7 +99,8 @@ def test_a_killed_run_is_cleaned_up_by_the_next_one(tmp_path: Path) -> None:
     seen = []
     try:
         wait_for_line(second, "Pulse is running", seen)
-        assert sum("left over from an earlier run" in line for line in seen) == 6
+        assert sum("left over from an earlier run" in line for line in seen) == 7
+        assert not any("password" in line for line in seen), "the password is shown only once"
         assert still_running(recorded) == []
         second.send_signal(signal.SIGINT)
         second.communicate(timeout=90)

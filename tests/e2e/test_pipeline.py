@@ -15,7 +15,7 @@ import pytest
 import websockets
 from pulse_contracts import Codec, subjects
 
-from tests.support.stack import PulseStack, eventually
+from tests.support.stack import PulseStack, bearer, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -29,6 +29,7 @@ async def history(stack: PulseStack, name: str, since: datetime) -> list[dict[st
         response = await client.get(
             stack["gateway"].url("/api/v1/metrics"),
             params={"name": name, "from": since.isoformat()},
+            headers=bearer(await stack.token()),
         )
     assert response.status_code == 200, response.text
     series: list[dict[str, Any]] = response.json()["series"]
@@ -37,7 +38,7 @@ async def history(stack: PulseStack, name: str, since: datetime) -> list[dict[st
 
 async def test_json_and_msgpack_points_come_back_from_rest_history(make_stack: Any) -> None:
     stack: PulseStack = make_stack()
-    stack.start(["persistence", "ingest", "gateway"])
+    stack.start(["persistence", "auth", "ingest", "gateway"])
     moment = datetime.now(UTC).replace(microsecond=123456)
     nc = await nats.connect(stack.nats_url)
     try:
@@ -77,9 +78,10 @@ async def test_json_and_msgpack_points_come_back_from_rest_history(make_stack: A
 
 async def test_websocket_receives_live_cpu_points_once_a_second(make_stack: Any) -> None:
     stack: PulseStack = make_stack()
-    stack.start(["persistence", "ingest", "gateway", "generator"])
+    stack.start(["persistence", "auth", "ingest", "gateway", "generator"])
     url = stack["gateway"].url("/ws/metrics?type=cpu").replace("http://", "ws://")
     async with websockets.connect(url) as socket:
+        await socket.send(json.dumps({"type": "auth", "token": await stack.token()}))
         frames = [json.loads(await asyncio.wait_for(socket.recv(), 10)) for _ in range(4)]
     assert {frame["type"] for frame in frames} == {"cpu"}
     assert all(0.0 <= frame["value"] <= 100.0 for frame in frames)
@@ -92,7 +94,7 @@ async def test_malformed_message_is_deadlettered_and_later_ones_still_arrive(
     make_stack: Any,
 ) -> None:
     stack: PulseStack = make_stack()
-    stack.start(["persistence", "ingest", "gateway"])
+    stack.start(["persistence", "auth", "ingest", "gateway"])
     moment = datetime.now(UTC)
     nc = await nats.connect(stack.nats_url)
     try:
@@ -170,9 +172,13 @@ async def test_bad_history_parameters_get_400_naming_the_parameter(
     make_stack: Any, query: dict[str, str], code: str, parameter: str
 ) -> None:
     stack: PulseStack = make_stack()
-    stack.start(["gateway"])
+    stack.start(["auth", "gateway"])
     async with httpx.AsyncClient() as client:
-        response = await client.get(stack["gateway"].url("/api/v1/metrics"), params=query)
+        response = await client.get(
+            stack["gateway"].url("/api/v1/metrics"),
+            params=query,
+            headers=bearer(await stack.token()),
+        )
     assert response.status_code == 400
     body = response.json()
     assert body["code"] == code
@@ -182,31 +188,34 @@ async def test_bad_history_parameters_get_400_naming_the_parameter(
 
 async def test_history_without_persistence_is_a_clear_503(make_stack: Any) -> None:
     stack: PulseStack = make_stack()
-    stack.start(["gateway"])
+    stack.start(["auth", "gateway"])
     async with httpx.AsyncClient() as client:
         response = await client.get(
             stack["gateway"].url("/api/v1/metrics"),
             params={"type": "cpu", "from": "2026-01-01T00:00:00Z"},
+            headers=bearer(await stack.token()),
         )
     assert response.status_code == 503
     assert response.json()["code"] == "history_unavailable"
 
 
 async def scrape(stack: PulseStack, metric: str) -> float:
+    port = stack["gateway"].env["PULSE_GATEWAY_METRICS_PORT"]
     async with httpx.AsyncClient() as client:
-        text = (await client.get(stack["gateway"].url("/metrics"))).text
+        text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
     [line] = [line for line in text.splitlines() if line.startswith(metric + " ")]
     return float(line.split()[1])
 
 
 async def test_clients_of_one_channel_share_one_nats_subscription(make_stack: Any) -> None:
     stack: PulseStack = make_stack()
-    stack.start(["persistence", "ingest", "gateway", "generator"])
+    stack.start(["persistence", "auth", "ingest", "gateway", "generator"])
     base = stack["gateway"].url("/ws/metrics").replace("http://", "ws://")
+    headers = bearer(await stack.token())
     async with (
-        websockets.connect(base + "?type=cpu") as first,
-        websockets.connect(base + "?type=cpu") as second,
-        websockets.connect(base + "?type=mem") as third,
+        websockets.connect(base + "?type=cpu", additional_headers=headers) as first,
+        websockets.connect(base + "?type=cpu", additional_headers=headers) as second,
+        websockets.connect(base + "?type=mem", additional_headers=headers) as third,
     ):
         frames = [json.loads(await asyncio.wait_for(s.recv(), 10)) for s in (first, second, third)]
         assert [f["type"] for f in frames] == ["cpu", "cpu", "mem"]
@@ -222,7 +231,7 @@ async def test_clients_of_one_channel_share_one_nats_subscription(make_stack: An
 
 async def test_bad_websocket_parameters_close_with_policy_violation(make_stack: Any) -> None:
     stack: PulseStack = make_stack()
-    stack.start(["gateway"])
+    stack.start(["auth", "gateway"])
     url = stack["gateway"].url("/ws/metrics?type=no.dots").replace("http://", "ws://")
     async with websockets.connect(url) as socket:
         with pytest.raises(websockets.ConnectionClosed) as closed:

@@ -120,7 +120,7 @@ async def test_every_service_reports_health_and_stops_cleanly_on_sigterm(
     make_stack: Any,
 ) -> None:
     stack: PulseStack = make_stack()
-    names = ["persistence", "ingest", "gateway", "generator"]
+    names = ["persistence", "auth", "ingest", "gateway", "generator"]
     stack.start(names)
     async with httpx.AsyncClient() as client:
         for name in names:
@@ -129,7 +129,13 @@ async def test_every_service_reports_health_and_stops_cleanly_on_sigterm(
             ready = await client.get(service.url("/readyz"))
             assert ready.status_code == 200
             assert all(ready.json()["checks"].values())
-            scrape = await client.get(service.url("/metrics"))
+            metrics_port = service.env.get(f"PULSE_{name.upper()}_METRICS_PORT")
+            metrics_url = (
+                f"http://127.0.0.1:{metrics_port}/metrics"
+                if metrics_port
+                else service.url("/metrics")
+            )
+            scrape = await client.get(metrics_url)
             assert scrape.status_code == 200
             assert "faststream_received_messages_total" in scrape.text or name == "generator"
     assert stack.stop() == dict.fromkeys(reversed(names), 0)

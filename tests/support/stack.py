@@ -20,11 +20,15 @@ from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import httpx
 from pulse_runtime.embedded import EmbeddedNats, free_port
 
 T = TypeVar("T")
 READY_TIMEOUT_S = 60.0
+ADMIN_EMAIL = "admin@pulse.test"
+ADMIN_PASSWORD = "correct horse battery staple"
 HTTP_PORT_VARIABLE = {
+    "auth": "PULSE_AUTH_PORT",
     "generator": "PULSE_GENERATOR_PORT",
     "ingest": "PULSE_INGEST_PORT",
     "persistence": "PULSE_PERSISTENCE_PORT",
@@ -125,6 +129,13 @@ class PulseStack:
         self.database_url = database_url
         self.extra_env = dict(extra_env)
         self.services: dict[str, ServiceProcess] = {}
+        self._token: str | None = None
+
+    async def token(self) -> str:
+        """The first admin's access token (logged in once per stack)."""
+        if self._token is None:
+            self._token = await login(self)
+        return self._token
 
     @property
     def nats_url(self) -> str:
@@ -143,8 +154,14 @@ class PulseStack:
             PULSE_LOG_LEVEL="info",
             PYTHONUNBUFFERED="1",
         )
-        for variable in HTTP_PORT_VARIABLE.values():
+        management = ("PULSE_GATEWAY_METRICS_PORT", "PULSE_INGEST_METRICS_PORT")
+        for variable in (*HTTP_PORT_VARIABLE.values(), *management):
             env[variable] = str(free_port())
+        env.update(
+            PULSE_ADMIN_EMAIL=ADMIN_EMAIL,
+            PULSE_ADMIN_PASSWORD=ADMIN_PASSWORD,
+            PULSE_GATEWAY_COOKIE_SECURE="false",  # the tests speak plain http
+        )
         env.update(self.extra_env)
         return env
 
@@ -183,3 +200,19 @@ async def eventually(
         if result or time.monotonic() > deadline:
             return result
         await asyncio.sleep(interval_s)
+
+
+async def login(stack: PulseStack, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD) -> str:
+    """An access token from the gateway (the stack needs auth and gateway running)."""
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            stack["gateway"].url("/api/v1/auth/login"),
+            json={"email": email, "password": password},
+        )
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

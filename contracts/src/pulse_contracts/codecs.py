@@ -10,6 +10,7 @@ from typing import Any, Final
 
 import msgspec
 
+from .accounts import AuthReply, AuthRequest
 from .deadletter import DeadLetter
 from .metrics import ProducerMetrics, SeriesBatch
 from .queries import MetricsQuery, MetricsQueryReply
@@ -38,6 +39,11 @@ class Codec:
         self.metrics_query_reply: msgspec.msgpack.Decoder[MetricsQueryReply] = (
             msgspec.msgpack.Decoder(MetricsQueryReply)
         )
+
+        self.auth_request: msgspec.msgpack.Decoder[AuthRequest] = msgspec.msgpack.Decoder(
+            AuthRequest
+        )
+        self.auth_reply: msgspec.msgpack.Decoder[AuthReply] = msgspec.msgpack.Decoder(AuthReply)
 
     def pack(self, message: Any) -> bytes:
         return self.msgpack_encoder.encode(message)

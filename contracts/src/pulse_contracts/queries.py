@@ -32,6 +32,7 @@ class RpcError(msgspec.Struct, frozen=True, kw_only=True, tag="error"):
 
     code: str
     message: str
+    retry_after_s: int | None = None
 
 
 MetricsQueryReply = MetricsQueryResult | RpcError

@@ -15,6 +15,12 @@ DEADLETTER_SUBJECTS = "deadletter.>"
 
 RPC_QUERY_METRICS = "rpc.query.metrics"
 
+RPC_AUTH = "rpc.auth"
+"""Prefix of the auth service's request/reply verbs: ``rpc.auth.<verb>``."""
+AUTH_KEYS = "auth.keys"
+AUTH_REVOCATIONS = "auth.revocations"
+AUTH_QUEUE = "auth"
+
 INGEST_QUEUE = "ingest"
 PERSISTENCE_QUEUE = "persistence"
 PERSISTENCE_METRICS_DURABLE = "persistence-metrics"
@@ -33,3 +39,8 @@ def metrics_live_subject(name: str, source: str | None = None) -> str:
 def deadletter_subject(origin: str) -> str:
     """Where a refused message from ``origin`` (e.g. ``ingest.metrics``) is kept."""
     return f"deadletter.{origin.replace('.', '_')}"
+
+
+def auth_rpc(verb: str) -> str:
+    """``rpc.auth.<verb>``, e.g. ``rpc.auth.login``."""
+    return f"{RPC_AUTH}.{verb}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -28,8 +29,17 @@ from .embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from .settings import load_settings
 
 # Start order; they stop in reverse, so producers stop before the consumers drain.
-SERVICES = ("persistence", "ingest", "gateway", "generator")
-_COLORS = {"persistence": 35, "ingest": 36, "gateway": 32, "generator": 33, "devstack": 1}
+SERVICES = ("persistence", "auth", "ingest", "gateway", "generator")
+MIGRATIONS = ("persistence", "auth")
+_COLORS = {
+    "persistence": 35,
+    "auth": 34,
+    "ingest": 36,
+    "gateway": 32,
+    "generator": 33,
+    "devstack": 1,
+}
+DEFAULT_ADMIN_EMAIL = "admin@pulse.local"
 _MAX_RESTARTS = 5
 _RESTART_WINDOW_S = 60.0
 
@@ -42,6 +52,35 @@ class DevStackSettings(msgspec.Struct, frozen=True, kw_only=True):
     data_dir: str = ".data"
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
+    admin_email: str = ""
+    admin_password: str = ""
+
+
+class AdminCredentials(msgspec.Struct, frozen=True):
+    email: str
+    password: str
+
+
+def first_admin(
+    settings: DevStackSettings, data: Path, say: Callable[[str], None]
+) -> AdminCredentials:
+    """The first admin's credentials: from settings, else generated once and kept in ``data``.
+
+    A generated password is printed this once; afterwards it is only in the file (mode 600).
+    """
+    if settings.admin_email and settings.admin_password:
+        return AdminCredentials(settings.admin_email, settings.admin_password)
+    path = data / "admin-credentials.json"
+    if path.exists():
+        return msgspec.json.decode(path.read_bytes(), type=AdminCredentials)
+    credentials = AdminCredentials(
+        settings.admin_email or DEFAULT_ADMIN_EMAIL, secrets.token_urlsafe(18)
+    )
+    path.touch(mode=0o600)
+    path.write_bytes(msgspec.json.encode(credentials))
+    say(f"first admin: {credentials.email}  password: {credentials.password}")
+    say(f"(shown only this once; kept in {path})")
+    return credentials
 
 
 class _Leftovers:
@@ -211,21 +250,25 @@ class DevStack:
             self.say(f"embedded PostgreSQL at {database_url} (data in {self._data / 'postgres'})")
         env["PULSE_NATS_URL"] = nats_url
         env["PULSE_DATABASE_URL"] = database_url
+        admin = first_admin(self.settings, self._data, self.say)
+        env["PULSE_ADMIN_EMAIL"] = admin.email
+        env["PULSE_ADMIN_PASSWORD"] = admin.password
         return env
 
     def _migrate(self, env: Mapping[str, str]) -> None:
         self.say("applying migrations…")
-        result = subprocess.run(
-            [sys.executable, "-m", "pulse_persistence", "migrate"],
-            env=dict(env),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        for line in (result.stdout + result.stderr).splitlines():
-            self._out.line("persistence", line)
-        if result.returncode != 0:
-            raise SystemExit("migrations failed; see the lines above")
+        for owner in MIGRATIONS:
+            result = subprocess.run(
+                [sys.executable, "-m", f"pulse_{owner}", "migrate"],
+                env=dict(env),
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            for line in (result.stdout + result.stderr).splitlines():
+                self._out.line(owner, line)
+            if result.returncode != 0:
+                raise SystemExit(f"{owner} migrations failed; see the lines above")
 
     def _announce_when_ready(self) -> None:
         url = f"http://{self.settings.gateway_host}:{self.settings.gateway_port}/"

@@ -33,6 +33,12 @@ class CommonSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     shutdown_timeout_s: float = 20.0
 
 
+class DatabaseSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``PULSE_DATABASE_URL``: for the services that own a schema (persistence, auth)."""
+
+    url: str = "postgresql://pulse@127.0.0.1:5432/pulse"
+
+
 def load_settings(
     settings_type: type[SettingsT], prefix: str, environ: Mapping[str, str]
 ) -> SettingsT:

@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import Generator
 from importlib.resources import files
 from pathlib import Path
 
-import uvicorn
-from litestar import Litestar
+from litestar import Litestar, Router
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
-from prometheus_client import CollectorRegistry
 from pulse_contracts import Codec
-from pulse_runtime.health import ReadinessCheck
+from pulse_runtime.auth_client import AuthClient
+from pulse_runtime.health import HealthListener, ReadinessCheck
+from pulse_runtime.http_server import HttpServer
 from pulse_runtime.logging import get_logger
 from pulse_runtime.messaging import create_broker, is_connected, start_broker
 from pulse_runtime.service import Lifecycle
 from pulse_runtime.telemetry import gauge, new_registry
 
-from . import routes
+from . import accounts, routes
 from .errors import (
     ApiError,
     api_error_handler,
@@ -31,7 +30,9 @@ from .errors import (
 )
 from .history import HistoryClient
 from .live import LiveHub
-from .settings import Settings
+from .protections import security_headers, undeclared_routes
+from .security import KeyRing, require_access
+from .settings import GatewaySettings, Settings
 from .tracing import trace_requests
 
 log = get_logger(__name__)
@@ -43,50 +44,64 @@ def static_directory() -> Path:
 
 def create_app(
     *,
+    settings: GatewaySettings,
     history: HistoryClient,
     hub: LiveHub,
+    keyring: KeyRing,
+    auth: AuthClient,
     readiness: ReadinessCheck,
-    registry: CollectorRegistry,
 ) -> Litestar:
-    """Every route, dependency and error handler, registered in one place."""
+    """Every route, dependency, guard and error handler, registered in one place."""
 
     def provide(value: object) -> Provide:
         return Provide(lambda: value, use_cache=True, sync_to_thread=False)
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             routes.metrics_history,
             routes.live_metrics,
             routes.healthz,
             routes.readyz,
-            routes.prometheus_metrics,
+            *accounts.ROUTES,
             create_static_files_router(
-                path="/", directories=[static_directory()], html_mode=True, name="dashboard"
+                path="/",
+                directories=[static_directory()],
+                html_mode=True,
+                name="dashboard",
+                opt={"access": "public"},
             ),
         ],
         dependencies={
             "history": provide(history),
             "hub": provide(hub),
+            "keyring": provide(keyring),
+            "auth": provide(auth),
+            "settings": provide(settings),
             "readiness": provide(readiness),
-            "registry": provide(registry),
         },
+        guards=[require_access],
+        state=State({"keyring": keyring}),
         exception_handlers={
             ApiError: api_error_handler,
             ValidationException: validation_error_handler,
             HTTPException: http_error_handler,
         },
-        middleware=[trace_requests],
-        openapi_config=OpenAPIConfig(title="Pulse gateway", version="1.0.0", path="/schema"),
+        middleware=[trace_requests, security_headers],
+        cors_config=CORSConfig(allow_origins=settings.cors_origins, allow_credentials=True)
+        if settings.cors_origins
+        else None,
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="Pulse gateway",
+            version="1.0.0",
+            path="/schema",
+            openapi_router=Router(path="/schema", route_handlers=[], opt={"access": "user"}),
+        ),
         logging_config=None,
     )
-
-
-class _EmbeddedServer(uvicorn.Server):
-    """uvicorn without its own signal handling: the service's lifecycle owns SIGTERM."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
+    if missing := undeclared_routes(app):
+        raise RuntimeError(f"routes without a declared access level: {', '.join(missing)}")
+    return app
 
 
 class GatewayService:
@@ -95,14 +110,22 @@ class GatewayService:
         self.codec = Codec()
         self.registry = new_registry()
         self.broker = create_broker(settings.common, "gateway", self.registry)
+        self.management = HealthListener(
+            host=settings.gateway.metrics_host,
+            port=settings.gateway.metrics_port,
+            readiness=self.readiness,
+            registry=self.registry,
+        )
         self.hub: LiveHub | None = None
-        self.server: _EmbeddedServer | None = None
-        self._serving: asyncio.Task[None] | None = None
+        self.keyring: KeyRing | None = None
+        self.server: HttpServer | None = None
 
     async def readiness(self) -> dict[str, bool]:
-        return {"nats": is_connected(self.broker)}
+        keys = self.keyring is not None and self.keyring.has_keys()
+        return {"nats": is_connected(self.broker), "auth_keys": keys}
 
     async def start(self, lifecycle: Lifecycle) -> bool:
+        await self.management.start()
         if not await start_broker(self.broker, lifecycle.stopping):
             return False
         own = self.settings.gateway
@@ -112,27 +135,20 @@ class GatewayService:
         history = HistoryClient(
             nats, self.codec, timeout_s=own.query_timeout_s, max_points=own.max_query_points
         )
+        auth = AuthClient(nats, self.codec, timeout_s=own.auth_timeout_s)
+        self.keyring = KeyRing(nats, self.codec, auth)
+        await self.keyring.start()
         app = create_app(
-            history=history, hub=self.hub, readiness=self.readiness, registry=self.registry
+            settings=own,
+            history=history,
+            hub=self.hub,
+            keyring=self.keyring,
+            auth=auth,
+            readiness=self.readiness,
         )
-        config = uvicorn.Config(
-            app,
-            host=own.host,
-            port=own.port,
-            log_config=None,
-            access_log=False,
-            lifespan="on",
-            ws_ping_interval=20,
-            ws_ping_timeout=20,
-            timeout_graceful_shutdown=5,
-        )
-        self.server = _EmbeddedServer(config)
-        self._serving = asyncio.create_task(self.server.serve())
-        while not self.server.started:
-            if self._serving.done():
-                self._serving.result()  # surfaces a bind failure
-                return False
-            await asyncio.sleep(0.05)
+        self.server = HttpServer(app, host=own.host, port=own.port)
+        if not await self.server.start():
+            return False
         log.info("gateway listening", url=f"http://{own.host}:{own.port}/")
         return True
 
@@ -150,10 +166,11 @@ class GatewayService:
         ).set_function(hub.dropped_frames)
 
     async def stop(self) -> None:
-        if self.server is not None and self._serving is not None:
-            self.server.should_exit = True
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._serving
+        if self.server is not None:
+            await self.server.stop()
         if self.hub is not None:
             await self.hub.close()
+        if self.keyring is not None:
+            await self.keyring.stop()
         await self.broker.stop()
+        await self.management.stop()

@@ -17,11 +17,18 @@ class ErrorBody(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
 class ApiError(Exception):
     def __init__(
-        self, status: int, code: str, message: str, *, parameter: str | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        parameter: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.body = ErrorBody(code=code, message=message, parameter=parameter)
+        self.headers = headers
 
 
 def invalid_parameter(parameter: str, message: str) -> ApiError:
@@ -48,7 +55,7 @@ _CODES = {
 
 
 def api_error_handler(_: Request[Any, Any, Any], exc: ApiError) -> Response[ErrorBody]:
-    return Response(exc.body, status_code=exc.status)
+    return Response(exc.body, status_code=exc.status, headers=exc.headers)
 
 
 def validation_error_handler(

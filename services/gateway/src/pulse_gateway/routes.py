@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from litestar import MediaType, Response, WebSocket, get, websocket
-from litestar.exceptions import WebSocketDisconnect
+from litestar import Response, WebSocket, get, websocket
 from litestar.openapi import ResponseSpec
 from litestar.params import Parameter
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pulse_runtime.health import ReadinessCheck, readiness_report
 
-from .errors import ErrorBody, invalid_parameter, missing_parameter
+from .errors import ApiError, ErrorBody, invalid_parameter, missing_parameter
 from .history import HistoryClient
 from .live import ClientFeed, LiveHub
 from .schemas import MetricPointOut, MetricsHistory
+from .security import KeyRing
 from .tracing import current_traceparent
+from .websocket_auth import SocketSession
 
 _SERIES_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 WS_POLICY_VIOLATION = 1008
@@ -60,6 +59,7 @@ def metric_name(type_: str | None, name: str | None) -> str:
 
 @get(
     "/api/v1/metrics",
+    opt={"access": "user"},
     summary="History of one metric",
     description="Raw points of one metric (every source, or one) between `from` and `to`.",
     responses={
@@ -96,26 +96,39 @@ async def metrics_history(
     )
 
 
-@websocket("/ws/metrics")
-async def live_metrics(socket: WebSocket[Any, Any, Any], hub: LiveHub) -> None:
-    """Each new point of ``type`` (and ``source``, if given) as a JSON text frame."""
+@websocket("/ws/metrics", opt={"access": "user"})
+async def live_metrics(socket: WebSocket[Any, Any, Any], hub: LiveHub, keyring: KeyRing) -> None:
+    """Each new point of ``type`` (and ``source``, if given) as a JSON text frame.
+
+    Authentication: ``Authorization: Bearer`` on the handshake (scripts), or a first message
+    ``{"type": "auth", "token": "..."}`` (browsers: a URL ends up in logs). A later auth
+    message replaces the token; at its expiry, without a fresh one, the socket is closed
+    with 4401.
+    """
     await socket.accept()
     try:
         metric = metric_name(socket.query_params.get("type"), socket.query_params.get("name"))
         source = socket.query_params.get("source")
         if source is not None:
             series_token("source", source)
-    except Exception as exc:
+    except ApiError as exc:
         await socket.close(code=WS_POLICY_VIOLATION, reason=str(exc)[:120])
         return
+    session = await SocketSession.open(socket, keyring)
+    if session is None:
+        return
     feed = await hub.join(metric, source)
-    sender = asyncio.create_task(_send_frames(socket, feed))
+    tasks = [
+        asyncio.create_task(_send_frames(socket, feed)),
+        asyncio.create_task(session.read_until_closed()),
+        asyncio.create_task(session.expire()),
+    ]
     try:
-        await _wait_for_disconnect(socket)
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        sender.cancel()
-        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
-            await sender
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await hub.leave(feed)
 
 
@@ -125,23 +138,12 @@ async def _send_frames(socket: WebSocket[Any, Any, Any], feed: ClientFeed) -> No
         await socket.send_text(frame)
 
 
-async def _wait_for_disconnect(socket: WebSocket[Any, Any, Any]) -> None:
-    with contextlib.suppress(WebSocketDisconnect):
-        while True:
-            await socket.receive_data(mode="text")
-
-
-@get("/healthz", include_in_schema=False)
+@get("/healthz", include_in_schema=False, opt={"access": "public"})
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/readyz", include_in_schema=False)
+@get("/readyz", include_in_schema=False, opt={"access": "public"})
 async def readyz(readiness: ReadinessCheck) -> Response[dict[str, object]]:
     status, body = readiness_report(await readiness())
     return Response(body, status_code=status)
-
-
-@get("/metrics", include_in_schema=False, media_type=MediaType.TEXT)
-async def prometheus_metrics(registry: CollectorRegistry) -> Response[bytes]:
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

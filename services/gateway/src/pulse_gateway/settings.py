@@ -14,6 +14,12 @@ class GatewaySettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     query_timeout_s: float = 10.0
     max_query_points: int = 100_000
     client_queue_size: int = 1_000
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 8005
+    auth_timeout_s: float = 5.0
+    cookie_secure: bool = True
+    cors_origins: list[str] = msgspec.field(default_factory=list)
+    max_body_bytes: int = 1 << 20
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):

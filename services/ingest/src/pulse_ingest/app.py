@@ -20,7 +20,9 @@ from pulse_contracts import (
     SeriesBatch,
     subjects,
 )
+from pulse_runtime.auth_client import AuthClient
 from pulse_runtime.health import HealthListener
+from pulse_runtime.http_server import HttpServer
 from pulse_runtime.logging import get_logger
 from pulse_runtime.messaging import create_broker, is_connected, start_broker
 from pulse_runtime.service import Lifecycle
@@ -28,6 +30,7 @@ from pulse_runtime.streams import pulse_streams
 from pulse_runtime.telemetry import counter, new_registry
 from pulse_runtime.tracing import TRACEPARENT, child_traceparent, trace_id_of, traceparent_from
 
+from .http import ApiKeyCache, create_http_app
 from .settings import Settings
 from .validation import InvalidMetrics, MetricsValidator
 
@@ -52,12 +55,14 @@ class IngestService:
             max_future_skew_s=settings.ingest.max_future_skew_s,
             max_points=settings.ingest.max_points_per_message,
         )
-        self.health = HealthListener(
-            host=settings.ingest.host,
-            port=settings.ingest.port,
+        self.management = HealthListener(
+            host=settings.ingest.metrics_host,
+            port=settings.ingest.metrics_port,
             readiness=self.readiness,
             registry=self.registry,
         )
+        self.http: HttpServer | None = None
+        self._started = False
         self._accepted_points = counter(
             self.registry, "pulse_ingest_points_accepted_total", "Points stored in METRICS"
         )
@@ -83,25 +88,34 @@ class IngestService:
         return router
 
     async def accept_metrics(self, msg: Msg) -> None:
+        """The NATS path: a refusal is dead-lettered; a request gets an :class:`IngestAck`."""
         headers = msg.headers or {}
         traceparent = traceparent_from(headers)
         structlog.contextvars.bind_contextvars(trace_id=trace_id_of(traceparent))
         try:
             try:
-                batches = self.validator.validate(
-                    msg.data, headers.get(CONTENT_TYPE_HEADER), datetime.now(UTC)
+                accepted = await self.ingest_metrics(
+                    msg.data, headers.get(CONTENT_TYPE_HEADER), traceparent
                 )
             except InvalidMetrics as refused:
                 await self._deadletter(msg, headers, str(refused), traceparent)
                 await self._reply(msg, IngestAck(error=str(refused)))
                 return
-            for batch in batches:
-                await self._publish(batch, traceparent)
-            accepted = sum(len(batch.values) for batch in batches)
-            self._accepted_points.inc(accepted)
             await self._reply(msg, IngestAck(accepted=accepted))
         finally:
             structlog.contextvars.unbind_contextvars("trace_id")
+
+    async def ingest_metrics(self, data: bytes, content_type: str | None, traceparent: str) -> int:
+        """Validate and store in METRICS, whichever way the points came; returns how many.
+
+        Raises :class:`InvalidMetrics` with the reason; returns only once JetStream stored them.
+        """
+        batches = self.validator.validate(data, content_type, datetime.now(UTC))
+        for batch in batches:
+            await self._publish(batch, traceparent)
+        accepted = sum(len(batch.values) for batch in batches)
+        self._accepted_points.inc(accepted)
+        return accepted
 
     async def _publish(self, batch: SeriesBatch, traceparent: str) -> None:
         payload = self.codec.pack(batch)
@@ -144,16 +158,30 @@ class IngestService:
             await msg.respond(self.codec.json_encoder.encode(reply))
 
     async def readiness(self) -> dict[str, bool]:
-        return {"nats": is_connected(self.broker)}
+        return {"started": self._started, "nats": is_connected(self.broker)}
 
     async def start(self, lifecycle: Lifecycle) -> bool:
-        await self.health.start()
+        await self.management.start()
         streams = pulse_streams(self.settings.common)
         if not await start_broker(self.broker, lifecycle.stopping, streams):
             return False
-        self.health.mark_started()
+        own = self.settings.ingest
+        auth = AuthClient(self.broker.connection, self.codec, timeout_s=own.auth_timeout_s)
+        app = create_http_app(
+            keys=ApiKeyCache(auth, own.api_key_cache_s),
+            ingest=self.ingest_metrics,
+            readiness=self.readiness,
+            max_body_bytes=own.max_body_bytes,
+        )
+        self.http = HttpServer(app, host=own.host, port=own.port)
+        if not await self.http.start():
+            return False
+        self._started = True
+        self.management.mark_started()
         return True
 
     async def stop(self) -> None:
+        if self.http is not None:
+            await self.http.stop()  # finishes requests in flight
         await self.broker.stop()  # stops taking messages, finishes in-flight ones, drains
-        await self.health.stop()
+        await self.management.stop()

@@ -11,6 +11,11 @@ class IngestSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 
     host: str = "127.0.0.1"
     port: int = 8001
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 8006
+    max_body_bytes: int = 16 << 20
+    api_key_cache_s: float = 2.0
+    auth_timeout_s: float = 5.0
     max_future_skew_s: float = 300.0
     max_points_per_message: int = 100_000
     publish_timeout_s: float = 5.0

@@ -180,6 +180,9 @@ class PersistenceService:
                 reply = await self.queries.raw_points(query)
             except _RETRYABLE as exc:
                 reply = RpcError(code="unavailable", message=f"database unavailable: {exc}")
+            except Exception:  # a bug must still answer, or the caller waits for its timeout
+                log.exception("query failed")
+                reply = RpcError(code="internal_error", message="the query failed")
         if msg.reply:
             await msg.respond(self.codec.pack(reply))
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import msgspec
-from pulse_runtime.settings import CommonSettings, load_settings
+from pulse_runtime.settings import CommonSettings, DatabaseSettings, load_settings
 
 
 class PersistenceSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -17,12 +17,6 @@ class PersistenceSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unkn
     retry_delay_s: float = 2.0
     pool_size: int = 10
     max_query_points: int = 100_000
-
-
-class DatabaseSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """``PULSE_DATABASE_URL``."""
-
-    url: str = "postgresql://pulse@127.0.0.1:5432/pulse"
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):

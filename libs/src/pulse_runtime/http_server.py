@@ -1,0 +1,57 @@
+"""uvicorn inside a service's own lifecycle: started as a task, stopped on request.
+
+uvicorn's own signal capture is disabled: it would re-raise SIGTERM after serving and end the
+process before the service drained NATS. The service's :class:`~.service.Lifecycle` owns it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Generator
+from typing import Any
+
+import uvicorn
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+class HttpServer:
+    def __init__(self, app: Any, *, host: str, port: int) -> None:
+        # Any: uvicorn's ASGI type and Litestar's do not line up for the type checker.
+        self._server = _Server(
+            uvicorn.Config(
+                app,
+                host=host,
+                port=port,
+                log_config=None,
+                access_log=False,
+                lifespan="on",
+                ws_ping_interval=20,
+                ws_ping_timeout=20,
+                timeout_graceful_shutdown=5,
+            )
+        )
+        self._serving: asyncio.Task[None] | None = None
+
+    async def start(self) -> bool:
+        """Serve in the background; False if it could not listen (the error is logged)."""
+        self._serving = asyncio.create_task(self._server.serve())
+        while not self._server.started:
+            if self._serving.done():
+                with contextlib.suppress(SystemExit):
+                    self._serving.result()  # uvicorn exits on a bind failure
+                return False
+            await asyncio.sleep(0.05)
+        return True
+
+    async def stop(self) -> None:
+        if self._serving is not None:
+            self._server.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._serving
+            self._serving = None

@@ -1,0 +1,41 @@
+"""``python -m pulse_auth`` runs the service; ``python -m pulse_auth migrate`` applies the
+migrations and exits (the compose migration job)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+import asyncpg
+from pulse_runtime.logging import configure_logging, get_logger
+from pulse_runtime.service import service_main
+
+from .app import AuthService
+from .schema import migrate
+from .settings import Settings
+
+
+async def _migrate_only(settings: Settings) -> None:
+    conn = await asyncpg.connect(settings.database.url)
+    try:
+        applied = await migrate(conn)
+    finally:
+        await conn.close()
+    get_logger(__name__).info("migrations up to date", applied=applied)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    settings = Settings.from_environ(os.environ)  # noqa: TID251 - the one place settings are read
+    if args == ["migrate"]:
+        configure_logging("auth", settings.common.log_level, settings.common.log_format)
+        asyncio.run(_migrate_only(settings))
+        return
+    if args:
+        sys.exit("usage: python -m pulse_auth [migrate]")
+    service_main("auth", settings, AuthService)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""The auth service: answers ``rpc.auth.*``, publishes verification keys and revocations."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import asyncpg
+import msgspec
+import structlog
+from faststream import Context
+from faststream.nats import NatsRouter
+from faststream.nats.message import NatsMessage
+from nats.aio.msg import Msg
+from pulse_contracts import Codec, RpcError, subjects
+from pulse_contracts.accounts import AUTH_VERBS, Revocation
+from pulse_runtime.access_tokens import SigningKey
+from pulse_runtime.database import create_pool
+from pulse_runtime.health import HealthListener
+from pulse_runtime.logging import get_logger
+from pulse_runtime.messaging import create_broker, is_connected, start_broker
+from pulse_runtime.service import Lifecycle
+from pulse_runtime.telemetry import counter, new_registry
+from pulse_runtime.tracing import TRACEPARENT, trace_id_of
+
+from .authority import Authority
+from .passwords import Passwords
+from .schema import migrate
+from .settings import Settings
+from .store import AccountStore
+
+log = get_logger(__name__)
+
+RequestMessage = Annotated[NatsMessage, Context("message")]
+_RETRYABLE = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+
+
+async def _no_decode(message: NatsMessage) -> None:
+    return None  # the handler decodes, to answer a bad request with a typed error
+
+
+async def load_signing_keys(store: AccountStore) -> list[SigningKey]:
+    """The keys to publish, newest last (it signs); one is created on first start."""
+    stored = await store.signing_keys()
+    if not stored:
+        key = SigningKey.generate()
+        await store.add_signing_key(key.kid, key.private_pem().decode())
+        stored = await store.signing_keys()  # another replica may have raced us: use the DB's
+    return [SigningKey.from_pem(kid, pem.encode()) for kid, pem, _ in stored]
+
+
+async def ensure_first_admin(store: AccountStore, passwords: Passwords, settings: Settings) -> None:
+    admin = settings.admin
+    if not admin.email or not admin.password or await store.has_admin():
+        return
+    await store.create_user(admin.email, await passwords.hash(admin.password), "admin")
+    log.info("first admin created", email=admin.email)
+
+
+class AuthService:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.codec = Codec()
+        self.registry = new_registry()
+        self.broker = create_broker(settings.common, "auth", self.registry)
+        self.health = HealthListener(
+            host=settings.auth.host,
+            port=settings.auth.port,
+            readiness=self.readiness,
+            registry=self.registry,
+        )
+        self.passwords = Passwords(settings.auth.hash_workers)
+        self.pool: asyncpg.Pool | None = None
+        self.authority: Authority | None = None
+        self._requests = counter(
+            self.registry, "pulse_auth_requests_total", "rpc.auth requests", ("verb", "outcome")
+        )
+        self.broker.include_router(self._router())
+
+    def _router(self) -> NatsRouter:
+        router = NatsRouter()
+
+        @router.subscriber(
+            f"{subjects.RPC_AUTH}.>",
+            queue=subjects.AUTH_QUEUE,
+            decoder=_no_decode,
+            no_reply=True,
+            title="rpc.auth.>",
+        )
+        async def answer(message: RequestMessage) -> None:
+            await self.answer(message.raw_message)
+
+        return router
+
+    async def answer(self, msg: Msg) -> None:
+        verb = msg.subject.removeprefix(f"{subjects.RPC_AUTH}.")
+        structlog.contextvars.bind_contextvars(
+            trace_id=trace_id_of((msg.headers or {}).get(TRACEPARENT)), verb=verb
+        )
+        try:
+            reply = await self._reply_for(verb, msg.data)
+        finally:
+            structlog.contextvars.unbind_contextvars("trace_id", "verb")
+        outcome = reply.code if isinstance(reply, RpcError) else "ok"
+        self._requests.labels(verb=verb, outcome=outcome).inc()
+        if msg.reply:
+            await msg.respond(self.codec.pack(reply))
+
+    async def _reply_for(self, verb: str, data: bytes) -> object:
+        assert self.authority is not None
+        try:
+            request = self.codec.auth_request.decode(data)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            return RpcError(code="bad_request", message=str(exc))
+        if AUTH_VERBS[type(request)] != verb:
+            return RpcError(code="bad_request", message=f"rpc.auth.{verb} does not take that")
+        try:
+            return await self.authority.handle(request)
+        except _RETRYABLE as exc:
+            log.warning("database unavailable", error=str(exc))
+            return RpcError(code="unavailable", message="accounts are unavailable; retry")
+        except Exception:  # a bug must still answer, or the caller waits for its timeout
+            log.exception("request failed")
+            return RpcError(code="internal_error", message="the auth service failed")
+
+    async def publish_revocation(self, revocation: Revocation) -> None:
+        await self.broker.publish(self.codec.pack(revocation), subjects.AUTH_REVOCATIONS)
+
+    async def readiness(self) -> dict[str, bool]:
+        database = False
+        if self.pool is not None:
+            try:
+                database = await asyncio.wait_for(self.pool.fetchval("SELECT true"), 2) is True
+            except Exception:  # any failure means not ready
+                database = False
+        return {"nats": is_connected(self.broker), "database": database}
+
+    async def start(self, lifecycle: Lifecycle) -> bool:
+        await self.health.start()
+        self.pool = await create_pool(
+            self.settings.database.url, max_size=self.settings.auth.pool_size
+        )
+        async with self.pool.acquire() as conn:
+            await migrate(conn)
+        store = AccountStore(self.pool)
+        await ensure_first_admin(store, self.passwords, self.settings)
+        keys = await load_signing_keys(store)
+        self.authority = Authority(
+            store, self.passwords, keys, self.settings.auth, self.publish_revocation
+        )
+        if not await start_broker(self.broker, lifecycle.stopping):
+            return False
+        # Verifiers that started before us learn the keys now; later ones ask rpc.auth.keys.
+        await self.broker.publish(self.codec.pack(self.authority.public_keys()), subjects.AUTH_KEYS)
+        self.health.mark_started()
+        return True
+
+    async def stop(self) -> None:
+        await self.broker.stop()
+        if self.pool is not None:
+            await self.pool.close()
+        self.passwords.close()
+        await self.health.stop()

@@ -1,0 +1,363 @@
+"""The auth schema's rows: every SQL statement auth runs is here."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime, timedelta
+
+import asyncpg
+from pulse_contracts.accounts import ApiKey, Role, Scope, User
+
+_USER_COLUMNS = "id, email, role, disabled, created_at, updated_at"
+_API_KEY_COLUMNS = "id, name, prefix, scopes, created_at, last_used_at, revoked_at"
+
+
+class EmailTaken(Exception):
+    pass
+
+
+def _user(row: asyncpg.Record) -> User:
+    return User(
+        id=str(row["id"]),
+        email=row["email"],
+        role=row["role"],
+        disabled=row["disabled"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _api_key(row: asyncpg.Record) -> ApiKey:
+    return ApiKey(
+        id=str(row["id"]),
+        name=row["name"],
+        prefix=row["prefix"],
+        scopes=list(row["scopes"]),
+        created_at=row["created_at"],
+        last_used_at=row["last_used_at"],
+        revoked_at=row["revoked_at"],
+    )
+
+
+def parse_id(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+class UserWithSecret:
+    __slots__ = ("password_hash", "token_version", "user")
+
+    def __init__(self, user: User, password_hash: str, token_version: int) -> None:
+        self.user = user
+        self.password_hash = password_hash
+        self.token_version = token_version
+
+
+class RefreshOutcome(enum.Enum):
+    ROTATED = "rotated"
+    REUSED = "reused"
+    REVOKED = "revoked"  # revoked, or expired
+    UNKNOWN = "unknown"
+
+
+class AccountStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    # users
+
+    async def create_user(self, email: str, password_hash: str, role: Role) -> User:
+        try:
+            row = await self._pool.fetchrow(
+                f"INSERT INTO auth.users (id, email, password_hash, role) VALUES ($1, $2, $3, $4)"
+                f" RETURNING {_USER_COLUMNS}",
+                uuid.uuid4(),
+                email,
+                password_hash,
+                role,
+            )
+        except asyncpg.UniqueViolationError:
+            raise EmailTaken(email) from None
+        assert row is not None
+        return _user(row)
+
+    async def user_by_email(self, email: str) -> UserWithSecret | None:
+        row = await self._pool.fetchrow(
+            f"SELECT {_USER_COLUMNS}, password_hash, token_version FROM auth.users"
+            " WHERE lower(email) = lower($1)",
+            email,
+        )
+        if row is None:
+            return None
+        return UserWithSecret(_user(row), row["password_hash"], row["token_version"])
+
+    async def user_by_id(self, user_id: uuid.UUID) -> UserWithSecret | None:
+        row = await self._pool.fetchrow(
+            f"SELECT {_USER_COLUMNS}, password_hash, token_version FROM auth.users WHERE id = $1",
+            user_id,
+        )
+        if row is None:
+            return None
+        return UserWithSecret(_user(row), row["password_hash"], row["token_version"])
+
+    async def list_users(self) -> list[User]:
+        rows = await self._pool.fetch(f"SELECT {_USER_COLUMNS} FROM auth.users ORDER BY email")
+        return [_user(row) for row in rows]
+
+    async def has_admin(self) -> bool:
+        return bool(
+            await self._pool.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM auth.users WHERE role = 'admin')"
+            )
+        )
+
+    async def update_user(
+        self, user_id: uuid.UUID, *, role: Role | None, disabled: bool | None
+    ) -> tuple[User, int] | None:
+        """Change role and/or disabled. Earlier access tokens stop working (the token version
+        goes up); disabling also revokes every refresh token. Returns the new version."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                f"UPDATE auth.users SET role = COALESCE($2, role),"
+                f" disabled = COALESCE($3, disabled), token_version = token_version + 1,"
+                f" tokens_revoked_at = now(), updated_at = now() WHERE id = $1"
+                f" RETURNING {_USER_COLUMNS}, token_version",
+                user_id,
+                role,
+                disabled,
+            )
+            if row is not None and disabled:
+                await self._revoke_user_refresh_tokens(conn, user_id)
+        return None if row is None else (_user(row), row["token_version"])
+
+    async def set_password(self, user_id: uuid.UUID, password_hash: str) -> tuple[User, int] | None:
+        """A reset password ends every session: tokens of both kinds stop working."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                f"UPDATE auth.users SET password_hash = $2, token_version = token_version + 1,"
+                f" tokens_revoked_at = now(), updated_at = now() WHERE id = $1"
+                f" RETURNING {_USER_COLUMNS}, token_version",
+                user_id,
+                password_hash,
+            )
+            if row is not None:
+                await self._revoke_user_refresh_tokens(conn, user_id)
+        return None if row is None else (_user(row), row["token_version"])
+
+    async def bump_token_version(self, user_id: uuid.UUID) -> int:
+        value = await self._pool.fetchval(
+            "UPDATE auth.users SET token_version = token_version + 1, tokens_revoked_at = now()"
+            " WHERE id = $1 RETURNING token_version",
+            user_id,
+        )
+        return int(value)
+
+    async def rehash_password(self, user_id: uuid.UUID, password_hash: str) -> None:
+        await self._pool.execute(
+            "UPDATE auth.users SET password_hash = $2 WHERE id = $1", user_id, password_hash
+        )
+
+    async def recent_user_revocations(
+        self, since: datetime
+    ) -> list[tuple[uuid.UUID, int, datetime]]:
+        """Users whose tokens were revoked after ``since``: (id, min version, revoked at)."""
+        rows = await self._pool.fetch(
+            "SELECT id, token_version, tokens_revoked_at FROM auth.users"
+            " WHERE tokens_revoked_at > $1",
+            since,
+        )
+        return [(row["id"], row["token_version"], row["tokens_revoked_at"]) for row in rows]
+
+    async def revoke_token(self, jti: str, user_id: uuid.UUID, until: datetime) -> None:
+        await self._pool.execute(
+            "INSERT INTO auth.revoked_tokens (jti, user_id, until) VALUES ($1, $2, $3)"
+            " ON CONFLICT (jti) DO NOTHING",
+            jti,
+            user_id,
+            until,
+        )
+
+    async def revoked_tokens(self) -> list[tuple[str, datetime]]:
+        await self._pool.execute("DELETE FROM auth.revoked_tokens WHERE until < now()")
+        rows = await self._pool.fetch("SELECT jti, until FROM auth.revoked_tokens")
+        return [(row["jti"], row["until"]) for row in rows]
+
+    # refresh tokens
+
+    async def add_refresh_token(
+        self,
+        *,
+        user_id: uuid.UUID,
+        token_hash: bytes,
+        ttl: timedelta,
+    ) -> None:
+        """The first token of a new chain (a login)."""
+        await self._pool.execute(
+            "INSERT INTO auth.refresh_tokens (id, family_id, user_id, token_hash, expires_at)"
+            " VALUES ($1, $2, $3, $4, now() + $5::interval)",
+            uuid.uuid4(),
+            uuid.uuid4(),
+            user_id,
+            token_hash,
+            ttl,
+        )
+
+    async def rotate_refresh_token(
+        self, token_hash: bytes, new_hash: bytes, ttl: timedelta
+    ) -> tuple[RefreshOutcome, uuid.UUID | None]:
+        """Spend a refresh token and issue its successor in one transaction.
+
+        A token used a second time means it was stolen (or replayed): the whole chain it
+        belongs to is revoked, so neither the thief nor the owner can continue with it.
+        """
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "SELECT id, family_id, user_id, expires_at > now() AS live, used_at, revoked_at"
+                " FROM auth.refresh_tokens WHERE token_hash = $1 FOR UPDATE",
+                token_hash,
+            )
+            if row is None:
+                return RefreshOutcome.UNKNOWN, None
+            if row["used_at"] is not None:
+                await conn.execute(
+                    "UPDATE auth.refresh_tokens SET revoked_at = now()"
+                    " WHERE family_id = $1 AND revoked_at IS NULL",
+                    row["family_id"],
+                )
+                return RefreshOutcome.REUSED, row["user_id"]
+            if row["revoked_at"] is not None or not row["live"]:
+                return RefreshOutcome.REVOKED, row["user_id"]
+            await conn.execute(
+                "UPDATE auth.refresh_tokens SET used_at = now() WHERE id = $1", row["id"]
+            )
+            await conn.execute(
+                "INSERT INTO auth.refresh_tokens (id, family_id, parent_id, user_id, token_hash,"
+                " expires_at) VALUES ($1, $2, $3, $4, $5, now() + $6::interval)",
+                uuid.uuid4(),
+                row["family_id"],
+                row["id"],
+                row["user_id"],
+                new_hash,
+                ttl,
+            )
+            return RefreshOutcome.ROTATED, row["user_id"]
+
+    async def revoke_family(self, family_id: uuid.UUID) -> None:
+        await self._pool.execute(
+            "UPDATE auth.refresh_tokens SET revoked_at = now()"
+            " WHERE family_id = $1 AND revoked_at IS NULL",
+            family_id,
+        )
+
+    async def family_of(self, token_hash: bytes, user_id: uuid.UUID) -> uuid.UUID | None:
+        value = await self._pool.fetchval(
+            "SELECT family_id FROM auth.refresh_tokens WHERE token_hash = $1 AND user_id = $2",
+            token_hash,
+            user_id,
+        )
+        return value if isinstance(value, uuid.UUID) else None
+
+    @staticmethod
+    async def _revoke_user_refresh_tokens(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
+        await conn.execute(
+            "UPDATE auth.refresh_tokens SET revoked_at = now()"
+            " WHERE user_id = $1 AND revoked_at IS NULL",
+            user_id,
+        )
+
+    # API keys
+
+    async def create_api_key(
+        self,
+        *,
+        name: str,
+        prefix: str,
+        secret_hash: bytes,
+        scopes: list[Scope],
+        created_by: uuid.UUID | None,
+    ) -> ApiKey:
+        row = await self._pool.fetchrow(
+            "INSERT INTO auth.api_keys (id, name, prefix, secret_hash, scopes, created_by)"
+            f" VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_API_KEY_COLUMNS}",
+            uuid.uuid4(),
+            name,
+            prefix,
+            secret_hash,
+            scopes,
+            created_by,
+        )
+        assert row is not None
+        return _api_key(row)
+
+    async def list_api_keys(self) -> list[ApiKey]:
+        rows = await self._pool.fetch(
+            f"SELECT {_API_KEY_COLUMNS} FROM auth.api_keys ORDER BY created_at"
+        )
+        return [_api_key(row) for row in rows]
+
+    async def revoke_api_key(self, key_id: uuid.UUID) -> ApiKey | None:
+        row = await self._pool.fetchrow(
+            "UPDATE auth.api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1"
+            f" RETURNING {_API_KEY_COLUMNS}",
+            key_id,
+        )
+        return None if row is None else _api_key(row)
+
+    async def api_key_for_use(self, prefix: str) -> tuple[ApiKey, bytes] | None:
+        """The key with that prefix and its secret's hash, marking it used (if not revoked)."""
+        row = await self._pool.fetchrow(
+            "UPDATE auth.api_keys SET last_used_at = now() WHERE prefix = $1"
+            f" AND revoked_at IS NULL RETURNING {_API_KEY_COLUMNS}, secret_hash",
+            prefix,
+        )
+        return None if row is None else (_api_key(row), bytes(row["secret_hash"]))
+
+    # signing keys
+
+    async def signing_keys(self) -> list[tuple[str, str, datetime]]:
+        rows = await self._pool.fetch(
+            "SELECT kid, private_pem, created_at FROM auth.signing_keys"
+            " WHERE retired_at IS NULL ORDER BY created_at"
+        )
+        return [(row["kid"], row["private_pem"], row["created_at"]) for row in rows]
+
+    async def add_signing_key(self, kid: str, private_pem: str) -> None:
+        await self._pool.execute(
+            "INSERT INTO auth.signing_keys (kid, private_pem) VALUES ($1, $2)"
+            " ON CONFLICT (kid) DO NOTHING",
+            kid,
+            private_pem,
+        )
+
+    # login failures (rate limiting that holds across auth replicas)
+
+    async def recent_failures(
+        self, keys: list[str], window: timedelta
+    ) -> dict[str, tuple[int, datetime]]:
+        rows = await self._pool.fetch(
+            "SELECT key, count(*) AS failures, max(failed_at) AS last FROM auth.login_failures"
+            " WHERE key = any($1::text[]) AND failed_at > now() - $2::interval GROUP BY key",
+            keys,
+            window,
+        )
+        return {row["key"]: (row["failures"], row["last"]) for row in rows}
+
+    async def record_failure(self, keys: list[str], window: timedelta) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.executemany(
+                "INSERT INTO auth.login_failures (key) VALUES ($1)", [(key,) for key in keys]
+            )
+            await conn.execute(
+                "DELETE FROM auth.login_failures WHERE failed_at < now() - $1::interval", window * 2
+            )
+
+    async def clear_failures(self, key: str) -> None:
+        await self._pool.execute("DELETE FROM auth.login_failures WHERE key = $1", key)
+
+    async def now(self) -> datetime:
+        value = await self._pool.fetchval("SELECT now()")
+        assert isinstance(value, datetime)
+        return value

@@ -1,0 +1,286 @@
+"""Sessions (login, refresh, logout, me) and the admin API, relayed to the auth service."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import msgspec
+from litestar import Request, Response, delete, get, patch, post
+from litestar.datastructures import Cookie
+from litestar.params import Body
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from pulse_contracts.accounts import (
+    ApiKey,
+    ApiKeyCreated,
+    ApiKeyList,
+    ApiKeyReply,
+    AuthReply,
+    AuthRequest,
+    CreateApiKey,
+    CreateUser,
+    Done,
+    Email,
+    ListApiKeys,
+    ListUsers,
+    LoginRequest,
+    LogoutRequest,
+    NewPassword,
+    RefreshRequest,
+    ResetPassword,
+    RevokeApiKey,
+    Role,
+    Scope,
+    TokenPair,
+    UpdateUser,
+    User,
+    UserList,
+    UserReply,
+)
+from pulse_runtime.access_tokens import AccessClaims
+from pulse_runtime.auth_client import AuthClient, AuthRefused, AuthUnavailable
+
+from .errors import ApiError
+from .settings import GatewaySettings
+from .tracing import current_traceparent
+
+REFRESH_COOKIE = "pulse_refresh"
+_COOKIE_PATH = "/api/v1/auth"
+ReplyT = TypeVar("ReplyT", bound=AuthReply)
+
+_STATUS = {
+    "invalid_credentials": 401,
+    "invalid_refresh_token": 401,
+    "refresh_token_reused": 401,
+    "too_many_attempts": 429,
+    "email_taken": 409,
+    "not_found": 404,
+    "bad_request": 400,
+}
+
+
+class LoginBody(msgspec.Struct, frozen=True, kw_only=True):
+    email: Annotated[str, msgspec.Meta(max_length=254)]
+    password: Annotated[str, msgspec.Meta(max_length=1024)]
+
+
+class RefreshBody(msgspec.Struct, frozen=True, kw_only=True):
+    """Browsers send nothing: their refresh token is the HttpOnly cookie."""
+
+    refresh_token: str | None = None
+
+
+class TokenResponse(msgspec.Struct, frozen=True, kw_only=True):
+    access_token: str
+    expires_in: int
+    refresh_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a secret
+
+
+class Me(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    email: str
+    role: str
+
+
+class NewUser(msgspec.Struct, frozen=True, kw_only=True):
+    email: Email
+    password: NewPassword
+    role: Role = "user"
+
+
+class UserChange(msgspec.Struct, frozen=True, kw_only=True):
+    role: Role | None = None
+    disabled: bool | None = None
+
+
+class PasswordReset(msgspec.Struct, frozen=True, kw_only=True):
+    password: NewPassword
+
+
+class NewApiKey(msgspec.Struct, frozen=True, kw_only=True):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    scopes: Annotated[list[Scope], msgspec.Meta(min_length=1)]
+
+
+class CreatedApiKey(msgspec.Struct, frozen=True, kw_only=True):
+    """``secret`` is shown this once; Pulse keeps only its hash."""
+
+    api_key: ApiKey
+    secret: str
+
+
+async def relay(auth: AuthClient, request: AuthRequest, expect: type[ReplyT]) -> ReplyT:
+    try:
+        return await auth.call(request, expect, current_traceparent.get(None))
+    except AuthRefused as refused:
+        _raise_for(refused)
+    except AuthUnavailable:
+        raise ApiError(503, "auth_unavailable", "the auth service is not answering") from None
+
+
+def _raise_for(refused: AuthRefused) -> NoReturn:
+    error = refused.error
+    status = _STATUS.get(error.code, 503)
+    headers = {"Retry-After": str(error.retry_after_s)} if error.retry_after_s else None
+    raise ApiError(status, error.code, error.message, headers=headers) from None
+
+
+def _session_response(
+    pair: TokenPair, settings: GatewaySettings, status_code: int = HTTP_200_OK
+) -> Response[TokenResponse]:
+    body = TokenResponse(
+        access_token=pair.access_token,
+        expires_in=pair.expires_in,
+        refresh_token=pair.refresh_token,
+    )
+    cookie = Cookie(
+        key=REFRESH_COOKIE,
+        value=pair.refresh_token,
+        path=_COOKIE_PATH,
+        httponly=True,
+        secure=settings.cookie_secure,
+        samesite="strict",
+        max_age=pair.refresh_expires_in or None,
+    )
+    return Response(
+        body, status_code=status_code, cookies=[cookie], headers={"Cache-Control": "no-store"}
+    )
+
+
+def _client_ip(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else ""
+
+
+@post("/api/v1/auth/login", opt={"access": "public"}, summary="Log in", status_code=200)
+async def login(
+    request: Request[Any, Any, Any], data: LoginBody, auth: AuthClient, settings: GatewaySettings
+) -> Response[TokenResponse]:
+    pair = await relay(
+        auth,
+        LoginRequest(email=data.email, password=data.password, client_ip=_client_ip(request)),
+        TokenPair,
+    )
+    return _session_response(pair, settings)
+
+
+@post("/api/v1/auth/refresh", opt={"access": "public"}, summary="New tokens for a refresh token")
+async def refresh(
+    request: Request[Any, Any, Any],
+    auth: AuthClient,
+    settings: GatewaySettings,
+    data: Annotated[RefreshBody | None, Body()] = None,
+) -> Response[TokenResponse]:
+    token = (data.refresh_token if data else None) or request.cookies.get(REFRESH_COOKIE)
+    if not token:
+        raise ApiError(401, "invalid_refresh_token", "no refresh token: log in again")
+    pair = await relay(auth, RefreshRequest(refresh_token=token), TokenPair)
+    return _session_response(pair, settings)
+
+
+@post(
+    "/api/v1/auth/logout",
+    opt={"access": "user"},
+    summary="End this session",
+    status_code=HTTP_204_NO_CONTENT,
+)
+async def logout(
+    request: Request[AccessClaims, Any, Any],
+    auth: AuthClient,
+    data: Annotated[RefreshBody | None, Body()] = None,
+) -> Response[None]:
+    claims = request.user
+    token = (data.refresh_token if data else None) or request.cookies.get(REFRESH_COOKIE)
+    await relay(
+        auth,
+        LogoutRequest(
+            user_id=claims.sub, refresh_token=token, access_jti=claims.jti, access_exp=claims.exp
+        ),
+        Done,
+    )
+    response: Response[None] = Response(None, status_code=HTTP_204_NO_CONTENT)
+    response.delete_cookie(REFRESH_COOKIE, path=_COOKIE_PATH)
+    return response
+
+
+@get("/api/v1/auth/me", opt={"access": "user"}, summary="Who am I")
+async def me(request: Request[AccessClaims, Any, Any]) -> Me:
+    claims = request.user
+    return Me(id=claims.sub, email=claims.email, role=claims.role)
+
+
+@get("/api/v1/admin/users", opt={"access": "admin"}, summary="List users")
+async def list_users(auth: AuthClient) -> list[User]:
+    return (await relay(auth, ListUsers(), UserList)).users
+
+
+@post("/api/v1/admin/users", opt={"access": "admin"}, status_code=HTTP_201_CREATED)
+async def create_user(data: NewUser, auth: AuthClient) -> User:
+    request = CreateUser(email=data.email, password=data.password, role=data.role)
+    return (await relay(auth, request, UserReply)).user
+
+
+@patch("/api/v1/admin/users/{user_id:str}", opt={"access": "admin"}, summary="Role, disabled")
+async def change_user(
+    request: Request[AccessClaims, Any, Any], user_id: str, data: UserChange, auth: AuthClient
+) -> User:
+    if user_id == request.user.sub and (data.disabled or data.role == "user"):
+        raise ApiError(409, "cannot_change_self", "an admin cannot disable or demote themselves")
+    change = UpdateUser(user_id=user_id, role=data.role, disabled=data.disabled)
+    return (await relay(auth, change, UserReply)).user
+
+
+@post(
+    "/api/v1/admin/users/{user_id:str}/password",
+    opt={"access": "admin"},
+    summary="Reset a password (ends the user's sessions)",
+    status_code=HTTP_200_OK,
+)
+async def reset_password(user_id: str, data: PasswordReset, auth: AuthClient) -> User:
+    request = ResetPassword(user_id=user_id, password=data.password)
+    return (await relay(auth, request, UserReply)).user
+
+
+@get("/api/v1/admin/api-keys", opt={"access": "admin"}, summary="List API keys")
+async def list_api_keys(auth: AuthClient) -> list[ApiKey]:
+    return (await relay(auth, ListApiKeys(), ApiKeyList)).api_keys
+
+
+@post("/api/v1/admin/api-keys", opt={"access": "admin"}, status_code=HTTP_201_CREATED)
+async def create_api_key(
+    request: Request[AccessClaims, Any, Any], data: NewApiKey, auth: AuthClient
+) -> Response[CreatedApiKey]:
+    created = await relay(
+        auth,
+        CreateApiKey(name=data.name, scopes=data.scopes, created_by=request.user.sub),
+        ApiKeyCreated,
+    )
+    return Response(
+        CreatedApiKey(api_key=created.api_key, secret=created.secret),
+        status_code=HTTP_201_CREATED,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@delete(
+    "/api/v1/admin/api-keys/{api_key_id:str}",
+    opt={"access": "admin"},
+    summary="Revoke an API key",
+    status_code=HTTP_200_OK,
+)
+async def revoke_api_key(api_key_id: str, auth: AuthClient) -> ApiKey:
+    return (await relay(auth, RevokeApiKey(api_key_id=api_key_id), ApiKeyReply)).api_key
+
+
+ROUTES = [
+    login,
+    refresh,
+    logout,
+    me,
+    list_users,
+    create_user,
+    change_user,
+    reset_password,
+    list_api_keys,
+    create_api_key,
+    revoke_api_key,
+]

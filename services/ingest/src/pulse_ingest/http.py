@@ -1,0 +1,147 @@
+"""Ingest's HTTP edge for producers that do not speak NATS: ``POST /api/v1/metrics``.
+
+Every producer authenticates with an API key (``Authorization: Bearer pk_…``) whose scopes
+allow the route; keys are checked with auth and cached briefly, so a revoked key stops
+working within ``PULSE_INGEST_API_KEY_CACHE_S`` (2 s by default).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+from litestar import Litestar, Request, Response, get, post
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
+from pulse_contracts import IngestAck
+from pulse_contracts.accounts import ApiKeyIdentity, Scope, VerifyApiKey
+from pulse_runtime.auth_client import AuthClient, AuthRefused, AuthUnavailable
+from pulse_runtime.health import ReadinessCheck, readiness_report
+from pulse_runtime.tracing import traceparent_from
+
+from .validation import InvalidMetrics
+
+IngestMetrics = Callable[[bytes, str | None, str], Awaitable[int]]
+
+
+class ErrorBody(msgspec.Struct, frozen=True, kw_only=True):
+    code: str
+    message: str
+
+
+class Refused(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = ErrorBody(code=code, message=message)
+
+
+class ApiKeyCache:
+    """Answers of ``rpc.auth.apikeys.verify`` for a short while (valid and invalid alike)."""
+
+    def __init__(self, auth: AuthClient, ttl_s: float) -> None:
+        self._auth = auth
+        self._ttl_s = ttl_s
+        self._entries: dict[str, tuple[float, ApiKeyIdentity | None]] = {}
+
+    async def identify(self, secret: str) -> ApiKeyIdentity | None:
+        now = time.monotonic()
+        cached = self._entries.get(secret)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        try:
+            identity: ApiKeyIdentity | None = await self._auth.call(
+                VerifyApiKey(secret=secret), ApiKeyIdentity
+            )
+        except AuthRefused:
+            identity = None
+        if len(self._entries) > 10_000:  # bounded: forget everything rather than grow
+            self._entries.clear()
+        self._entries[secret] = (now + self._ttl_s, identity)
+        return identity
+
+
+async def require_key(
+    request: Request[Any, Any, Any], keys: ApiKeyCache, scope: Scope
+) -> ApiKeyIdentity:
+    authorization = request.headers.get("authorization", "")
+    scheme, _, secret = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise Refused(401, "unauthorized", "send Authorization: Bearer <API key>")
+    try:
+        identity = await keys.identify(secret.strip())
+    except AuthUnavailable:
+        raise Refused(503, "auth_unavailable", "API keys cannot be checked right now") from None
+    if identity is None:
+        raise Refused(401, "invalid_api_key", "unknown or revoked API key")
+    if scope not in identity.scopes:
+        raise Refused(403, "forbidden", f"this API key lacks the {scope!r} scope")
+    return identity
+
+
+@post("/api/v1/metrics", status_code=202, summary="Store metric points")
+async def post_metrics(
+    request: Request[Any, Any, Any], keys: ApiKeyCache, ingest: IngestMetrics
+) -> IngestAck:
+    """One point or an array of points, JSON or msgpack (``Content-Type``). 202 once stored."""
+    await require_key(request, keys, "ingest:metrics")
+    body = await request.body()
+    traceparent = traceparent_from({"traceparent": request.headers.get("traceparent", "")})
+    try:
+        accepted = await ingest(body, request.headers.get("content-type"), traceparent)
+    except InvalidMetrics as refused:
+        raise Refused(400, "invalid_metrics", str(refused)) from None
+    return IngestAck(accepted=accepted)
+
+
+@get("/healthz", include_in_schema=False)
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/readyz", include_in_schema=False)
+async def readyz(readiness: ReadinessCheck) -> Response[dict[str, object]]:
+    status, body = readiness_report(await readiness())
+    return Response(body, status_code=status)
+
+
+def _refused(_: Request[Any, Any, Any], exc: Refused) -> Response[ErrorBody]:
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return Response(exc.body, status_code=exc.status, headers=headers)
+
+
+def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
+    codes = {413: "payload_too_large", 404: "not_found", 405: "method_not_allowed"}
+    return Response(
+        ErrorBody(code=codes.get(exc.status_code, "error"), message=exc.detail),
+        status_code=exc.status_code,
+    )
+
+
+def create_http_app(
+    *,
+    keys: ApiKeyCache,
+    ingest: IngestMetrics,
+    readiness: ReadinessCheck,
+    max_body_bytes: int,
+) -> Litestar:
+    def provide(value: object) -> Provide:
+        return Provide(lambda: value, use_cache=True, sync_to_thread=False)
+
+    return Litestar(
+        route_handlers=[post_metrics, healthz, readyz],
+        dependencies={
+            "keys": provide(keys),
+            "ingest": provide(ingest),
+            "readiness": provide(readiness),
+        },
+        exception_handlers={Refused: _refused, HTTPException: _http_error},
+        request_max_body_size=max_body_bytes,
+        logging_config=None,
+        openapi_config=None,
+    )
+
+
+__all__ = ["ApiKeyCache", "create_http_app"]
