@@ -87,3 +87,21 @@ async def test_owners_keep_separate_histories(tmp_path: Path, database_url: str)
         assert await apply_migrations(conn, "b", tmp_path / "b") == ["0001_x.sql"]
     finally:
         await conn.close()
+
+
+async def test_two_owners_starting_at_once_share_the_ledger_safely(
+    tmp_path: Path, database_url: str
+) -> None:
+    for owner in ("a", "b"):
+        (tmp_path / owner).mkdir()
+        write(tmp_path / owner, "0001_x.sql", f"CREATE TABLE {owner}_table (id int);")
+    connections = [await asyncpg.connect(database_url) for _ in range(2)]
+    try:
+        results = await asyncio.gather(
+            apply_migrations(connections[0], "a", tmp_path / "a"),
+            apply_migrations(connections[1], "b", tmp_path / "b"),
+        )
+    finally:
+        for conn in connections:
+            await conn.close()
+    assert results == [["0001_x.sql"], ["0001_x.sql"]]

@@ -1,7 +1,8 @@
 """asyncpg pool and the forward-only migration runner.
 
 Migrations are versioned SQL files owned by one service (``0001_metrics.sql``), each applied
-in its own transaction, under an advisory lock so several replicas starting at once are safe.
+in its own transaction, under an advisory lock so several replicas (and services sharing a
+database) starting at once are safe.
 An applied file that changed afterwards stops the start: history is never rewritten.
 """
 
@@ -56,7 +57,9 @@ async def apply_migrations(
         (entry for entry in directory.iterdir() if entry.name.endswith(".sql")),
         key=lambda entry: entry.name,
     )
-    lock_key = zlib.crc32(f"pulse-migrations:{owner}".encode())
+    # One lock for every owner: the shared ledger table is created under it too, and two
+    # owners' first starts at once would otherwise race to create it.
+    lock_key = zlib.crc32(b"pulse-migrations")
     applied_now: list[str] = []
     await conn.execute("SELECT pg_advisory_lock($1)", lock_key)
     try:

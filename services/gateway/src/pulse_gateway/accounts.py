@@ -7,7 +7,8 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import msgspec
 from litestar import Request, Response, delete, get, patch, post
 from litestar.datastructures import Cookie
-from litestar.params import Body
+from litestar.di import NamedDependency
+from litestar.params import Body, FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from pulse_contracts.accounts import (
     ApiKey,
@@ -109,7 +110,9 @@ class CreatedApiKey(msgspec.Struct, frozen=True, kw_only=True):
     secret: str
 
 
-async def relay(auth: AuthClient, request: AuthRequest, expect: type[ReplyT]) -> ReplyT:
+async def relay(
+    auth: NamedDependency[AuthClient], request: AuthRequest, expect: type[ReplyT]
+) -> ReplyT:
     try:
         return await auth.call(request, expect, current_traceparent.get(None))
     except AuthRefused as refused:
@@ -126,7 +129,7 @@ def _raise_for(refused: AuthRefused) -> NoReturn:
 
 
 def _session_response(
-    pair: TokenPair, settings: GatewaySettings, status_code: int = HTTP_200_OK
+    pair: TokenPair, settings: NamedDependency[GatewaySettings], status_code: int = HTTP_200_OK
 ) -> Response[TokenResponse]:
     body = TokenResponse(
         access_token=pair.access_token,
@@ -153,7 +156,10 @@ def _client_ip(request: Request[Any, Any, Any]) -> str:
 
 @post("/api/v1/auth/login", opt={"access": "public"}, summary="Log in", status_code=200)
 async def login(
-    request: Request[Any, Any, Any], data: LoginBody, auth: AuthClient, settings: GatewaySettings
+    request: Request[Any, Any, Any],
+    data: JSONBody[LoginBody],
+    auth: NamedDependency[AuthClient],
+    settings: NamedDependency[GatewaySettings],
 ) -> Response[TokenResponse]:
     pair = await relay(
         auth,
@@ -166,8 +172,8 @@ async def login(
 @post("/api/v1/auth/refresh", opt={"access": "public"}, summary="New tokens for a refresh token")
 async def refresh(
     request: Request[Any, Any, Any],
-    auth: AuthClient,
-    settings: GatewaySettings,
+    auth: NamedDependency[AuthClient],
+    settings: NamedDependency[GatewaySettings],
     data: Annotated[RefreshBody | None, Body()] = None,
 ) -> Response[TokenResponse]:
     token = (data.refresh_token if data else None) or request.cookies.get(REFRESH_COOKIE)
@@ -185,7 +191,7 @@ async def refresh(
 )
 async def logout(
     request: Request[AccessClaims, Any, Any],
-    auth: AuthClient,
+    auth: NamedDependency[AuthClient],
     data: Annotated[RefreshBody | None, Body()] = None,
 ) -> Response[None]:
     claims = request.user
@@ -209,19 +215,22 @@ async def me(request: Request[AccessClaims, Any, Any]) -> Me:
 
 
 @get("/api/v1/admin/users", opt={"access": "admin"}, summary="List users")
-async def list_users(auth: AuthClient) -> list[User]:
+async def list_users(auth: NamedDependency[AuthClient]) -> list[User]:
     return (await relay(auth, ListUsers(), UserList)).users
 
 
 @post("/api/v1/admin/users", opt={"access": "admin"}, status_code=HTTP_201_CREATED)
-async def create_user(data: NewUser, auth: AuthClient) -> User:
+async def create_user(data: JSONBody[NewUser], auth: NamedDependency[AuthClient]) -> User:
     request = CreateUser(email=data.email, password=data.password, role=data.role)
     return (await relay(auth, request, UserReply)).user
 
 
 @patch("/api/v1/admin/users/{user_id:str}", opt={"access": "admin"}, summary="Role, disabled")
 async def change_user(
-    request: Request[AccessClaims, Any, Any], user_id: str, data: UserChange, auth: AuthClient
+    request: Request[AccessClaims, Any, Any],
+    user_id: FromPath[str],
+    data: JSONBody[UserChange],
+    auth: NamedDependency[AuthClient],
 ) -> User:
     if user_id == request.user.sub and (data.disabled or data.role == "user"):
         raise ApiError(409, "cannot_change_self", "an admin cannot disable or demote themselves")
@@ -235,19 +244,23 @@ async def change_user(
     summary="Reset a password (ends the user's sessions)",
     status_code=HTTP_200_OK,
 )
-async def reset_password(user_id: str, data: PasswordReset, auth: AuthClient) -> User:
+async def reset_password(
+    user_id: FromPath[str], data: JSONBody[PasswordReset], auth: NamedDependency[AuthClient]
+) -> User:
     request = ResetPassword(user_id=user_id, password=data.password)
     return (await relay(auth, request, UserReply)).user
 
 
 @get("/api/v1/admin/api-keys", opt={"access": "admin"}, summary="List API keys")
-async def list_api_keys(auth: AuthClient) -> list[ApiKey]:
+async def list_api_keys(auth: NamedDependency[AuthClient]) -> list[ApiKey]:
     return (await relay(auth, ListApiKeys(), ApiKeyList)).api_keys
 
 
 @post("/api/v1/admin/api-keys", opt={"access": "admin"}, status_code=HTTP_201_CREATED)
 async def create_api_key(
-    request: Request[AccessClaims, Any, Any], data: NewApiKey, auth: AuthClient
+    request: Request[AccessClaims, Any, Any],
+    data: JSONBody[NewApiKey],
+    auth: NamedDependency[AuthClient],
 ) -> Response[CreatedApiKey]:
     created = await relay(
         auth,
@@ -267,7 +280,7 @@ async def create_api_key(
     summary="Revoke an API key",
     status_code=HTTP_200_OK,
 )
-async def revoke_api_key(api_key_id: str, auth: AuthClient) -> ApiKey:
+async def revoke_api_key(api_key_id: FromPath[str], auth: NamedDependency[AuthClient]) -> ApiKey:
     return (await relay(auth, RevokeApiKey(api_key_id=api_key_id), ApiKeyReply)).api_key
 
 

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from litestar import Response, WebSocket, get, websocket
+from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 from pulse_runtime.health import ReadinessCheck, readiness_report
 
 from .errors import ApiError, ErrorBody, invalid_parameter, missing_parameter
@@ -68,15 +69,15 @@ def metric_name(type_: str | None, name: str | None) -> str:
     },
 )
 async def metrics_history(
-    history: HistoryClient,
+    history: NamedDependency[HistoryClient],
     *,
-    type_: Annotated[str | None, Parameter(query="type", description="metric name")] = None,
-    name: Annotated[str | None, Parameter(description="metric name (same as type)")] = None,
-    source: Annotated[str | None, Parameter(description="only this source")] = None,
+    type_: Annotated[str | None, QueryParameter(name="type", description="metric name")] = None,
+    name: Annotated[str | None, QueryParameter(description="metric name (same as type)")] = None,
+    source: Annotated[str | None, QueryParameter(description="only this source")] = None,
     from_: Annotated[
-        str | None, Parameter(query="from", description="start, ISO 8601 with timezone")
+        str | None, QueryParameter(name="from", description="start, ISO 8601 with timezone")
     ] = None,
-    to: Annotated[str | None, Parameter(description="end, ISO 8601; default now")] = None,
+    to: Annotated[str | None, QueryParameter(description="end, ISO 8601; default now")] = None,
 ) -> MetricsHistory:
     metric = metric_name(type_, name)
     if source is not None:
@@ -97,7 +98,11 @@ async def metrics_history(
 
 
 @websocket("/ws/metrics", opt={"access": "user"})
-async def live_metrics(socket: WebSocket[Any, Any, Any], hub: LiveHub, keyring: KeyRing) -> None:
+async def live_metrics(
+    socket: WebSocket[Any, Any, Any],
+    hub: NamedDependency[LiveHub],
+    keyring: NamedDependency[KeyRing],
+) -> None:
     """Each new point of ``type`` (and ``source``, if given) as a JSON text frame.
 
     Authentication: ``Authorization: Bearer`` on the handshake (scripts), or a first message
@@ -144,6 +149,6 @@ async def healthz() -> dict[str, str]:
 
 
 @get("/readyz", include_in_schema=False, opt={"access": "public"})
-async def readyz(readiness: ReadinessCheck) -> Response[dict[str, object]]:
+async def readyz(readiness: NamedDependency[ReadinessCheck]) -> Response[dict[str, object]]:
     status, body = readiness_report(await readiness())
     return Response(body, status_code=status)

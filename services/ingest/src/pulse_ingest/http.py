@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 from litestar import Litestar, Request, Response, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException
 from pulse_contracts import IngestAck
 from pulse_contracts.accounts import ApiKeyIdentity, Scope, VerifyApiKey
@@ -83,7 +83,9 @@ async def require_key(
 
 @post("/api/v1/metrics", status_code=202, summary="Store metric points")
 async def post_metrics(
-    request: Request[Any, Any, Any], keys: ApiKeyCache, ingest: IngestMetrics
+    request: Request[Any, Any, Any],
+    keys: NamedDependency[ApiKeyCache],
+    ingest: NamedDependency[IngestMetrics],
 ) -> IngestAck:
     """One point or an array of points, JSON or msgpack (``Content-Type``). 202 once stored."""
     await require_key(request, keys, "ingest:metrics")
@@ -102,7 +104,7 @@ async def healthz() -> dict[str, str]:
 
 
 @get("/readyz", include_in_schema=False)
-async def readyz(readiness: ReadinessCheck) -> Response[dict[str, object]]:
+async def readyz(readiness: NamedDependency[ReadinessCheck]) -> Response[dict[str, object]]:
     status, body = readiness_report(await readiness())
     return Response(body, status_code=status)
 
