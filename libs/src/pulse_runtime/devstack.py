@@ -98,6 +98,7 @@ class _Leftovers:
         self._path.write_bytes(msgspec.json.encode(entries))
 
     def end_all(self, say: Callable[[str], None]) -> None:
+        """End the leftovers: services first, then PostgreSQL (fast shutdown), then NATS."""
         if not self._path.exists():
             return
         entries = msgspec.json.decode(self._path.read_bytes(), type=list[dict[str, float]])
@@ -105,17 +106,34 @@ class _Leftovers:
         for entry in entries:
             with contextlib.suppress(psutil.Error):
                 process = psutil.Process(int(entry["pid"]))
-                if process.create_time() == entry["started"]:  # not a reused pid
+                if process.create_time() == entry["started"] and _alive(process):
                     survivors.append(process)
-        for process in survivors:
+        # Recorded servers first, services after: reversed, so services stop before servers.
+        for process in reversed(survivors):
             say(f"ending pid {process.pid} left over from an earlier run ({process.name()})")
             with contextlib.suppress(psutil.Error):
-                process.terminate()
-        _, alive = psutil.wait_procs(survivors, timeout=10)
-        for process in alive:
-            with contextlib.suppress(psutil.Error):
-                process.kill()
+                # SIGINT is PostgreSQL's fast shutdown; SIGTERM would wait for every client.
+                is_postgres = process.name() == "postgres"
+                process.send_signal(signal.SIGINT if is_postgres else signal.SIGTERM)
+            _wait_gone(process, timeout=15)
         self._path.unlink()
+
+
+def _alive(process: psutil.Process) -> bool:
+    """Running and not a zombie: an orphan that exited may never be reaped here."""
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _wait_gone(process: psutil.Process, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while _alive(process) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _alive(process):
+        with contextlib.suppress(psutil.Error):
+            process.kill()
 
 
 class _Output:
