@@ -15,7 +15,7 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     refresh_token_ttl_s: int = 30 * 24 * 3600
     login_failure_limit: int = 5
     login_failure_window_s: float = 15 * 60
-    login_base_delay_s: float = 1.0
+    login_base_delay_s: float = 30.0
     login_max_delay_s: float = 15 * 60
     hash_workers: int = 2
     pool_size: int = 5
