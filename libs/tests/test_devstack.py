@@ -107,4 +107,6 @@ def test_a_killed_run_is_cleaned_up_by_the_next_one(tmp_path: Path) -> None:
     finally:
         if second.poll() is None:
             second.kill()
+        for process in still_running(recorded):  # a failed test must not leave servers behind
+            process.kill()
     assert second.returncode == 0
