@@ -3,6 +3,7 @@
 They run offline and need no Docker engine: compose.yaml is validated against the Compose
 Specification JSON schema and checked for Pulse's own invariants; the Dockerfile is parsed as
 text; nats.conf is checked by the real nats-server (`-t`) when its binary is installed.
+What each NATS user may do is proven against a running server in test_nats_permissions.py.
 
 Vendored schema: tests/contract/compose-spec.json
     The Compose Specification schema (compose-spec/compose-spec, schema/compose-spec.json;
@@ -44,7 +45,13 @@ SCHEMA_FILE = Path(__file__).with_name("compose-spec.json")
 COMPOSE_SPEC_SHA256 = "46b7d35f19dd93a05f8fea530291bf84d881c1791ec167ecf0e6fb94e639d496"
 
 # The long-running Pulse services and their health/metrics ports (PULSE_<SERVICE>_PORT defaults).
-SERVICE_PORTS = {"gateway": 8000, "ingest": 8001, "generator": 8002, "persistence": 8003}
+SERVICE_PORTS = {
+    "gateway": 8000,
+    "ingest": 8001,
+    "generator": 8002,
+    "persistence": 8003,
+    "auth": 8004,
+}
 PULSE_SERVICES = sorted(SERVICE_PORTS)
 # Host ports the stack publishes; every other service must stay scalable (no fixed host port).
 PUBLISHED = {"gateway": "8000:8000", "ingest": "8001:8001"}
@@ -53,9 +60,14 @@ EXTRA_DEPENDENCIES = {
     "generator": {"ingest": "service_healthy"},
     "ingest": {},
     "persistence": {"db": "service_healthy", "migrate": "service_completed_successfully"},
-    "gateway": {"persistence": "service_healthy"},
+    "gateway": {"persistence": "service_healthy", "auth": "service_healthy"},
+    "auth": {"db": "service_healthy", "migrate-auth": "service_completed_successfully"},
 }
-DB_USERS = {"persistence", "migrate"}
+# One-shot migration jobs and the service whose image (and migrations) each one runs.
+MIGRATE_JOBS = {"migrate": "persistence", "migrate-auth": "auth"}
+DB_USERS = {"persistence", "auth", *MIGRATE_JOBS}
+# NATS users (deploy/nats/nats.conf): one per Pulse service, plus the external producer.
+NATS_USERS = [*PULSE_SERVICES, "producer"]
 INTERPOLATION = re.compile(r"^\$\{[A-Z][A-Z0-9_]*(?::?[-?+][^}]*)?\}$")
 SECRET_KEY = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|PRIVATE_KEY)", re.IGNORECASE)
 
@@ -254,17 +266,17 @@ def test_every_python_service_is_deployed(services: dict[str, dict[str, Any]]) -
     }
     assert python_services == set(PULSE_SERVICES), "update SERVICE_PORTS and compose.yaml"
     assert set(PULSE_SERVICES) <= set(services)
-    assert {"nats", "db", "migrate"} <= set(services)
+    assert {"nats", "db", *MIGRATE_JOBS} <= set(services)
 
 
-@pytest.mark.parametrize("name", [*PULSE_SERVICES, "migrate"])
+@pytest.mark.parametrize("name", [*PULSE_SERVICES, *MIGRATE_JOBS])
 def test_built_from_the_shared_dockerfile(services: dict[str, dict[str, Any]], name: str) -> None:
     build = services[name]["build"]
     target_service = build["args"]["SERVICE"]
     assert build["context"] == "."
     assert build["dockerfile"] == "deploy/Dockerfile"
     assert (ROOT / build["context"] / build["dockerfile"]).is_file()
-    assert target_service == ("persistence" if name == "migrate" else name)
+    assert target_service == MIGRATE_JOBS.get(name, name)
     member = ROOT / "services" / target_service
     project = tomllib.loads((member / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert project["name"] == f"pulse-{target_service}"
@@ -324,12 +336,20 @@ def test_dependency_graph_is_sound(services: dict[str, dict[str, Any]]) -> None:
         visit(name, ())
 
 
-@pytest.mark.parametrize("name", [*PULSE_SERVICES, "migrate"])
+@pytest.mark.parametrize("name", [*PULSE_SERVICES, *MIGRATE_JOBS])
 def test_environment(services: dict[str, dict[str, Any]], name: str) -> None:
     env = as_mapping(services[name].get("environment"))
-    assert env["PULSE_NATS_URL"] == "nats://nats:4222"
     if name in SERVICE_PORTS:
+        # Its own NATS user, with its own password and nobody else's.
+        variable = f"PULSE_NATS_{name.upper()}_PASSWORD"
+        assert re.fullmatch(
+            rf"nats://{name}:\$\{{{variable}:\?[^}}]+\}}@nats:4222", env["PULSE_NATS_URL"]
+        ), env["PULSE_NATS_URL"]
         assert env[f"PULSE_{name.upper()}_HOST"] == "0.0.0.0"
+    else:
+        assert "PULSE_NATS_URL" not in env, "migration jobs need no NATS credentials"
+    others = {k: v for k, v in env.items() if k != "PULSE_NATS_URL"}
+    assert "PULSE_NATS_" not in json.dumps(others), "a service gets only its own NATS password"
     if name in DB_USERS:
         url = env["PULSE_DATABASE_URL"]
         assert re.fullmatch(r"postgresql://pulse:\$\{PULSE_DB_PASSWORD[^}]*\}@db:5432/pulse", url)
@@ -359,13 +379,15 @@ def test_services_share_one_definition(services: dict[str, dict[str, Any]]) -> N
         assert services[name]["restart"] == first["restart"] == "unless-stopped"
 
 
-def test_migrate_job(services: dict[str, dict[str, Any]]) -> None:
-    migrate = services["migrate"]
-    assert command_list(migrate) == ["python", "-m", "pulse_persistence", "migrate"]
+@pytest.mark.parametrize(("job", "service"), MIGRATE_JOBS.items())
+def test_migrate_job(services: dict[str, dict[str, Any]], job: str, service: str) -> None:
+    migrate = services[job]
+    assert command_list(migrate) == ["python", "-m", f"pulse_{service}", "migrate"]
     assert migrate["restart"] == "no"
     assert depends_on(migrate) == {"db": "service_healthy"}
-    assert migrate["image"] == services["persistence"]["image"]
-    assert migrate["build"] == services["persistence"]["build"]
+    assert migrate["image"] == services[service]["image"]
+    assert migrate["build"] == services[service]["build"]
+    assert depends_on(services[service])[job] == "service_completed_successfully"
 
 
 # --------------------------------------------------------------------------- infrastructure
@@ -390,7 +412,8 @@ def test_no_literal_secrets(compose: dict[str, Any]) -> None:
         key = path.rsplit("/", 1)[-1]
         if SECRET_KEY.search(key):
             assert INTERPOLATION.match(value), f"{path} holds a literal secret"
-        for match in re.finditer(r"://[^:/@\s]+:([^@\s]+)@", value):
+        # user:password@ in a URL; an interpolation may contain spaces (`${X:?set X}`).
+        for match in re.finditer(r"://[^:/@\s]+:(\$\{[^}]*\}|[^@\s]+)@", value):
             assert INTERPOLATION.match(match.group(1)), f"{path}: literal password in a URL"
     for name, service in compose["services"].items():
         for entry in service.get("environment") or []:
@@ -421,8 +444,20 @@ def test_nats_service(services: dict[str, dict[str, Any]], compose: dict[str, An
     probe = " ".join(nats["healthcheck"]["test"])
     assert "wget" in probe
     assert f":{nats_conf_value('http_port')}/healthz?js-enabled-only=true" in probe
-    assert "ports" not in nats, "NATS has no auth yet: keep it off the host network"
+    assert "ports" not in nats, "NATS has no TLS yet: keep it off the host network"
     assert "ports" not in services["db"]
+
+
+def nats_conf_password_variables() -> dict[str, str]:
+    """{user: the environment variable holding its password} from nats.conf."""
+    text = re.sub(r"#.*", "", NATS_CONF.read_text(encoding="utf-8"))
+    users = re.findall(r"\buser\s*:\s*\"?([\w-]+)\"?\s*,?\s*password\s*:\s*(\S+?)[\s,}]", text)
+    result = {}
+    for user, password in users:
+        variable = re.fullmatch(r"\$([A-Z][A-Z0-9_]*)", password)
+        assert variable, f"nats.conf: the password of {user} is not an env var reference"
+        result[user] = variable.group(1)
+    return result
 
 
 def test_nats_conf() -> None:
@@ -432,7 +467,22 @@ def test_nats_conf() -> None:
     assert nats_conf_value("http_port") == "8222"
     assert nats_conf_value("max_file_store")
     assert nats_conf_value("max_memory_store")
-    assert re.search(r"#.*per-service users", text), "keep the auth TODO visible"
+    # One user per service and per producer, none sharing a password variable.
+    passwords = nats_conf_password_variables()
+    assert set(passwords) == set(NATS_USERS)
+    assert passwords == {user: f"PULSE_NATS_{user.upper()}_PASSWORD" for user in NATS_USERS}
+    uncommented = re.sub(r"#.*", "", text)
+    assert len(re.findall(r"\bpassword\s*:", uncommented)) == len(passwords)
+    assert not re.search(r"no_auth_user", uncommented), "every client must authenticate"
+
+
+def test_nats_gets_every_password(services: dict[str, dict[str, Any]]) -> None:
+    env = as_mapping(services["nats"].get("environment"))
+    variables = set(nats_conf_password_variables().values())
+    assert set(env) == variables
+    for variable in variables:
+        # Required: compose refuses to start without it rather than handing NATS an empty one.
+        assert re.fullmatch(rf"\$\{{{variable}:\?[^}}]+\}}", env[variable]), env[variable]
 
 
 def test_nats_server_accepts_the_compose_command(services: dict[str, dict[str, Any]]) -> None:
@@ -445,10 +495,20 @@ def test_nats_server_accepts_the_compose_command(services: dict[str, dict[str, A
         str(NATS_CONF) if arg == "/etc/nats/nats.conf" else arg
         for arg in command_list(services["nats"])
     ]
+    variables = as_mapping(services["nats"].get("environment"))
+    env = {name: f"test-{name.lower()}" for name in variables}
     result = subprocess.run(
-        [binary, *command, "-t"], capture_output=True, text=True, timeout=30, check=False
+        [binary, *command, "-t"], capture_output=True, text=True, timeout=30, check=False, env=env
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    # Without the passwords the server must refuse to start, not run open.
+    missing = sorted(variables)[0]
+    del env[missing]
+    result = subprocess.run(
+        [binary, *command, "-t"], capture_output=True, text=True, timeout=30, check=False, env=env
+    )
+    assert result.returncode != 0
+    assert missing in result.stdout + result.stderr
 
 
 # --------------------------------------------------------------------------- Dockerfile

@@ -104,3 +104,16 @@ async def has_timescaledb(conn: asyncpg.Connection) -> bool:
             "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')"
         )
     )
+
+
+async def migrate_database(
+    dsn: str, migrate: Callable[[asyncpg.Connection], Awaitable[list[str]]]
+) -> list[str]:
+    """Apply one owner's migrations and close: the body of ``python -m <service> migrate``."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        applied = await migrate(conn)
+    finally:
+        await conn.close()
+    log.info("migrations up to date", applied=applied)
+    return applied

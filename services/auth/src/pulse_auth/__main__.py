@@ -7,8 +7,8 @@ import asyncio
 import os
 import sys
 
-import asyncpg
-from pulse_runtime.logging import configure_logging, get_logger
+from pulse_runtime.database import migrate_database
+from pulse_runtime.logging import configure_logging
 from pulse_runtime.service import service_main
 
 from .app import AuthService
@@ -16,25 +16,16 @@ from .schema import migrate
 from .settings import Settings
 
 
-async def _migrate_only(settings: Settings) -> None:
-    conn = await asyncpg.connect(settings.database.url)
-    try:
-        applied = await migrate(conn)
-    finally:
-        await conn.close()
-    get_logger(__name__).info("migrations up to date", applied=applied)
-
-
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     settings = Settings.from_environ(os.environ)  # noqa: TID251 - the one place settings are read
     if args == ["migrate"]:
         configure_logging("auth", settings.common.log_level, settings.common.log_format)
-        asyncio.run(_migrate_only(settings))
-        return
-    if args:
+        asyncio.run(migrate_database(settings.database.url, migrate))
+    elif args:
         sys.exit("usage: python -m pulse_auth [migrate]")
-    service_main("auth", settings, AuthService)
+    else:
+        service_main("auth", settings, AuthService)
 
 
 if __name__ == "__main__":
