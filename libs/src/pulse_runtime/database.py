@@ -8,6 +8,8 @@ An applied file that changed afterwards stops the start: history is never rewrit
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import zlib
 from collections.abc import Awaitable, Callable
@@ -117,3 +119,43 @@ async def migrate_database(
         await conn.close()
     log.info("migrations up to date", applied=applied)
     return applied
+
+
+# The database is away (down, restarting, unreachable): wait and retry, never give up on data.
+DATABASE_AWAY: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,
+)
+
+
+async def create_pool_when_reachable(
+    dsn: str,
+    stopping: asyncio.Event,
+    *,
+    max_size: int = 10,
+    init: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+) -> asyncpg.Pool | None:
+    """A pool, once the database answers; None if asked to stop while waiting."""
+    delay = 0.2
+    while not stopping.is_set():
+        try:
+            return await create_pool(dsn, max_size=max_size, init=init)
+        except DATABASE_AWAY as exc:
+            log.warning("database not reachable yet, retrying", error=str(exc), retry_in_s=delay)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), delay)
+        delay = min(delay * 2, 5.0)
+    return None
+
+
+async def pool_is_ready(pool: asyncpg.Pool | None) -> bool:
+    """For ``/readyz``: the pool exists and the database answers within 2 s."""
+    if pool is None:
+        return False
+    try:
+        return await asyncio.wait_for(pool.fetchval("SELECT true"), 2) is True
+    except Exception:  # any failure means not ready
+        return False

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Annotated
 
+from faststream import Context
 from faststream.nats import NatsBroker
+from faststream.nats.message import NatsMessage
 from faststream.nats.prometheus import NatsPrometheusMiddleware
 from nats.js.api import StreamConfig
 from prometheus_client import CollectorRegistry
@@ -85,3 +88,13 @@ def is_connected(broker: NatsBroker) -> bool:
         return bool(broker.connection.is_connected)
     except Exception:  # not started yet
         return False
+
+
+RawMessage = Annotated[NatsMessage, Context("message")]
+"""A handler parameter for the message itself, for handlers that decode the bytes themselves."""
+
+
+async def skip_decoding(message: NatsMessage) -> None:
+    """A subscriber ``decoder`` that leaves the body alone: the handler reads the raw bytes
+    (to answer a bad request with a typed error, or to dead-letter it as it came)."""
+    return

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import Annotated
-
 import asyncpg
 import msgspec
 import structlog
-from faststream import Context
 from faststream.nats import NatsRouter
-from faststream.nats.message import NatsMessage
 from nats.aio.msg import Msg
 from pulse_contracts import Codec, RpcError, subjects
 from pulse_contracts.accounts import AUTH_VERBS, Revocation
 from pulse_runtime.access_tokens import SigningKey
-from pulse_runtime.database import create_pool
+from pulse_runtime.database import DATABASE_AWAY, create_pool_when_reachable, pool_is_ready
 from pulse_runtime.health import HealthListener
 from pulse_runtime.logging import get_logger
-from pulse_runtime.messaging import create_broker, is_connected, start_broker
+from pulse_runtime.messaging import (
+    RawMessage,
+    create_broker,
+    is_connected,
+    skip_decoding,
+    start_broker,
+)
 from pulse_runtime.service import Lifecycle
 from pulse_runtime.telemetry import counter, new_registry
 from pulse_runtime.tracing import TRACEPARENT, trace_id_of
@@ -30,13 +31,6 @@ from .settings import Settings
 from .store import AccountStore
 
 log = get_logger(__name__)
-
-RequestMessage = Annotated[NatsMessage, Context("message")]
-_RETRYABLE = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
-
-
-async def _no_decode(message: NatsMessage) -> None:
-    return None  # the handler decodes, to answer a bad request with a typed error
 
 
 async def load_signing_keys(store: AccountStore) -> list[SigningKey]:
@@ -83,11 +77,11 @@ class AuthService:
         @router.subscriber(
             f"{subjects.RPC_AUTH}.>",
             queue=subjects.AUTH_QUEUE,
-            decoder=_no_decode,
+            decoder=skip_decoding,
             no_reply=True,
             title="rpc.auth.>",
         )
-        async def answer(message: RequestMessage) -> None:
+        async def answer(message: RawMessage) -> None:
             await self.answer(message.raw_message)
 
         return router
@@ -116,7 +110,7 @@ class AuthService:
             return RpcError(code="bad_request", message=f"rpc.auth.{verb} does not take that")
         try:
             return await self.authority.handle(request)
-        except _RETRYABLE as exc:
+        except DATABASE_AWAY as exc:
             log.warning("database unavailable", error=str(exc))
             return RpcError(code="unavailable", message="accounts are unavailable; retry")
         except Exception:  # a bug must still answer, or the caller waits for its timeout
@@ -127,19 +121,15 @@ class AuthService:
         await self.broker.publish(self.codec.pack(revocation), subjects.AUTH_REVOCATIONS)
 
     async def readiness(self) -> dict[str, bool]:
-        database = False
-        if self.pool is not None:
-            try:
-                database = await asyncio.wait_for(self.pool.fetchval("SELECT true"), 2) is True
-            except Exception:  # any failure means not ready
-                database = False
-        return {"nats": is_connected(self.broker), "database": database}
+        return {"nats": is_connected(self.broker), "database": await pool_is_ready(self.pool)}
 
     async def start(self, lifecycle: Lifecycle) -> bool:
         await self.health.start()
-        self.pool = await create_pool(
-            self.settings.database.url, max_size=self.settings.auth.pool_size
+        self.pool = await create_pool_when_reachable(
+            self.settings.database.url, lifecycle.stopping, max_size=self.settings.auth.pool_size
         )
+        if self.pool is None:
+            return False
         async with self.pool.acquire() as conn:
             await migrate(conn)
         store = AccountStore(self.pool)

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from datetime import UTC, datetime
-from typing import Annotated
 
 import asyncpg
 import msgspec
 import structlog
-from faststream import Context
 from faststream.nats import ConsumerConfig, NatsRouter
-from faststream.nats.message import NatsMessage
 from nats.aio.msg import Msg
 from pulse_contracts import (
     CONTENT_TYPE_HEADER,
@@ -24,10 +20,16 @@ from pulse_contracts import (
     subjects,
 )
 from pulse_runtime.consumer import PullConsumer
-from pulse_runtime.database import create_pool
+from pulse_runtime.database import DATABASE_AWAY, create_pool_when_reachable, pool_is_ready
 from pulse_runtime.health import HealthListener
 from pulse_runtime.logging import get_logger
-from pulse_runtime.messaging import create_broker, is_connected, start_broker
+from pulse_runtime.messaging import (
+    RawMessage,
+    create_broker,
+    is_connected,
+    skip_decoding,
+    start_broker,
+)
 from pulse_runtime.service import Lifecycle
 from pulse_runtime.streams import pulse_streams
 from pulse_runtime.telemetry import counter, histogram, new_registry
@@ -39,21 +41,6 @@ from .settings import Settings
 from .writer import MetricsWriter
 
 log = get_logger(__name__)
-
-RequestMessage = Annotated[NatsMessage, Context("message")]
-# The database is away (down, restarting, unreachable): retry later, never set data aside.
-_RETRYABLE = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.OperatorInterventionError,
-)
-
-
-async def _no_decode(message: NatsMessage) -> None:
-    # The handler decodes the raw bytes itself, to answer a bad request with a typed error.
-    return None
 
 
 class PersistenceService:
@@ -90,11 +77,11 @@ class PersistenceService:
         @router.subscriber(
             subjects.RPC_QUERY_METRICS,
             queue=subjects.PERSISTENCE_QUEUE,
-            decoder=_no_decode,
+            decoder=skip_decoding,
             no_reply=True,
             title="rpc.query.metrics",
         )
-        async def query_metrics(message: RequestMessage) -> None:
+        async def query_metrics(message: RawMessage) -> None:
             await self.answer_metrics_query(message.raw_message)
 
         return router
@@ -123,7 +110,7 @@ class PersistenceService:
         structlog.contextvars.bind_contextvars(trace_id=first_trace)
         try:
             await self._write_and_ack(decoded)
-        except _RETRYABLE as exc:
+        except DATABASE_AWAY as exc:
             self._failures.inc()
             log.warning("database unavailable; batch will be redelivered", error=str(exc))
             for msg, _ in decoded:
@@ -178,7 +165,7 @@ class PersistenceService:
         else:
             try:
                 reply = await self.queries.raw_points(query)
-            except _RETRYABLE as exc:
+            except DATABASE_AWAY as exc:
                 reply = RpcError(code="unavailable", message=f"database unavailable: {exc}")
             except Exception:  # a bug must still answer, or the caller waits for its timeout
                 log.exception("query failed")
@@ -187,17 +174,16 @@ class PersistenceService:
             await msg.respond(self.codec.pack(reply))
 
     async def readiness(self) -> dict[str, bool]:
-        database = False
-        if self.pool is not None:
-            try:
-                database = await asyncio.wait_for(self.pool.fetchval("SELECT true"), 2) is True
-            except Exception:  # any failure means not ready
-                database = False
-        return {"nats": is_connected(self.broker), "database": database}
+        return {"nats": is_connected(self.broker), "database": await pool_is_ready(self.pool)}
 
     async def start(self, lifecycle: Lifecycle) -> bool:
         await self.health.start()
-        self.pool = await self._connect_database(lifecycle)
+        self.pool = await create_pool_when_reachable(
+            self.settings.database.url,
+            lifecycle.stopping,
+            max_size=self.settings.persistence.pool_size,
+            init=prepare_connection,
+        )
         if self.pool is None:
             return False
         async with self.pool.acquire() as conn:
@@ -223,23 +209,6 @@ class PersistenceService:
         await self.consumer.start()
         self.health.mark_started()
         return True
-
-    async def _connect_database(self, lifecycle: Lifecycle) -> asyncpg.Pool | None:
-        delay = 0.2
-        while not lifecycle.stopping.is_set():
-            try:
-                return await create_pool(
-                    self.settings.database.url,
-                    max_size=self.settings.persistence.pool_size,
-                    init=prepare_connection,
-                )
-            except _RETRYABLE as exc:
-                log.warning("database not reachable yet, retrying", error=str(exc))
-            try:
-                await asyncio.wait_for(lifecycle.stopping.wait(), delay)
-            except TimeoutError:
-                delay = min(delay * 2, 5.0)
-        return None
 
     async def stop(self) -> None:
         if self.consumer is not None:
