@@ -475,3 +475,16 @@ async def test_websocket_closes_at_expiry_unless_renewed(make_stack: Any) -> Non
         assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4401, "token expired")
         # the renewed one still streams after the first token's lifetime
         assert json.loads(await asyncio.wait_for(renewed.recv(), 10))["type"] == "cpu"
+
+
+async def test_cors_allows_only_the_configured_origins(make_stack: Any) -> None:
+    stack: PulseStack = make_stack(PULSE_GATEWAY_CORS_ORIGINS="https://dash.example")
+    stack.start(["auth", "gateway"])
+    preflight = {"Access-Control-Request-Method": "POST"}
+    async with httpx.AsyncClient() as client:
+        url = stack["gateway"].url("/api/v1/auth/login")
+        allowed = await client.options(url, headers={**preflight, "Origin": "https://dash.example"})
+        other = await client.options(url, headers={**preflight, "Origin": "https://evil.example"})
+    assert allowed.headers["access-control-allow-origin"] == "https://dash.example"
+    assert allowed.headers["access-control-allow-credentials"] == "true"
+    assert "access-control-allow-origin" not in other.headers
