@@ -4,6 +4,7 @@ from . import subjects
 from .codecs import CONTENT_TYPE_HEADER, JSON, MSGPACK, Codec, is_msgpack
 from .deadletter import DeadLetter
 from .metrics import (
+    EPOCH,
     IngestAck,
     MetricPoint,
     ProducerMetrics,
@@ -11,12 +12,27 @@ from .metrics import (
     from_epoch_us,
     to_epoch_us,
 )
-from .queries import MetricsQuery, MetricsQueryReply, MetricsQueryResult, RpcError, StoredPoint
+from .queries import (
+    Catalog,
+    CatalogQuery,
+    CatalogReply,
+    MetricsQuery,
+    MetricsQueryReply,
+    MetricsQueryResult,
+    RpcError,
+    SeriesInfo,
+    StoredBucket,
+    StoredPoint,
+)
 
 __all__ = [
     "CONTENT_TYPE_HEADER",
+    "EPOCH",
     "JSON",
     "MSGPACK",
+    "Catalog",
+    "CatalogQuery",
+    "CatalogReply",
     "Codec",
     "DeadLetter",
     "IngestAck",
@@ -27,6 +43,8 @@ __all__ = [
     "ProducerMetrics",
     "RpcError",
     "SeriesBatch",
+    "SeriesInfo",
+    "StoredBucket",
     "StoredPoint",
     "from_epoch_us",
     "is_msgpack",

@@ -13,7 +13,7 @@ import msgspec
 from .accounts import AuthReply, AuthRequest
 from .deadletter import DeadLetter
 from .metrics import ProducerMetrics, SeriesBatch
-from .queries import MetricsQuery, MetricsQueryReply
+from .queries import CatalogReply, MetricsQuery, MetricsQueryReply
 
 CONTENT_TYPE_HEADER: Final = "Content-Type"
 JSON: Final = "application/json"
@@ -40,6 +40,9 @@ class Codec:
             msgspec.msgpack.Decoder(MetricsQueryReply)
         )
 
+        self.catalog_reply: msgspec.msgpack.Decoder[CatalogReply] = msgspec.msgpack.Decoder(
+            CatalogReply
+        )
         self.auth_request: msgspec.msgpack.Decoder[AuthRequest] = msgspec.msgpack.Decoder(
             AuthRequest
         )

@@ -8,13 +8,18 @@ import msgspec
 
 
 class MetricsQuery(msgspec.Struct, frozen=True, kw_only=True, tag="metrics_query"):
-    """Raw points of one metric name between ``start`` (inclusive) and ``end`` (exclusive)."""
+    """One metric name between ``start`` (inclusive) and ``end`` (exclusive).
+
+    Without ``max_points``: raw points (at most ``limit``). With it: at most that many buckets,
+    at the finest resolution that fits (raw, 1m, 1h or an on-the-fly width).
+    """
 
     name: str
     start: datetime
     end: datetime
     source: str | None = None
     limit: int = 100_000
+    max_points: int | None = None
 
 
 class StoredPoint(msgspec.Struct, frozen=True, array_like=True):
@@ -23,8 +28,40 @@ class StoredPoint(msgspec.Struct, frozen=True, array_like=True):
     value: float
 
 
+class StoredBucket(msgspec.Struct, frozen=True, array_like=True):
+    """Aggregates of one source's points in ``[time, time + resolution)``."""
+
+    source: str
+    time: datetime
+    min: float
+    max: float
+    avg: float
+    count: int
+
+
 class MetricsQueryResult(msgspec.Struct, frozen=True, kw_only=True, tag="metrics_result"):
-    points: list[StoredPoint]
+    points: list[StoredPoint] = msgspec.field(default_factory=list)
+    buckets: list[StoredBucket] = msgspec.field(default_factory=list)
+    resolution: str = "raw"
+    """``raw`` or the bucket width as ``<n>s``/``<n>m``/``<n>h``/``<n>d``."""
+    bucket_seconds: int = 0
+
+
+class CatalogQuery(msgspec.Struct, frozen=True, kw_only=True, tag="catalog_query"):
+    pass
+
+
+class SeriesInfo(msgspec.Struct, frozen=True, kw_only=True):
+    source: str
+    name: str
+    unit: str | None
+    tags: dict[str, str]
+    latest_time: datetime | None
+    latest_value: float | None
+
+
+class Catalog(msgspec.Struct, frozen=True, kw_only=True, tag="catalog"):
+    series: list[SeriesInfo]
 
 
 class RpcError(msgspec.Struct, frozen=True, kw_only=True, tag="error"):
@@ -36,3 +73,4 @@ class RpcError(msgspec.Struct, frozen=True, kw_only=True, tag="error"):
 
 
 MetricsQueryReply = MetricsQueryResult | RpcError
+CatalogReply = Catalog | RpcError

@@ -14,6 +14,7 @@ DEADLETTER_STREAM = "DEADLETTER"
 DEADLETTER_SUBJECTS = "deadletter.>"
 
 RPC_QUERY_METRICS = "rpc.query.metrics"
+RPC_QUERY_CATALOG = "rpc.query.catalog"
 
 RPC_AUTH = "rpc.auth"
 """Prefix of the auth service's request/reply verbs: ``rpc.auth.<verb>``."""

@@ -59,6 +59,7 @@ def create_app(
     app = Litestar(
         route_handlers=[
             routes.metrics_history,
+            routes.metrics_catalog,
             routes.live_metrics,
             routes.healthz,
             routes.readyz,

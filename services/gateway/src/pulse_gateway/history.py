@@ -7,12 +7,20 @@ from datetime import datetime
 from nats.aio.client import Client
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
-from pulse_contracts import Codec, MetricsQuery, MetricsQueryResult, RpcError, StoredPoint, subjects
+from pulse_contracts import (
+    Catalog,
+    CatalogQuery,
+    Codec,
+    MetricsQuery,
+    MetricsQueryResult,
+    RpcError,
+    subjects,
+)
 from pulse_runtime.tracing import TRACEPARENT
 
 from .errors import ApiError
 
-_CLIENT_ERRORS = {"too_many_points", "invalid_range", "bad_request"}
+_CLIENT_ERRORS = {"too_many_points", "invalid_range", "bad_request", "invalid_max_points"}
 
 
 class HistoryClient:
@@ -22,15 +30,24 @@ class HistoryClient:
         self._timeout_s = timeout_s
         self._max_points = max_points
 
-    async def raw_points(
+    async def metrics(
         self,
         name: str,
         start: datetime,
         end: datetime,
         source: str | None,
         traceparent: str,
-    ) -> list[StoredPoint]:
-        query = MetricsQuery(name=name, start=start, end=end, source=source, limit=self._max_points)
+        *,
+        max_points: int | None = None,
+    ) -> MetricsQueryResult:
+        query = MetricsQuery(
+            name=name,
+            start=start,
+            end=end,
+            source=source,
+            limit=self._max_points,
+            max_points=max_points,
+        )
         try:
             reply = await self._nats.request(
                 subjects.RPC_QUERY_METRICS,
@@ -46,7 +63,30 @@ class HistoryClient:
             raise ApiError(504, "history_timeout", "the history query took too long") from None
         answer = self._codec.metrics_query_reply.decode(reply.data)
         if isinstance(answer, RpcError):
-            status = 400 if answer.code in _CLIENT_ERRORS else 503
-            raise ApiError(status, answer.code, answer.message)
-        assert isinstance(answer, MetricsQueryResult)
-        return answer.points
+            raise _api_error(answer)
+        return answer
+
+    async def catalog(self, traceparent: str) -> Catalog:
+        try:
+            reply = await self._nats.request(
+                subjects.RPC_QUERY_CATALOG,
+                self._codec.pack(CatalogQuery()),
+                timeout=self._timeout_s,
+                headers={TRACEPARENT: traceparent},
+            )
+        except NoRespondersError:
+            raise ApiError(
+                503, "history_unavailable", "no persistence service is running"
+            ) from None
+        except NatsTimeoutError:
+            raise ApiError(504, "history_timeout", "the catalog query took too long") from None
+        answer = self._codec.catalog_reply.decode(reply.data)
+        if isinstance(answer, RpcError):
+            raise _api_error(answer)
+        return answer
+
+
+def _api_error(error: RpcError) -> ApiError:
+    status = 400 if error.code in _CLIENT_ERRORS else 503
+    parameter = "max_points" if error.code == "invalid_max_points" else None
+    return ApiError(status, error.code, error.message, parameter=parameter)

@@ -16,7 +16,7 @@ from pulse_runtime.health import ReadinessCheck, readiness_report
 from .errors import ApiError, ErrorBody, invalid_parameter, missing_parameter
 from .history import HistoryClient
 from .live import ClientFeed, LiveHub
-from .schemas import MetricPointOut, MetricsHistory
+from .schemas import MetricPointOut, MetricsHistory, SeriesCatalog, SeriesOut
 from .security import KeyRing
 from .tracing import current_traceparent
 from .websocket_auth import SocketSession
@@ -78,6 +78,12 @@ async def metrics_history(
         str | None, QueryParameter(name="from", description="start, ISO 8601 with timezone")
     ] = None,
     to: Annotated[str | None, QueryParameter(description="end, ISO 8601; default now")] = None,
+    max_points: Annotated[
+        int | None,
+        QueryParameter(
+            ge=1, description="at most this many buckets per series (min/max/avg/count each)"
+        ),
+    ] = None,
 ) -> MetricsHistory:
     metric = metric_name(type_, name)
     if source is not None:
@@ -88,11 +94,54 @@ async def metrics_history(
     end = parse_time("to", to) if to is not None else datetime.now(UTC)
     if end <= start:
         raise invalid_parameter("to", "must be later than 'from'")
-    points = await history.raw_points(metric, start, end, source, current_traceparent.get())
+    result = await history.metrics(
+        metric, start, end, source, current_traceparent.get(), max_points=max_points
+    )
+    if max_points is None:
+        return MetricsHistory(
+            series=[
+                MetricPointOut(timestamp=p.time, value=p.value, type=metric, source=p.source)
+                for p in result.points
+            ]
+        )
     return MetricsHistory(
         series=[
-            MetricPointOut(timestamp=p.time, value=p.value, type=metric, source=p.source)
-            for p in points
+            MetricPointOut(
+                timestamp=b.time,
+                value=b.avg,
+                type=metric,
+                source=b.source,
+                min=b.min,
+                max=b.max,
+                avg=b.avg,
+                count=b.count,
+            )
+            for b in result.buckets
+        ],
+        resolution=result.resolution,
+        bucket_seconds=result.bucket_seconds or None,
+    )
+
+
+@get(
+    "/api/v1/metrics/catalog",
+    opt={"access": "user"},
+    summary="Every series",
+    description="Every series with its unit, tags, latest value and time.",
+)
+async def metrics_catalog(history: NamedDependency[HistoryClient]) -> SeriesCatalog:
+    catalog = await history.catalog(current_traceparent.get())
+    return SeriesCatalog(
+        series=[
+            SeriesOut(
+                name=s.name,
+                source=s.source,
+                unit=s.unit,
+                tags=s.tags,
+                latest_time=s.latest_time,
+                latest_value=s.latest_value,
+            )
+            for s in catalog.series
         ]
     )
 

@@ -7,14 +7,38 @@ from datetime import datetime
 import msgspec
 
 
-class MetricPointOut(msgspec.Struct, frozen=True, kw_only=True):
-    """One point of one series: a row of ``/api/v1/metrics`` and a frame of ``/ws/metrics``."""
+class MetricPointOut(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One point of one series (a row of ``/api/v1/metrics``, a frame of ``/ws/metrics``).
+
+    In a bucketed answer (``max_points``) it is one bucket: ``timestamp`` is its start,
+    ``value`` its average, with ``min``, ``max``, ``avg`` and ``count`` beside it.
+    """
 
     timestamp: datetime
     value: float
     type: str
     source: str
+    min: float | None = None
+    max: float | None = None
+    avg: float | None = None
+    count: int | None = None
 
 
-class MetricsHistory(msgspec.Struct, frozen=True, kw_only=True):
+class MetricsHistory(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     series: list[MetricPointOut]
+    resolution: str = "raw"
+    """``raw``, or the bucket width: ``10s``, ``1m``, ``15m``, ``1h``, ``1d`` …"""
+    bucket_seconds: int | None = None
+
+
+class SeriesOut(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    source: str
+    unit: str | None
+    tags: dict[str, str]
+    latest_time: datetime | None
+    latest_value: float | None
+
+
+class SeriesCatalog(msgspec.Struct, frozen=True, kw_only=True):
+    series: list[SeriesOut]

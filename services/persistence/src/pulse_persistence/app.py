@@ -20,7 +20,12 @@ from pulse_contracts import (
     subjects,
 )
 from pulse_runtime.consumer import PullConsumer
-from pulse_runtime.database import DATABASE_AWAY, create_pool_when_reachable, pool_is_ready
+from pulse_runtime.database import (
+    DATABASE_AWAY,
+    create_pool_when_reachable,
+    has_timescaledb,
+    pool_is_ready,
+)
 from pulse_runtime.health import HealthListener
 from pulse_runtime.logging import get_logger
 from pulse_runtime.messaging import (
@@ -35,7 +40,8 @@ from pulse_runtime.streams import pulse_streams
 from pulse_runtime.telemetry import counter, histogram, new_registry
 from pulse_runtime.tracing import TRACEPARENT, trace_id_of
 
-from .queries import MetricsQueries
+from .policies import apply_policies
+from .queries import MetricsQueries, rollups_present
 from .schema import migrate, prepare_connection
 from .settings import Settings
 from .writer import MetricsWriter
@@ -83,6 +89,16 @@ class PersistenceService:
         )
         async def query_metrics(message: RawMessage) -> None:
             await self.answer_metrics_query(message.raw_message)
+
+        @router.subscriber(
+            subjects.RPC_QUERY_CATALOG,
+            queue=subjects.PERSISTENCE_QUEUE,
+            decoder=skip_decoding,
+            no_reply=True,
+            title="rpc.query.catalog",
+        )
+        async def query_catalog(message: RawMessage) -> None:
+            await self.answer_catalog_query(message.raw_message)
 
         return router
 
@@ -164,12 +180,24 @@ class PersistenceService:
             reply: object = RpcError(code="bad_request", message=str(exc))
         else:
             try:
-                reply = await self.queries.raw_points(query)
+                reply = await self.queries.metrics(query)
             except DATABASE_AWAY as exc:
                 reply = RpcError(code="unavailable", message=f"database unavailable: {exc}")
             except Exception:  # a bug must still answer, or the caller waits for its timeout
                 log.exception("query failed")
                 reply = RpcError(code="internal_error", message="the query failed")
+        if msg.reply:
+            await msg.respond(self.codec.pack(reply))
+
+    async def answer_catalog_query(self, msg: Msg) -> None:
+        assert self.queries is not None
+        try:
+            reply: object = await self.queries.catalog()
+        except DATABASE_AWAY as exc:
+            reply = RpcError(code="unavailable", message=f"database unavailable: {exc}")
+        except Exception:  # a bug must still answer, or the caller waits for its timeout
+            log.exception("catalog query failed")
+            reply = RpcError(code="internal_error", message="the query failed")
         if msg.reply:
             await msg.respond(self.codec.pack(reply))
 
@@ -188,9 +216,14 @@ class PersistenceService:
             return False
         async with self.pool.acquire() as conn:
             await migrate(conn)
+            timescale = await has_timescaledb(conn)
+            if timescale:
+                await apply_policies(conn, self.settings.persistence)
+            rollups = timescale and await rollups_present(conn)
+        log.info("history storage", timescaledb=timescale, rollups=rollups)
         self.writer = MetricsWriter(self.pool)
         self.queries = MetricsQueries(
-            self.pool, max_points=self.settings.persistence.max_query_points
+            self.pool, max_points=self.settings.persistence.max_query_points, rollups=rollups
         )
         streams = pulse_streams(self.settings.common)
         if not await start_broker(self.broker, lifecycle.stopping, streams):

@@ -17,6 +17,11 @@ class PersistenceSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unkn
     retry_delay_s: float = 2.0
     pool_size: int = 10
     max_query_points: int = 100_000
+    # TimescaleDB only (ignored on plain PostgreSQL): compress chunks older than this, drop
+    # raw rows older than retention_s and rollups older than rollup_retention_s (0 = keep).
+    compress_after_s: int = 7 * 24 * 3600
+    retention_s: int = 0
+    rollup_retention_s: int = 0
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
