@@ -239,3 +239,59 @@ async def test_bad_websocket_parameters_close_with_policy_violation(make_stack: 
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 1008
     assert closed.value.rcvd.reason.startswith("type: 'no.dots' is not valid")
+
+
+async def test_history_at_a_resolution_and_the_catalog(make_stack: Any) -> None:
+    stack: PulseStack = make_stack()
+    stack.start(["persistence", "auth", "ingest", "gateway"])
+    start = datetime(2026, 11, 20, tzinfo=UTC)
+    points = [
+        point("zoomed", float(i % 60), start + timedelta(seconds=10 * i), source="zoom")
+        for i in range(6 * 60 * 6)  # six hours, one point every 10 s
+    ]
+    nc = await nats.connect(stack.nats_url)
+    try:
+        reply = await nc.request(subjects.INGEST_METRICS, json.dumps(points).encode(), timeout=10)
+        assert json.loads(reply.data) == {"accepted": len(points)}
+    finally:
+        await nc.drain()
+    token = await stack.token()
+    async with httpx.AsyncClient(headers=bearer(token)) as client:
+
+        async def six_hours(max_points: int) -> dict[str, Any]:
+            response = await client.get(
+                stack["gateway"].url("/api/v1/metrics"),
+                params={
+                    "name": "zoomed",
+                    "from": start.isoformat(),
+                    "to": (start + timedelta(hours=6)).isoformat(),
+                    "max_points": str(max_points),
+                },
+            )
+            assert response.status_code == 200, response.text
+            body: dict[str, Any] = response.json()
+            return body
+
+        async def all_stored() -> bool:
+            return len((await six_hours(10_000))["series"]) == len(points)
+
+        assert await eventually(all_stored)
+        raw = await six_hours(10_000)
+        hourly = await six_hours(6)
+        catalog = (await client.get(stack["gateway"].url("/api/v1/metrics/catalog"))).json()
+    assert raw["resolution"] == "raw"
+    assert (hourly["resolution"], hourly["bucket_seconds"]) == ("1h", 3600)
+    assert len(hourly["series"]) == 6
+    assert hourly["series"][0] == {
+        "timestamp": "2026-11-20T00:00:00Z",
+        "value": 29.5,
+        "type": "zoomed",
+        "source": "zoom",
+        "min": 0.0,
+        "max": 59.0,
+        "avg": 29.5,
+        "count": 360,
+    }
+    [zoom] = [s for s in catalog["series"] if s["name"] == "zoomed"]
+    assert zoom["latest_time"] == "2026-11-20T05:59:50Z"
+    assert zoom["latest_value"] == 59.0

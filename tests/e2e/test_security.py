@@ -436,6 +436,7 @@ async def test_ingest_http_needs_a_valid_key_with_the_scope(make_stack: Any) -> 
         assert invalid.json() == {
             "code": "invalid_metrics",
             "message": "invalid metric point: Expected `float`, got `str` - at `$.value`",
+            "errors": [{"index": 0, "field": "value", "reason": "Expected `float`, got `str`"}],
         }
         assert too_big.status_code == 413
 

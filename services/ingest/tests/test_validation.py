@@ -80,3 +80,30 @@ def test_backfill_of_old_points_is_accepted(validator: MetricsValidator) -> None
     old = NOW - timedelta(days=400)
     [batch] = validator.validate(body(point(at=old)), None, NOW)
     assert batch.times_us == [to_epoch_us(old)]
+
+
+def test_every_bad_point_is_reported_with_index_field_and_reason(
+    validator: MetricsValidator,
+) -> None:
+    data = body(point(), {**point(), "value": "high"}, {**point(), "source": "a.b"}, point())
+    wide = MetricsValidator(Codec(), max_future_skew_s=60, max_points=10)
+    with pytest.raises(InvalidMetrics) as raised:
+        wide.validate(data, None, NOW)
+    assert str(raised.value) == (
+        "invalid metric point: Expected `float`, got `str` - at `$[1].value`"
+        " (and 1 more bad points)"
+    )
+    assert [(e.index, e.field, e.reason) for e in raised.value.errors] == [
+        (1, "value", "Expected `float`, got `str`"),
+        (2, "source", "Expected `str` matching regex '^[A-Za-z0-9_-]{1,64}$'"),
+    ]
+
+
+def test_msgpack_item_errors_and_future_times_are_listed_too() -> None:
+    wide = MetricsValidator(Codec(), max_future_skew_s=60, max_points=10)
+    late = NOW + timedelta(hours=1)
+    data = msgspec.msgpack.encode([point(at=late), point(), point(value=float("inf"))])
+    with pytest.raises(InvalidMetrics) as raised:
+        wide.validate(data, "application/msgpack", NOW)
+    assert [(e.index, e.field) for e in raised.value.errors] == [(0, "time"), (2, "value")]
+    assert str(raised.value).endswith("(and 1 more errors)")

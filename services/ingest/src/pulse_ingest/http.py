@@ -21,21 +21,25 @@ from pulse_runtime.auth_client import AuthClient, AuthRefused, AuthUnavailable
 from pulse_runtime.health import ReadinessCheck, readiness_report
 from pulse_runtime.tracing import traceparent_from
 
-from .validation import InvalidMetrics
+from .validation import InvalidMetrics, ItemError
 
 IngestMetrics = Callable[[bytes, str | None, str], Awaitable[int]]
 
 
-class ErrorBody(msgspec.Struct, frozen=True, kw_only=True):
+class ErrorBody(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     code: str
     message: str
+    errors: list[ItemError] | None = None
+    """For ``invalid_metrics``: each bad point's index, field and reason (up to 100)."""
 
 
 class Refused(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, errors: list[ItemError] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
-        self.body = ErrorBody(code=code, message=message)
+        self.body = ErrorBody(code=code, message=message, errors=errors or None)
 
 
 class ApiKeyCache:
@@ -94,7 +98,7 @@ async def post_metrics(
     try:
         accepted = await ingest(body, request.headers.get("content-type"), traceparent)
     except InvalidMetrics as refused:
-        raise Refused(400, "invalid_metrics", str(refused)) from None
+        raise Refused(400, "invalid_metrics", str(refused), refused.errors) from None
     return IngestAck(accepted=accepted)
 
 
