@@ -107,3 +107,9 @@ def test_msgpack_item_errors_and_future_times_are_listed_too() -> None:
         wide.validate(data, "application/msgpack", NOW)
     assert [(e.index, e.field) for e in raised.value.errors] == [(0, "time"), (2, "value")]
     assert str(raised.value).endswith("(and 1 more errors)")
+
+
+def test_a_single_bad_point_is_listed_as_index_0(validator: MetricsValidator) -> None:
+    with pytest.raises(InvalidMetrics) as raised:
+        validator.validate(json.dumps({**point(), "value": None}).encode(), None, NOW)
+    assert [(e.index, e.field) for e in raised.value.errors] == [(0, "value")]

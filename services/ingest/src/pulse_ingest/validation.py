@@ -35,8 +35,8 @@ class MetricsValidator:
         self._codec = codec
         self._max_future_skew = timedelta(seconds=max_future_skew_s)
         self._max_points = max_points
-        self._json_items = msgspec.json.Decoder(list[msgspec.Raw] | msgspec.Raw)
-        self._msgpack_items = msgspec.msgpack.Decoder(list[msgspec.Raw] | msgspec.Raw)
+        self._json_items = msgspec.json.Decoder(list[msgspec.Raw])
+        self._msgpack_items = msgspec.msgpack.Decoder(list[msgspec.Raw])
         self._json_point = msgspec.json.Decoder(MetricPoint)
         self._msgpack_point = msgspec.msgpack.Decoder(MetricPoint)
 
@@ -106,10 +106,13 @@ class MetricsValidator:
         """Every bad point, not just the first (slow path: only for refused messages)."""
         msgpack = is_msgpack(content_type)
         try:
-            items = (self._msgpack_items if msgpack else self._json_items).decode(data)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+            raws: list[msgspec.Raw] | list[bytes] = (
+                self._msgpack_items if msgpack else self._json_items
+            ).decode(data)
+        except msgspec.ValidationError:  # not an array: a single point
+            raws = [data]
+        except msgspec.DecodeError:
             return []
-        raws = items if isinstance(items, list) else [items]
         point_decoder = self._msgpack_point if msgpack else self._json_point
         errors = []
         for index, raw in enumerate(raws):
