@@ -489,3 +489,20 @@ async def test_cors_allows_only_the_configured_origins(make_stack: Any) -> None:
     assert allowed.headers["access-control-allow-origin"] == "https://dash.example"
     assert allowed.headers["access-control-allow-credentials"] == "true"
     assert "access-control-allow-origin" not in other.headers
+
+
+async def test_a_large_post_of_one_series_is_accepted_whole(make_stack: Any) -> None:
+    stack: PulseStack = make_stack()
+    stack.start(["persistence", "auth", "ingest", "gateway"])
+    _, secret = await create_api_key(stack, ["ingest:metrics"])
+    start = 1_700_000_000
+    points = [
+        {"time": f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(start + i))}Z",
+         "source": "bulk", "name": "large_post", "value": float(i)}
+        for i in range(60_000)
+    ]  # fmt: skip
+    async with httpx.AsyncClient(timeout=60) as client:
+        response = await client.post(
+            stack["ingest"].url("/api/v1/metrics"), json=points, headers=bearer(secret)
+        )
+    assert (response.status_code, response.json()) == (202, {"accepted": 60_000})

@@ -37,7 +37,10 @@ class PullConsumer:
         batch_size: int,
         batch_timeout_s: float,
         handler: BatchHandler,
+        concurrency: int = 1,
     ) -> None:
+        """``concurrency`` batches are fetched and handled at once (each on its own binding
+        to the durable consumer), so a write to the database overlaps the next fetch."""
         self._js = js
         self._stream = stream
         self._subject = subject
@@ -46,29 +49,33 @@ class PullConsumer:
         self._batch_size = batch_size
         self._batch_timeout_s = batch_timeout_s
         self._handler = handler
+        self._concurrency = concurrency
         self._running = False
-        self._task: asyncio.Task[None] | None = None
-        self._subscription: JetStreamContext.PullSubscription | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._subscriptions: list[JetStreamContext.PullSubscription] = []
 
     async def start(self) -> None:
-        self._subscription = await self._js.pull_subscribe(
-            self._subject, durable=self._durable, stream=self._stream, config=self._config
-        )
         self._running = True
-        self._task = asyncio.create_task(
-            self._consume(self._subscription), name=f"pull:{self._durable}"
-        )
+        for worker in range(self._concurrency):
+            subscription = await self._js.pull_subscribe(
+                self._subject, durable=self._durable, stream=self._stream, config=self._config
+            )
+            self._subscriptions.append(subscription)
+            self._tasks.append(
+                asyncio.create_task(
+                    self._consume(subscription), name=f"pull:{self._durable}:{worker}"
+                )
+            )
 
     async def stop(self) -> None:
-        """Take no new batch; the one in hand is finished (and acknowledged) first."""
+        """Take no new batch; the ones in hand are finished (and acknowledged) first."""
         self._running = False
-        if self._task is not None:
-            await self._task
-            self._task = None
-        if self._subscription is not None:
+        await asyncio.gather(*self._tasks)
+        self._tasks.clear()
+        for subscription in self._subscriptions:
             # An idle pull subscription would otherwise hold the connection's drain open.
-            await self._subscription.unsubscribe()
-            self._subscription = None
+            await subscription.unsubscribe()
+        self._subscriptions.clear()
 
     async def _consume(self, subscription: JetStreamContext.PullSubscription) -> None:
         while self._running:

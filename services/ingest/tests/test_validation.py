@@ -113,3 +113,14 @@ def test_a_single_bad_point_is_listed_as_index_0(validator: MetricsValidator) ->
     with pytest.raises(InvalidMetrics) as raised:
         validator.validate(json.dumps({**point(), "value": None}).encode(), None, NOW)
     assert [(e.index, e.field) for e in raised.value.errors] == [(0, "value")]
+
+
+def test_a_long_series_is_cut_into_messages_that_fit_nats() -> None:
+    big = MetricsValidator(Codec(), max_future_skew_s=60, max_points=100_000)
+    data = msgspec.json.encode(
+        [point(at=NOW - timedelta(seconds=i), value=float(i)) for i in range(45_000)]
+    )
+    batches = big.validate(data, None, NOW)
+    assert [len(b.values) for b in batches] == [20_000, 20_000, 5_000]
+    assert [v for b in batches for v in b.values] == [float(i) for i in range(45_000)]
+    assert max(len(Codec().pack(b)) for b in batches) < 512 * 1024

@@ -26,6 +26,7 @@ from .errors import (
     ApiError,
     api_error_handler,
     http_error_handler,
+    internal_error_handler,
     validation_error_handler,
 )
 from .history import HistoryClient
@@ -86,6 +87,7 @@ def create_app(
             ApiError: api_error_handler,
             ValidationException: validation_error_handler,
             HTTPException: http_error_handler,
+            Exception: internal_error_handler,
         },
         middleware=[trace_requests, security_headers],
         cors_config=CORSConfig(allow_origins=settings.cors_origins, allow_credentials=True)

@@ -7,6 +7,9 @@ from typing import Any
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from pulse_runtime.logging import get_logger
+
+log = get_logger(__name__)
 
 
 class ErrorBody(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -80,4 +83,13 @@ def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Respons
         ErrorBody(code=_CODES.get(exc.status_code, "error"), message=exc.detail),
         status_code=exc.status_code,
         headers=exc.headers,
+    )
+
+
+def internal_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    """A bug: logged with its traceback (and the request's trace id), answered as JSON."""
+    log.error("unhandled error", exc_info=exc)
+    return Response(
+        ErrorBody(code="internal_error", message="something went wrong; it has been logged"),
+        status_code=500,
     )

@@ -19,9 +19,12 @@ from pulse_contracts import IngestAck
 from pulse_contracts.accounts import ApiKeyIdentity, Scope, VerifyApiKey
 from pulse_runtime.auth_client import AuthClient, AuthRefused, AuthUnavailable
 from pulse_runtime.health import ReadinessCheck, readiness_report
+from pulse_runtime.logging import get_logger
 from pulse_runtime.tracing import traceparent_from
 
 from .validation import InvalidMetrics, ItemError
+
+log = get_logger(__name__)
 
 IngestMetrics = Callable[[bytes, str | None, str], Awaitable[int]]
 
@@ -126,6 +129,14 @@ def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Error
     )
 
 
+def _internal_error(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    log.error("unhandled error", exc_info=exc)
+    return Response(
+        ErrorBody(code="internal_error", message="something went wrong; it has been logged"),
+        status_code=500,
+    )
+
+
 def create_http_app(
     *,
     keys: ApiKeyCache,
@@ -143,7 +154,11 @@ def create_http_app(
             "ingest": provide(ingest),
             "readiness": provide(readiness),
         },
-        exception_handlers={Refused: _refused, HTTPException: _http_error},
+        exception_handlers={
+            Refused: _refused,
+            HTTPException: _http_error,
+            Exception: _internal_error,
+        },
         request_max_body_size=max_body_bytes,
         logging_config=None,
         openapi_config=None,

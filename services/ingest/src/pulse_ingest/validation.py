@@ -11,6 +11,8 @@ import msgspec
 from pulse_contracts import Codec, MetricPoint, SeriesBatch, is_msgpack, to_epoch_us
 
 MAX_REPORTED_ERRORS = 100
+SERIES_CHUNK_POINTS = 20_000
+"""Points per METRICS message: about 0.3 MB msgpack, well inside NATS's default 1 MiB payload."""
 _PATH = re.compile(r"^(.*) - at `\$\.?([A-Za-z_]*)")
 
 
@@ -68,12 +70,16 @@ class MetricsValidator:
             SeriesBatch(
                 source=source,
                 name=name,
-                times_us=[to_epoch_us(point.time) for point in group],
-                values=[point.value for point in group],
+                times_us=[to_epoch_us(point.time) for point in chunk],
+                values=[point.value for point in chunk],
                 unit=group[-1].unit,
                 tags=group[-1].tags,
             )
             for (source, name), group in series.items()
+            for chunk in (
+                group[start : start + SERIES_CHUNK_POINTS]
+                for start in range(0, len(group), SERIES_CHUNK_POINTS)
+            )
         ]
 
     def _check_values_and_times(self, points: list[MetricPoint], now: datetime) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from datetime import UTC, datetime
 
@@ -76,6 +78,7 @@ class PersistenceService:
         )
         self.broker.include_router(self._router())
         self.consumer: PullConsumer | None = None
+        self._stopping = asyncio.Event()  # the lifecycle's, once started
 
     def _router(self) -> NatsRouter:
         router = NatsRouter()
@@ -126,11 +129,17 @@ class PersistenceService:
         structlog.contextvars.bind_contextvars(trace_id=first_trace)
         try:
             await self._write_and_ack(decoded)
-        except DATABASE_AWAY as exc:
+        except (*DATABASE_AWAY, asyncpg.DeadlockDetectedError) as exc:
             self._failures.inc()
-            log.warning("database unavailable; batch will be redelivered", error=str(exc))
+            log.warning("batch not written; it will be redelivered", error=str(exc))
             for msg, _ in decoded:
                 await msg.nak(delay=self.settings.persistence.retry_delay_s)
+            # Fetching at once would only fail again, once per arriving message: wait as long
+            # as the redelivery (or until asked to stop) before the consumer fetches anew.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._stopping.wait(), self.settings.persistence.retry_delay_s
+                )
         except asyncpg.PostgresError as exc:
             log.warning("database refused a batch; isolating the cause", error=str(exc))
             for one in decoded:
@@ -205,6 +214,7 @@ class PersistenceService:
         return {"nats": is_connected(self.broker), "database": await pool_is_ready(self.pool)}
 
     async def start(self, lifecycle: Lifecycle) -> bool:
+        self._stopping = lifecycle.stopping
         await self.health.start()
         self.pool = await create_pool_when_reachable(
             self.settings.database.url,
@@ -238,6 +248,7 @@ class PersistenceService:
             batch_size=own.batch_size,
             batch_timeout_s=own.batch_timeout_s,
             handler=self.persist_metrics,
+            concurrency=own.writers,
         )
         await self.consumer.start()
         self.health.mark_started()

@@ -12,6 +12,7 @@ class PersistenceSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unkn
     host: str = "127.0.0.1"
     port: int = 8003
     batch_size: int = 500
+    writers: int = 2  # batches written at once (each on its own connection)
     batch_timeout_s: float = 0.2
     ack_wait_s: float = 30.0
     retry_delay_s: float = 2.0
