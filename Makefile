@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help run test lint fmt sync clean
+.PHONY: help run test lint fmt sync clean bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ lint: sync ## ruff (format check + lint) and mypy --strict
 
 test: lint ## lint, then unit and integration tests against real nats-server and PostgreSQL
 	$(VENV)/bin/pytest
+
+bench: sync ## benchmarks (make bench, or make bench ARGS="ingest --points 200000"); results in bench/results/
+	PYTHONPATH=. $(PY) -m bench $(or $(ARGS),ingest)
 
 fmt: sync ## format and auto-fix
 	$(VENV)/bin/ruff format .
