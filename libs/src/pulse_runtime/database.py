@@ -40,7 +40,7 @@ class MigrationError(RuntimeError):
 async def create_pool(
     dsn: str,
     *,
-    min_size: int = 1,
+    min_size: int = 0,
     max_size: int = 10,
     init: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
 ) -> asyncpg.Pool:
@@ -128,6 +128,9 @@ DATABASE_AWAY: tuple[type[BaseException], ...] = (
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
     asyncpg.exceptions.OperatorInterventionError,
+    # A pooled connection the server terminated while idle (its FATAL arrived before the
+    # socket closed) refuses to run anything; the retry gets a fresh one.
+    asyncpg.InternalClientError,
 )
 
 

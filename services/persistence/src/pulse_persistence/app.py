@@ -129,9 +129,7 @@ class PersistenceService:
         structlog.contextvars.bind_contextvars(trace_id=first_trace)
         try:
             await self._write_and_ack(decoded)
-        # InternalClientError: a pooled connection the server just terminated (its FATAL
-        # arrived before the socket closed) refuses to run anything; the retry gets a new one.
-        except (*DATABASE_AWAY, asyncpg.DeadlockDetectedError, asyncpg.InternalClientError) as exc:
+        except (*DATABASE_AWAY, asyncpg.DeadlockDetectedError) as exc:
             self._failures.inc()
             log.warning("batch not written; it will be redelivered", error=str(exc))
             for msg, _ in decoded:
