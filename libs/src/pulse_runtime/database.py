@@ -144,10 +144,14 @@ async def create_pool_when_reachable(
     """A pool, once the database answers; None if asked to stop while waiting."""
     delay = 0.2
     while not stopping.is_set():
+        pool = await create_pool(dsn, max_size=max_size, init=init)
         try:
-            return await create_pool(dsn, max_size=max_size, init=init)
+            await pool.fetchval("SELECT 1")  # the pool opens lazily (min_size 0): try it
         except DATABASE_AWAY as exc:
+            await pool.close()
             log.warning("database not reachable yet, retrying", error=str(exc), retry_in_s=delay)
+        else:
+            return pool
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), delay)
         delay = min(delay * 2, 5.0)
