@@ -12,8 +12,9 @@ import httpx
 import nats
 import pytest
 from pulse_contracts import Codec, SeriesBatch, subjects, to_epoch_us
+from pulse_runtime.embedded import free_port
 
-from tests.support.stack import PulseStack, eventually
+from tests.support.stack import PulseStack, ServiceProcess, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -194,3 +195,48 @@ async def test_poison_messages_are_set_aside_and_the_stream_keeps_flowing(
 async def _rows_total(database_url: str) -> int:
     total, _ = await stored_rows(database_url, "crash_probe")
     return total
+
+
+async def test_two_persistence_processes_share_the_stream_without_writing_twice(
+    make_stack: Any, database_url: str
+) -> None:
+    stack: PulseStack = make_stack(PULSE_PERSISTENCE_BATCH_SIZE="5")
+    stack.start(["persistence", "ingest"])
+    second = ServiceProcess("persistence", stack["persistence"].env, stack.work_dir / "second")
+    (stack.work_dir / "second").mkdir()
+    second.env["PULSE_PERSISTENCE_PORT"] = str(free_port())
+    second.port = int(second.env["PULSE_PERSISTENCE_PORT"])
+    second.start()
+    try:
+        second.wait_ready()
+        base = datetime.now(UTC) - timedelta(hours=2)
+        nc = await nats.connect(stack.nats_url)
+        try:
+            for index in range(200):
+                await nc.request(subjects.INGEST_METRICS, message(index, base), timeout=10)
+        finally:
+            await nc.drain()
+        expected = 200 * POINTS_PER_MESSAGE
+
+        async def all_stored() -> bool:
+            total, _ = await stored_rows(database_url, "crash_probe")
+            return total >= expected
+
+        assert await eventually(all_stored, within_s=60)
+        assert await stored_rows(database_url, "crash_probe") == (expected, expected)
+        shares = [await _rows_written(service) for service in (stack["persistence"], second)]
+    finally:
+        assert second.terminate() == 0
+    assert sum(shares) == expected
+    assert all(share > 0 for share in shares), f"one process did all the work: {shares}"
+
+
+async def _rows_written(service: ServiceProcess) -> int:
+    async with httpx.AsyncClient() as client:
+        text = (await client.get(service.url("/metrics"))).text
+    [line] = [
+        line
+        for line in text.splitlines()
+        if line.startswith("pulse_persistence_rows_written_total ")
+    ]
+    return int(float(line.split()[1]))
