@@ -19,6 +19,7 @@ class IngestSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     max_future_skew_s: float = 300.0
     max_points_per_message: int = 100_000
     publish_timeout_s: float = 5.0
+    workers: int = 8  # producer messages handled at once
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
