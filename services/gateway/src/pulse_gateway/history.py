@@ -48,12 +48,25 @@ class HistoryClient:
             limit=self._max_points,
             max_points=max_points,
         )
+        data = await self._ask(subjects.RPC_QUERY_METRICS, self._codec.pack(query), traceparent)
+        answer = self._codec.metrics_query_reply.decode(data)
+        if isinstance(answer, RpcError):
+            raise _api_error(answer)
+        return answer
+
+    async def catalog(self, traceparent: str) -> Catalog:
+        data = await self._ask(
+            subjects.RPC_QUERY_CATALOG, self._codec.pack(CatalogQuery()), traceparent
+        )
+        answer = self._codec.catalog_reply.decode(data)
+        if isinstance(answer, RpcError):
+            raise _api_error(answer)
+        return answer
+
+    async def _ask(self, subject: str, payload: bytes, traceparent: str) -> bytes:
         try:
             reply = await self._nats.request(
-                subjects.RPC_QUERY_METRICS,
-                self._codec.pack(query),
-                timeout=self._timeout_s,
-                headers={TRACEPARENT: traceparent},
+                subject, payload, timeout=self._timeout_s, headers={TRACEPARENT: traceparent}
             )
         except NoRespondersError:
             raise ApiError(
@@ -61,29 +74,7 @@ class HistoryClient:
             ) from None
         except NatsTimeoutError:
             raise ApiError(504, "history_timeout", "the history query took too long") from None
-        answer = self._codec.metrics_query_reply.decode(reply.data)
-        if isinstance(answer, RpcError):
-            raise _api_error(answer)
-        return answer
-
-    async def catalog(self, traceparent: str) -> Catalog:
-        try:
-            reply = await self._nats.request(
-                subjects.RPC_QUERY_CATALOG,
-                self._codec.pack(CatalogQuery()),
-                timeout=self._timeout_s,
-                headers={TRACEPARENT: traceparent},
-            )
-        except NoRespondersError:
-            raise ApiError(
-                503, "history_unavailable", "no persistence service is running"
-            ) from None
-        except NatsTimeoutError:
-            raise ApiError(504, "history_timeout", "the catalog query took too long") from None
-        answer = self._codec.catalog_reply.decode(reply.data)
-        if isinstance(answer, RpcError):
-            raise _api_error(answer)
-        return answer
+        return bytes(reply.data)
 
 
 def _api_error(error: RpcError) -> ApiError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import asyncpg
@@ -183,30 +184,30 @@ class PersistenceService:
 
     async def answer_metrics_query(self, msg: Msg) -> None:
         assert self.queries is not None
+        queries = self.queries
         try:
             query = self.codec.metrics_query.decode(msg.data)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            reply: object = RpcError(code="bad_request", message=str(exc))
-        else:
-            try:
-                reply = await self.queries.metrics(query)
-            except DATABASE_AWAY as exc:
-                reply = RpcError(code="unavailable", message=f"database unavailable: {exc}")
-            except Exception:  # a bug must still answer, or the caller waits for its timeout
-                log.exception("query failed")
-                reply = RpcError(code="internal_error", message="the query failed")
-        if msg.reply:
-            await msg.respond(self.codec.pack(reply))
+            await self._respond(msg, RpcError(code="bad_request", message=str(exc)))
+            return
+        await self._respond(msg, await self._answer(lambda: queries.metrics(query)))
 
     async def answer_catalog_query(self, msg: Msg) -> None:
         assert self.queries is not None
+        await self._respond(msg, await self._answer(self.queries.catalog))
+
+    @staticmethod
+    async def _answer(query: Callable[[], Awaitable[object]]) -> object:
+        """The query's result, or a typed error: a request always gets an answer."""
         try:
-            reply: object = await self.queries.catalog()
+            return await query()
         except DATABASE_AWAY as exc:
-            reply = RpcError(code="unavailable", message=f"database unavailable: {exc}")
+            return RpcError(code="unavailable", message=f"database unavailable: {exc}")
         except Exception:  # a bug must still answer, or the caller waits for its timeout
-            log.exception("catalog query failed")
-            reply = RpcError(code="internal_error", message="the query failed")
+            log.exception("query failed")
+            return RpcError(code="internal_error", message="the query failed")
+
+    async def _respond(self, msg: Msg, reply: object) -> None:
         if msg.reply:
             await msg.respond(self.codec.pack(reply))
 
