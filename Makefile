@@ -34,7 +34,7 @@ test: lint ## lint, then unit and integration tests against real nats-server and
 	$(VENV)/bin/pytest
 
 bench: sync ## benchmarks (make bench, or make bench ARGS="ingest --points 200000"); results in bench/results/
-	PYTHONPATH=. $(PY) -m bench $(or $(ARGS),ingest)
+	PYTHONPATH=. $(PY) -m bench $(ARGS)
 
 fmt: sync ## format and auto-fix
 	$(VENV)/bin/ruff format .

@@ -6,6 +6,7 @@ import pytest
 from pulse_persistence.resolution import aligned, bucket_width_s, label
 
 T0 = datetime(2026, 11, 22, 10, 0, 30, tzinfo=UTC)
+HOUR = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -21,8 +22,18 @@ T0 = datetime(2026, 11, 22, 10, 0, 30, tzinfo=UTC)
     ],
 )
 def test_the_finest_nice_width_that_fits(span: timedelta, max_points: int, width: int) -> None:
-    assert bucket_width_s(T0, T0 + span, max_points) == width
+    assert bucket_width_s(HOUR, HOUR + span, max_points) == width
     assert span.total_seconds() / width <= max_points
+
+
+def test_widening_to_whole_buckets_never_exceeds_max_points() -> None:
+    # 24 h from 10:00:30 spans 1441 whole minutes: 1-minute buckets would be one too many
+    assert bucket_width_s(T0, T0 + timedelta(hours=24), 1440) == 120
+    for max_points in (1, 7, 100, 1000, 1440):
+        for span in (timedelta(minutes=7), timedelta(hours=5), timedelta(days=3)):
+            width = bucket_width_s(T0, T0 + span, max_points)
+            first, last = aligned(T0, T0 + span, width)
+            assert (last - first).total_seconds() / width <= max_points
 
 
 def test_labels() -> None:

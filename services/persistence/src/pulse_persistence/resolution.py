@@ -18,12 +18,17 @@ NICE_WIDTHS_S = (
 
 
 def bucket_width_s(start: datetime, end: datetime, max_points: int) -> int:
-    """The smallest nice width that cuts ``[start, end)`` into at most ``max_points`` buckets."""
+    """The smallest nice width that cuts ``[start, end)``, widened to whole buckets, into at
+    most ``max_points`` buckets."""
     needed = (end - start).total_seconds() / max_points
-    for width in NICE_WIDTHS_S:
-        if width >= needed:
+    days = math.ceil(needed / 86400)
+    for width in (*NICE_WIDTHS_S, *(86400 * n for n in range(days, days + 3))):
+        if width < needed:
+            continue
+        first, last = aligned(start, end, width)
+        if (last - first).total_seconds() / width <= max_points:
             return width
-    return math.ceil(needed / 86400) * 86400
+    return 86400 * (days + 3)
 
 
 def label(width_s: int) -> str:
