@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import msgspec
 import nats
 import pytest
 from pulse_contracts import Codec, SeriesBatch, subjects, to_epoch_us
@@ -240,3 +241,73 @@ async def _rows_written(service: ServiceProcess) -> int:
         if line.startswith("pulse_persistence_rows_written_total ")
     ]
     return int(float(line.split()[1]))
+
+
+async def test_a_million_points_with_persistence_sigkilled_halfway_are_all_stored_once(
+    make_stack: Any, database_url: str
+) -> None:
+    total_points, per_message = 1_000_000, 5_000
+    stack: PulseStack = make_stack(PULSE_PERSISTENCE_ACK_WAIT_S="5", PULSE_LOG_LEVEL="warning")
+    stack.start(["persistence", "ingest"])
+    base = datetime(2025, 6, 1, tzinfo=UTC)
+    encode = msgspec.msgpack.Encoder().encode
+    messages = [
+        encode(
+            [
+                {
+                    "time": base + timedelta(milliseconds=i),
+                    "source": f"m{i % 4}",
+                    "name": "million",
+                    "value": float(i),
+                }
+                for i in range(first, first + per_message)
+            ]
+        )
+        for first in range(0, total_points, per_message)
+    ]
+    conn = await asyncpg.connect(database_url)
+    nc = await nats.connect(stack.nats_url)
+    slots = asyncio.Semaphore(8)
+
+    async def send(message: bytes) -> None:
+        async with slots:
+            reply = await nc.request(
+                subjects.INGEST_METRICS,
+                message,
+                timeout=60,
+                headers={"Content-Type": "application/msgpack"},
+            )
+            assert json.loads(reply.data) == {"accepted": per_message}
+
+    async def count() -> int:
+        value = await conn.fetchval(
+            "SELECT count(*) FROM metrics m JOIN series s ON s.id = m.series_id"
+            " WHERE s.name = 'million'"
+        )
+        return int(value)
+
+    try:
+        sending = asyncio.gather(*(send(m) for m in messages))
+
+        async def halfway() -> bool:
+            return await count() >= total_points // 2
+
+        assert await eventually(halfway, within_s=120, interval_s=0.05)
+        stack["persistence"].kill()
+        killed_at = await count()
+        await sending  # every message was acknowledged by ingest: it is in JetStream
+        stack["persistence"].start()
+
+        async def all_stored() -> bool:
+            return await count() >= total_points
+
+        assert await eventually(all_stored, within_s=180, interval_s=0.5)
+        distinct = await conn.fetchval(
+            "SELECT count(DISTINCT (m.series_id, m.time)) FROM metrics m"
+            " JOIN series s ON s.id = m.series_id WHERE s.name = 'million'"
+        )
+        assert (await count(), distinct) == (total_points, total_points)
+    finally:
+        await nc.drain()
+        await conn.close()
+    assert total_points // 2 <= killed_at < total_points, "the kill was not halfway"
