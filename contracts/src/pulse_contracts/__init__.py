@@ -5,6 +5,7 @@ from .codecs import CONTENT_TYPE_HEADER, JSON, MSGPACK, Codec, is_msgpack
 from .deadletter import DeadLetter
 from .metrics import (
     EPOCH,
+    SERIES_TOKEN_PATTERN,
     IngestAck,
     MetricPoint,
     ProducerMetrics,
@@ -30,6 +31,7 @@ __all__ = [
     "EPOCH",
     "JSON",
     "MSGPACK",
+    "SERIES_TOKEN_PATTERN",
     "Catalog",
     "CatalogQuery",
     "CatalogReply",

@@ -15,10 +15,13 @@ from typing import Annotated
 
 import msgspec
 
+SERIES_TOKEN_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"  # noqa: S105 - a "TOKEN" of a subject, not a secret
+"""Sources and metric names: each becomes a NATS subject token, so no dots or wildcards."""
+
 SeriesToken = Annotated[
     str,
     msgspec.Meta(
-        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        pattern=SERIES_TOKEN_PATTERN,
         description="1-64 characters from A-Z, a-z, 0-9, '_' and '-' (it becomes a subject token)",
     ),
 ]

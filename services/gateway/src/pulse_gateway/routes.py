@@ -11,6 +11,7 @@ from litestar import Response, WebSocket, get, websocket
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.params import QueryParameter
+from pulse_contracts import SERIES_TOKEN_PATTERN
 from pulse_runtime.health import ReadinessCheck, readiness_report
 
 from .errors import ApiError, ErrorBody, invalid_parameter, missing_parameter
@@ -21,7 +22,7 @@ from .security import KeyRing
 from .tracing import current_traceparent
 from .websocket_auth import SocketSession
 
-_SERIES_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_SERIES_TOKEN = re.compile(SERIES_TOKEN_PATTERN)
 WS_POLICY_VIOLATION = 1008
 
 

@@ -36,6 +36,7 @@ class GeneratorService:
         )
         self.signals = simulated_signals(own.sensors, random.Random(own.seed))  # noqa: S311
         self.host_metrics = HostMetrics() if own.host_metrics else None
+        self.host = host_source()
         self._published = counter(
             self.registry, "pulse_generator_points_published_total", "Points sent to ingest"
         )
@@ -56,9 +57,8 @@ class GeneratorService:
             for signal in self.signals
         ]
         if self.host_metrics is not None:
-            host = host_source()
             points.extend(
-                {"time": stamp, "source": host, "name": name, "value": value, "unit": unit}
+                {"time": stamp, "source": self.host, "name": name, "value": value, "unit": unit}
                 for name, (value, unit) in self.host_metrics.sample().items()
             )
         return points

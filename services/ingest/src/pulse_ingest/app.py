@@ -9,8 +9,6 @@ from datetime import UTC, datetime
 
 import structlog
 from faststream.nats import NatsRouter
-from faststream.nats.annotations import NatsMessage
-from faststream.nats.message import NatsMessage as NatsMessageType
 from nats.aio.msg import Msg
 from pulse_contracts import (
     CONTENT_TYPE_HEADER,
@@ -25,7 +23,13 @@ from pulse_runtime.auth_client import AuthClient
 from pulse_runtime.health import HealthListener
 from pulse_runtime.http_server import HttpServer
 from pulse_runtime.logging import get_logger
-from pulse_runtime.messaging import create_broker, is_connected, start_broker
+from pulse_runtime.messaging import (
+    RawMessage,
+    create_broker,
+    is_connected,
+    skip_decoding,
+    start_broker,
+)
 from pulse_runtime.service import Lifecycle
 from pulse_runtime.streams import pulse_streams
 from pulse_runtime.telemetry import counter, new_registry
@@ -38,11 +42,6 @@ from .validation import InvalidMetrics, MetricsValidator
 log = get_logger(__name__)
 
 MSG_ID_HEADER = "Nats-Msg-Id"
-
-
-async def _raw_body(message: NatsMessageType) -> bytes:
-    # Ingest decodes the producer's bytes itself (JSON or msgpack, by Content-Type).
-    return bytes(message.body)
 
 
 class IngestService:
@@ -78,7 +77,7 @@ class IngestService:
         @router.subscriber(
             subjects.INGEST_METRICS,
             queue=subjects.INGEST_QUEUE,
-            decoder=_raw_body,
+            decoder=skip_decoding,
             no_reply=True,
             # Several producer messages at once: a JetStream acknowledgement is a round trip,
             # and one message at a time would leave the CPU idle while waiting for it.
@@ -86,7 +85,7 @@ class IngestService:
             title="ingest.metrics",
             description="A metric point or an array of points, JSON or msgpack by Content-Type.",
         )
-        async def accept_metrics(message: NatsMessage) -> None:
+        async def accept_metrics(message: RawMessage) -> None:
             await self.accept_metrics(message.raw_message)
 
         return router
