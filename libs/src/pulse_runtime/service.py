@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
+import asyncpg
+
+from .database import migrate_database
 from .logging import configure_logging, get_logger
-from .settings import CommonSettings
+from .settings import CommonSettings, DatabaseSettings
 
 log = get_logger(__name__)
 
@@ -82,3 +86,29 @@ def service_main(name: str, settings: SettingsT, build: Callable[[SettingsT], Se
             shutdown_timeout_s=settings.common.shutdown_timeout_s,
         )
     )
+
+
+class HasDatabaseSettings(HasCommonSettings, Protocol):
+    @property
+    def database(self) -> DatabaseSettings: ...
+
+
+DatabaseSettingsT = TypeVar("DatabaseSettingsT", bound=HasDatabaseSettings)
+
+
+def service_with_migrations_main(
+    name: str,
+    settings: DatabaseSettingsT,
+    build: Callable[[DatabaseSettingsT], Service],
+    migrate: Callable[[asyncpg.Connection], Awaitable[list[str]]],
+    argv: list[str],
+) -> None:
+    """``python -m pulse_<name>`` runs the service; ``… migrate`` applies its migrations and
+    exits (the compose migration job)."""
+    if argv == ["migrate"]:
+        configure_logging(name, settings.common.log_level, settings.common.log_format)
+        asyncio.run(migrate_database(settings.database.url, migrate))
+    elif argv:
+        sys.exit(f"usage: python -m pulse_{name} [migrate]")
+    else:
+        service_main(name, settings, build)
