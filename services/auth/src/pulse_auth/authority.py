@@ -280,9 +280,8 @@ class Authority:
     async def _throttled_for(self, keys: list[str]) -> int:
         """Seconds until another attempt is allowed: 0, or a delay that doubles per failure."""
         failures = await self._store.recent_failures(keys, self._window)
-        now = await self._store.now()
         wait = 0.0
-        for key, (count, last) in failures.items():
+        for key, (count, seconds_since_last) in failures.items():
             limit = self._settings.login_failure_limit * (4 if key.startswith("ip:") else 1)
             if count < limit:
                 continue
@@ -290,7 +289,7 @@ class Authority:
                 self._settings.login_base_delay_s * 2 ** (count - limit),
                 self._settings.login_max_delay_s,
             )
-            wait = max(wait, (last + timedelta(seconds=delay) - now).total_seconds())
+            wait = max(wait, delay - seconds_since_last)
         return math.ceil(wait) if wait > 0 else 0
 
     def _token_pair(self, user: User, version: int, refresh_token: str) -> TokenPair:

@@ -336,14 +336,18 @@ class AccountStore:
 
     async def recent_failures(
         self, keys: list[str], window: timedelta
-    ) -> dict[str, tuple[int, datetime]]:
+    ) -> dict[str, tuple[int, float]]:
+        """Per key: failures within ``window`` and seconds since the last one (the database's
+        clock, so replicas with drifting clocks agree)."""
         rows = await self._pool.fetch(
-            "SELECT key, count(*) AS failures, max(failed_at) AS last FROM auth.login_failures"
+            "SELECT key, count(*) AS failures,"
+            " extract(epoch FROM now() - max(failed_at))::float8 AS since_last"
+            " FROM auth.login_failures"
             " WHERE key = any($1::text[]) AND failed_at > now() - $2::interval GROUP BY key",
             keys,
             window,
         )
-        return {row["key"]: (row["failures"], row["last"]) for row in rows}
+        return {row["key"]: (row["failures"], row["since_last"]) for row in rows}
 
     async def record_failure(self, keys: list[str], window: timedelta) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
@@ -356,8 +360,3 @@ class AccountStore:
 
     async def clear_failures(self, key: str) -> None:
         await self._pool.execute("DELETE FROM auth.login_failures WHERE key = $1", key)
-
-    async def now(self) -> datetime:
-        value = await self._pool.fetchval("SELECT now()")
-        assert isinstance(value, datetime)
-        return value
