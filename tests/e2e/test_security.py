@@ -22,6 +22,7 @@ from pulse_contracts.accounts import KeysRequest, PublicKeys
 from pulse_gateway.app import create_app
 from pulse_gateway.security import access_of
 from pulse_gateway.settings import GatewaySettings
+from pulse_runtime.embedded import free_port
 
 from tests.support.stack import ADMIN_EMAIL, ADMIN_PASSWORD, PulseStack, bearer, eventually, login
 
@@ -506,3 +507,18 @@ async def test_a_large_post_of_one_series_is_accepted_whole(make_stack: Any) -> 
             stack["ingest"].url("/api/v1/metrics"), json=points, headers=bearer(secret)
         )
     assert (response.status_code, response.json()) == (202, {"accepted": 60_000})
+
+
+def test_cli_says_plainly_when_the_database_is_unreachable() -> None:
+    url = f"postgresql://ops:hunter2-secret@127.0.0.1:{free_port()}/pulse"
+    result = subprocess.run(
+        [sys.executable, "-m", "pulse_auth.cli", "users", "list"],
+        env={"PULSE_DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("pulse: cannot reach the database at 127.0.0.1:")
+    assert "Traceback" not in result.stderr
+    assert "hunter2-secret" not in result.stderr

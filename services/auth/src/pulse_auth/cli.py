@@ -18,6 +18,7 @@ import asyncio
 import getpass
 import os
 import sys
+from urllib.parse import urlsplit
 
 import asyncpg
 import msgspec
@@ -37,6 +38,7 @@ from pulse_contracts.accounts import (
     UserList,
     UserReply,
 )
+from pulse_runtime.database import DATABASE_AWAY
 
 from .authority import Authority
 from .passwords import Passwords
@@ -149,7 +151,14 @@ def main(argv: list[str] | None = None) -> None:
         request = _request(args)
     except msgspec.ValidationError as exc:
         sys.exit(f"pulse: {exc}")
-    reply = asyncio.run(_run(settings, request))
+    try:
+        reply = asyncio.run(_run(settings, request))
+    except DATABASE_AWAY as exc:
+        where = urlsplit(settings.database.url)
+        sys.exit(
+            f"pulse: cannot reach the database at {where.hostname}:{where.port or 5432}"
+            f" ({exc}); is `make run` running, or is PULSE_DATABASE_URL set?"
+        )
     if isinstance(reply, RpcError):
         sys.exit(f"pulse: {reply.message} ({reply.code})")
     _print(reply)
