@@ -22,7 +22,7 @@ import websockets
 from pulse_contracts import subjects
 from pulse_runtime.embedded import EmbeddedPostgres
 
-from tests.support.stack import PulseStack, bearer, create_database, eventually
+from tests.support.stack import PulseStack, bearer, create_database, eventually, stored_rows
 
 pytestmark = pytest.mark.integration
 
@@ -99,21 +99,6 @@ class SteadyProducer:
         self._stopping.set()
 
 
-async def stored_probe_rows(database_url: str) -> tuple[int, int]:
-    """(rows, distinct (series, time) pairs) of the probe series."""
-    conn = await asyncpg.connect(database_url)
-    try:
-        row = await conn.fetchrow(
-            "SELECT count(*) AS total, count(DISTINCT (m.series_id, m.time)) AS distinct_points"
-            " FROM metrics m JOIN series s ON s.id = m.series_id WHERE s.name = $1",
-            PROBE,
-        )
-    finally:
-        await conn.close()
-    assert row is not None
-    return row["total"], row["distinct_points"]
-
-
 async def readyz(client: httpx.AsyncClient, url: str) -> tuple[int, dict[str, Any]]:
     try:
         response = await client.get(url, timeout=5)
@@ -188,7 +173,7 @@ async def test_postgres_stopped_for_30_s_under_steady_ingest_loses_and_duplicate
 
                 async def some_rows_stored() -> int:
                     assert not producing.done(), "the producer stopped"
-                    total, _ = await stored_probe_rows(database_url)
+                    total, _ = await stored_rows(database_url, PROBE)
                     return total
 
                 assert await eventually(some_rows_stored, within_s=TIMEOUT_S)
@@ -248,11 +233,11 @@ async def test_postgres_stopped_for_30_s_under_steady_ingest_loses_and_duplicate
         assert expected > 0
 
         async def all_stored() -> bool:
-            total, _ = await stored_probe_rows(database_url)
+            total, _ = await stored_rows(database_url, PROBE)
             return total >= expected
 
         await eventually(all_stored, within_s=TIMEOUT_S, interval_s=0.5)
-        assert await stored_probe_rows(database_url) == (expected, expected)
+        assert await stored_rows(database_url, PROBE) == (expected, expected)
 
         # The same process rode the outage out: never restarted, still healthy, and its log
         # holds the expected warnings but no error, no traceback and no other complaint.

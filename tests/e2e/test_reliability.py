@@ -15,26 +15,12 @@ import pytest
 from pulse_contracts import Codec, SeriesBatch, subjects, to_epoch_us
 from pulse_runtime.embedded import free_port
 
-from tests.support.stack import PulseStack, ServiceProcess, eventually
+from tests.support.stack import PulseStack, ServiceProcess, eventually, stored_rows
 
 pytestmark = pytest.mark.integration
 
 MESSAGES = 400
 POINTS_PER_MESSAGE = 10
-
-
-async def stored_rows(database_url: str, name: str) -> tuple[int, int]:
-    conn = await asyncpg.connect(database_url)
-    try:
-        row = await conn.fetchrow(
-            "SELECT count(*) AS total, count(DISTINCT (m.series_id, m.time)) AS distinct_points"
-            " FROM metrics m JOIN series s ON s.id = m.series_id WHERE s.name = $1",
-            name,
-        )
-    finally:
-        await conn.close()
-    assert row is not None
-    return row["total"], row["distinct_points"]
 
 
 def message(index: int, base: datetime) -> bytes:

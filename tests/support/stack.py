@@ -216,3 +216,19 @@ async def login(stack: PulseStack, email: str = ADMIN_EMAIL, password: str = ADM
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+async def stored_rows(database_url: str, name: str) -> tuple[int, int]:
+    """(rows, distinct (series, time) pairs) stored for the metric ``name``: equal when
+    nothing was written twice."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        row = await conn.fetchrow(
+            "SELECT count(*) AS total, count(DISTINCT (m.series_id, m.time)) AS distinct_points"
+            " FROM metrics m JOIN series s ON s.id = m.series_id WHERE s.name = $1",
+            name,
+        )
+    finally:
+        await conn.close()
+    assert row is not None
+    return row["total"], row["distinct_points"]
