@@ -51,6 +51,19 @@ def wait_for_line(process: subprocess.Popen[str], text: str, seen: list[str]) ->
     raise AssertionError("devstack ended early:\n" + "".join(seen[-40:]))
 
 
+def stop_with_ctrl_c(process: subprocess.Popen[str], seen: list[str]) -> str:
+    """SIGINT, then everything it printed; a run that does not stop fails with its own output."""
+    process.send_signal(signal.SIGINT)
+    try:
+        rest, _ = process.communicate(timeout=150)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        rest, _ = process.communicate()
+        output = "".join(seen) + rest
+        pytest.fail(f"make run did not stop within 150 s of Ctrl-C:\n{output[-6000:]}")
+    return "".join(seen) + rest
+
+
 def still_running(pids: list[int]) -> list[psutil.Process]:
     alive = []
     for pid in pids:
@@ -73,12 +86,10 @@ def test_starts_everything_and_ctrl_c_leaves_no_process_behind(tmp_path: Path) -
         assert sum("first admin: admin@pulse.local  password: " in line for line in seen) == 1
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as page:
             assert b"cpu" in page.read()
-        devstack.send_signal(signal.SIGINT)
-        rest, _ = devstack.communicate(timeout=90)
+        output = stop_with_ctrl_c(devstack, seen)
     finally:
         if devstack.poll() is None:
             devstack.kill()
-    output = "".join(seen) + rest
     assert devstack.returncode == 0, output[-3000:]
     assert "NATS stopped" in output
     all_pids = children + [entry["pid"] for entry in recorded]
@@ -102,11 +113,10 @@ def test_a_killed_run_is_cleaned_up_by_the_next_one(tmp_path: Path) -> None:
         assert sum("left over from an earlier run" in line for line in seen) == 7
         assert not any("password" in line for line in seen), "the password is shown only once"
         assert still_running(recorded) == []
-        second.send_signal(signal.SIGINT)
-        second.communicate(timeout=90)
+        output = stop_with_ctrl_c(second, seen)
     finally:
         if second.poll() is None:
             second.kill()
         for process in still_running(recorded):  # a failed test must not leave servers behind
             process.kill()
-    assert second.returncode == 0
+    assert second.returncode == 0, output[-3000:]

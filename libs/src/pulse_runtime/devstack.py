@@ -28,8 +28,10 @@ import psutil
 from .embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from .settings import load_settings
 
-# Start order; they stop in reverse, so producers stop before the consumers drain.
+# Start order. They stop in tiers, the reverse of this: the producer first, then the services
+# that take requests, then persistence, which drains what they accepted.
 SERVICES = ("persistence", "auth", "ingest", "gateway", "generator")
+STOP_TIERS = (("generator",), ("gateway", "ingest", "auth"), ("persistence",))
 MIGRATIONS = ("persistence", "auth")
 _COLORS = {
     "persistence": 35,
@@ -42,6 +44,7 @@ _COLORS = {
 DEFAULT_ADMIN_EMAIL = "admin@pulse.local"
 _MAX_RESTARTS = 5
 _RESTART_WINDOW_S = 60.0
+_SERVICE_STOP_TIMEOUT_S = 25.0  # a little over a service's own shutdown timeout (20 s)
 
 
 class DevStackSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -189,13 +192,14 @@ class _ServiceProcess:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
 
-    def wait(self, timeout: float) -> None:
+    def wait(self, deadline: float) -> None:
+        """Wait until ``deadline`` (monotonic), then kill: one stuck service must not hold all."""
         if self.process is None:
             return
         try:
-            self.process.wait(timeout)
+            self.process.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            self._out.line("devstack", f"{self.name} did not stop in {timeout:g} s; killing it")
+            self._out.line("devstack", f"{self.name} did not stop in time; killing it")
             self.process.kill()
             self.process.wait()
 
@@ -318,9 +322,17 @@ class DevStack:
         return 0
 
     def _shutdown(self) -> None:
-        for service in reversed(self._services):
-            service.terminate()
-            service.wait(timeout=30)
+        started = time.monotonic()
+        by_name = {service.name: service for service in self._services}
+        for tier in STOP_TIERS:
+            services = [by_name[name] for name in tier if name in by_name]
+            for service in services:
+                service.terminate()
+            deadline = time.monotonic() + _SERVICE_STOP_TIMEOUT_S
+            for service in services:
+                service.wait(deadline)
+        if self._services:
+            self.say(f"services stopped in {time.monotonic() - started:.1f} s")
         if self._postgres is not None:
             self._postgres.stop()
             self.say("PostgreSQL stopped")
