@@ -124,3 +124,43 @@ def test_a_long_series_is_cut_into_messages_that_fit_nats() -> None:
     assert [len(b.values) for b in batches] == [20_000, 20_000, 5_000]
     assert [v for b in batches for v in b.values] == [float(i) for i in range(45_000)]
     assert max(len(Codec().pack(b)) for b in batches) < 512 * 1024
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"source": "a.b"},
+        {"name": "cpu>"},
+        {"name": ""},
+        {"source": "x" * 65},
+        {"unit": "u" * 33},
+        {"tags": {str(i): "v" for i in range(33)}},
+        {"time": "2026-11-22T12:00:00"},
+        {"value": None},
+    ],
+)
+def test_the_hot_path_refuses_exactly_what_the_contract_refuses(bad: dict[str, object]) -> None:
+    wide = MetricsValidator(Codec(), max_future_skew_s=60, max_points=10)
+    data = body(point(), {**point(), **bad})
+    with pytest.raises(msgspec.ValidationError) as contract:
+        Codec().decode_producer_metrics(data, None)
+    with pytest.raises(InvalidMetrics) as raised:
+        wide.validate(data, None, NOW)
+    assert str(raised.value) == f"invalid metric point: {contract.value}"
+    assert [e.index for e in raised.value.errors] == [1]
+
+
+def test_a_token_ending_in_a_newline_is_refused() -> None:
+    wide = MetricsValidator(Codec(), max_future_skew_s=60, max_points=10)
+    with pytest.raises(InvalidMetrics) as raised:
+        wide.validate(body(point(), point(source="a\n")), None, NOW)
+    assert str(raised.value) == (
+        "invalid metric point: Expected `str` matching regex '^[A-Za-z0-9_-]{1,64}$'"
+        " - at `$[1].source`"
+    )
+    assert [(e.index, e.field) for e in raised.value.errors] == [(1, "source")]
+
+
+def test_huge_values_that_overflow_a_sum_are_still_accepted(validator: MetricsValidator) -> None:
+    [batch] = validator.validate(body(point(value=1e308), point(value=1e308)), None, NOW)
+    assert batch.values == [1e308, 1e308]

@@ -45,13 +45,18 @@ def batch(source: str, name: str, seconds: list[int], values: list[float]) -> Se
 
 
 async def test_writes_are_idempotent(pool: asyncpg.Pool) -> None:
-    writer = MetricsWriter(pool)
+    merges: list[None] = []
+    writer = MetricsWriter(pool, on_merge=lambda: merges.append(None))
     first = [batch("a", "cpu", [0, 1, 2], [1, 2, 3]), batch("b", "cpu", [0], [9])]
     assert await writer.write(first) == 4
+    assert merges == []  # new rows go straight in with COPY
     assert await writer.write(first) == 0  # a redelivered batch adds nothing
     overlapping = [batch("a", "cpu", [2, 3], [3, 4]), batch("a", "cpu", [3], [4])]
     assert await writer.write(overlapping) == 1
+    assert len(merges) == 2  # both met stored rows and were merged instead
     assert await pool.fetchval("SELECT count(*) FROM metrics") == 5
+    rows = await pool.fetch("SELECT value FROM metrics ORDER BY series_id, time")
+    assert [row["value"] for row in rows] == [1, 2, 3, 4, 9]  # the first write of a point wins
     assert await pool.fetchval("SELECT count(*) FROM series") == 2
 
 

@@ -72,7 +72,12 @@ class PersistenceService:
             self.registry, "pulse_persistence_points_received_total", "Points consumed"
         )
         self._write_seconds = histogram(
-            self.registry, "pulse_persistence_batch_write_seconds", "COPY+merge time per batch"
+            self.registry, "pulse_persistence_batch_write_seconds", "Write time per batch"
+        )
+        self._merges = counter(
+            self.registry,
+            "pulse_persistence_merged_writes_total",
+            "Writes that met already stored points and were merged (redeliveries, repeats)",
         )
         self._failures = counter(
             self.registry, "pulse_persistence_write_failures_total", "Batches nacked for retry"
@@ -232,7 +237,7 @@ class PersistenceService:
                 await apply_policies(conn, self.settings.persistence)
             rollups = timescale and await rollups_present(conn)
         log.info("history storage", timescaledb=timescale, rollups=rollups)
-        self.writer = MetricsWriter(self.pool)
+        self.writer = MetricsWriter(self.pool, on_merge=self._merges.inc)
         self.queries = MetricsQueries(
             self.pool, max_points=self.settings.persistence.max_query_points, rollups=rollups
         )
