@@ -21,6 +21,7 @@ from pulse_contracts import (
     RpcError,
     SeriesBatch,
     subjects,
+    to_epoch_us,
 )
 from pulse_runtime.consumer import PullConsumer
 from pulse_runtime.database import (
@@ -50,6 +51,11 @@ from .settings import Settings
 from .writer import MetricsWriter
 
 log = get_logger(__name__)
+
+# Times every reader can turn back into a datetime. PostgreSQL would store later ones (to the
+# year 294276), but then no query over that series could be answered.
+_FIRST_TIME_US = to_epoch_us(datetime(1, 1, 1, tzinfo=UTC))
+_LAST_TIME_US = to_epoch_us(datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC))
 
 
 class PersistenceService:
@@ -127,6 +133,11 @@ class PersistenceService:
                 continue
             if len(batch.times_us) != len(batch.values):
                 await self._set_aside(msg, "series batch has unequal times_us and values")
+                continue
+            if batch.times_us and not (
+                min(batch.times_us) >= _FIRST_TIME_US and max(batch.times_us) <= _LAST_TIME_US
+            ):
+                await self._set_aside(msg, "series batch has times outside years 1 to 9999")
                 continue
             decoded.append((msg, batch))
         if not decoded:
