@@ -69,6 +69,7 @@ def declared_routes() -> list[tuple[str, str, str]]:
         settings=GatewaySettings(),
         history=None,  # type: ignore[arg-type]
         hub=None,  # type: ignore[arg-type]
+        sockets=None,  # type: ignore[arg-type]
         keyring=None,  # type: ignore[arg-type]
         auth=None,  # type: ignore[arg-type]
         readiness=None,  # type: ignore[arg-type]

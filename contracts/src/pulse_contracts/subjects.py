@@ -10,6 +10,9 @@ INGEST_METRICS = "ingest.metrics"
 
 METRICS_STREAM = "METRICS"
 METRICS_SUBJECTS = "metrics.>"
+LIVE_PREFIX = "live."
+"""The METRICS stream republishes each stored message to ``live.<its subject>``, with its
+stream sequence in headers, for the gateways' live fan-out (core NATS, no consumer state)."""
 DEADLETTER_STREAM = "DEADLETTER"
 DEADLETTER_SUBJECTS = "deadletter.>"
 
@@ -35,6 +38,11 @@ def metrics_subject(source: str, name: str) -> str:
 def metrics_live_subject(name: str, source: str | None = None) -> str:
     """Subject pattern a live subscriber uses for one metric name, from one or every source."""
     return f"metrics.{source or '*'}.{name}"
+
+
+def live_subject(stream_subject: str) -> str:
+    """Where the stream republishes ``stream_subject`` (a pattern is mapped alike)."""
+    return f"{LIVE_PREFIX}{stream_subject}"
 
 
 def deadletter_subject(origin: str) -> str:

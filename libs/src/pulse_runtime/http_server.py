@@ -21,7 +21,7 @@ class _Server(uvicorn.Server):
 
 
 class HttpServer:
-    def __init__(self, app: Any, *, host: str, port: int) -> None:
+    def __init__(self, app: Any, *, host: str, port: int, ws_max_size: int = 1 << 20) -> None:
         # Any: uvicorn's ASGI type and Litestar's do not line up for the type checker.
         self._server = _Server(
             uvicorn.Config(
@@ -31,6 +31,7 @@ class HttpServer:
                 log_config=None,
                 access_log=False,
                 lifespan="on",
+                ws_max_size=ws_max_size,  # a bigger frame closes the socket with 1009
                 ws_ping_interval=20,
                 ws_ping_timeout=20,
                 timeout_graceful_shutdown=5,

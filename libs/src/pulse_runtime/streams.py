@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nats.js.api import DiscardPolicy, StorageType, StreamConfig
+from nats.js.api import DiscardPolicy, RePublish, StorageType, StreamConfig
 from nats.js.client import JetStreamContext
 from nats.js.errors import BadRequestError
 from pulse_contracts import subjects
@@ -16,7 +16,9 @@ log = get_logger(__name__)
 def pulse_streams(common: CommonSettings) -> list[StreamConfig]:
     """Every stream Pulse uses, with limits and duplicate window from settings."""
 
-    def stream(name: str, subject: str, max_age_s: float) -> StreamConfig:
+    def stream(
+        name: str, subject: str, max_age_s: float, republish: RePublish | None = None
+    ) -> StreamConfig:
         return StreamConfig(
             name=name,
             subjects=[subject],
@@ -25,10 +27,14 @@ def pulse_streams(common: CommonSettings) -> list[StreamConfig]:
             max_age=max_age_s,
             max_bytes=common.stream_max_bytes,
             duplicate_window=common.stream_duplicate_window_s,
+            republish=republish,
         )
 
+    live = RePublish(
+        src=subjects.METRICS_SUBJECTS, dest=subjects.live_subject(subjects.METRICS_SUBJECTS)
+    )
     return [
-        stream(subjects.METRICS_STREAM, subjects.METRICS_SUBJECTS, common.stream_max_age_s),
+        stream(subjects.METRICS_STREAM, subjects.METRICS_SUBJECTS, common.stream_max_age_s, live),
         stream(
             subjects.DEADLETTER_STREAM, subjects.DEADLETTER_SUBJECTS, common.deadletter_max_age_s
         ),

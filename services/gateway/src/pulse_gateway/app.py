@@ -12,16 +12,17 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
-from pulse_contracts import Codec
+from pulse_contracts import Codec, subjects
 from pulse_runtime.auth_client import AuthClient
 from pulse_runtime.health import HealthListener, ReadinessCheck
 from pulse_runtime.http_server import HttpServer
 from pulse_runtime.logging import get_logger
 from pulse_runtime.messaging import create_broker, is_connected, start_broker
 from pulse_runtime.service import Lifecycle
-from pulse_runtime.telemetry import gauge, new_registry
+from pulse_runtime.streams import pulse_streams
+from pulse_runtime.telemetry import counter, gauge, new_registry
 
-from . import accounts, routes
+from . import accounts, routes, ws_route
 from .errors import (
     ApiError,
     api_error_handler,
@@ -29,12 +30,16 @@ from .errors import (
     internal_error_handler,
     validation_error_handler,
 )
+from .fanout import ChannelHub
 from .history import HistoryClient
 from .live import LiveHub
 from .protections import security_headers, undeclared_routes
+from .replay import StreamReader
 from .security import KeyRing, require_access
 from .settings import GatewaySettings, Settings
 from .tracing import trace_requests
+from .ws_frames import FrameCodec
+from .ws_route import SocketRegistry
 
 log = get_logger(__name__)
 
@@ -48,6 +53,7 @@ def create_app(
     settings: GatewaySettings,
     history: HistoryClient,
     hub: LiveHub,
+    sockets: SocketRegistry,
     keyring: KeyRing,
     auth: AuthClient,
     readiness: ReadinessCheck,
@@ -62,6 +68,7 @@ def create_app(
             routes.metrics_history,
             routes.metrics_catalog,
             routes.live_metrics,
+            ws_route.live_socket,
             routes.healthz,
             routes.readyz,
             *accounts.ROUTES,
@@ -76,6 +83,7 @@ def create_app(
         dependencies={
             "history": provide(history),
             "hub": provide(hub),
+            "sockets": provide(sockets),
             "keyring": provide(keyring),
             "auth": provide(auth),
             "settings": provide(settings),
@@ -120,6 +128,7 @@ class GatewayService:
             registry=self.registry,
         )
         self.hub: LiveHub | None = None
+        self.sockets: SocketRegistry | None = None
         self.keyring: KeyRing | None = None
         self.server: HttpServer | None = None
 
@@ -129,7 +138,9 @@ class GatewayService:
 
     async def start(self, lifecycle: Lifecycle) -> bool:
         await self.management.start()
-        if not await start_broker(self.broker, lifecycle.stopping):
+        # The gateway ensures the streams too: its live fan-out needs METRICS' republishing.
+        streams = pulse_streams(self.settings.common)
+        if not await start_broker(self.broker, lifecycle.stopping, streams):
             return False
         own = self.settings.gateway
         nats = self.broker.connection
@@ -141,15 +152,37 @@ class GatewayService:
         auth = AuthClient(nats, self.codec, timeout_s=own.auth_timeout_s)
         self.keyring = KeyRing(nats, self.codec, auth)
         await self.keyring.start()
+        reader = StreamReader(nats.jetstream(), self.codec, subjects.METRICS_STREAM)
+        frames = FrameCodec()
+        channels = ChannelHub(nats, reader, self.codec, frames)
+        closes = counter(
+            self.registry,
+            "pulse_gateway_ws_closed_total",
+            "Sockets the gateway closed, by close code (4408: slow consumer)",
+            ("code",),
+        )
+        self.sockets = SocketRegistry(
+            hub=channels,
+            reader=reader,
+            keyring=self.keyring,
+            frames=frames,
+            settings=self.settings.websocket,
+            on_close=lambda code: closes.labels(code=str(code)).inc(),
+        )
+        self._register_sockets(self.sockets, channels)
+        self.sockets.start()
         app = create_app(
             settings=own,
             history=history,
             hub=self.hub,
+            sockets=self.sockets,
             keyring=self.keyring,
             auth=auth,
             readiness=self.readiness,
         )
-        self.server = HttpServer(app, host=own.host, port=own.port)
+        self.server = HttpServer(
+            app, host=own.host, port=own.port, ws_max_size=self.settings.websocket.max_frame_bytes
+        )
         if not await self.server.start():
             return False
         log.info("gateway listening", url=f"http://{own.host}:{own.port}/")
@@ -168,7 +201,20 @@ class GatewayService:
             "Frames dropped for clients that read too slowly (since start)",
         ).set_function(hub.dropped_frames)
 
+    def _register_sockets(self, sockets: SocketRegistry, channels: ChannelHub) -> None:
+        gauge(self.registry, "pulse_gateway_ws_sockets", "Open /ws sockets").set_function(
+            lambda: len(sockets)
+        )
+        gauge(
+            self.registry, "pulse_gateway_ws_channels", "Channels with a NATS subscription"
+        ).set_function(channels.channel_count)
+        gauge(
+            self.registry, "pulse_gateway_ws_subscriptions", "Channel subscriptions of all sockets"
+        ).set_function(channels.listener_count)
+
     async def stop(self) -> None:
+        if self.sockets is not None:
+            await self.sockets.stop()
         if self.server is not None:
             await self.server.stop()
         if self.hub is not None:

@@ -22,13 +22,30 @@ class GatewaySettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     max_body_bytes: int = 1 << 20
 
 
+class WebSocketSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``PULSE_WS_*``: the multiplexed ``/ws`` socket (docs/websocket.md)."""
+
+    heartbeat_s: float = 20.0
+    outbox_frames: int = 256
+    slow_consumer_grace_s: float = 10.0
+    max_subscriptions: int = 100
+    subscribe_rate: float = 10.0
+    subscribe_burst: float = 40.0
+    history_max_minutes: float = 60.0
+    history_max_points: int = 10_000
+    replay_max_messages: int = 100_000
+    max_frame_bytes: int = 64 * 1024
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     common: CommonSettings
     gateway: GatewaySettings
+    websocket: WebSocketSettings
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
         return cls(
             common=load_settings(CommonSettings, "PULSE_", environ),
             gateway=load_settings(GatewaySettings, "PULSE_GATEWAY_", environ),
+            websocket=load_settings(WebSocketSettings, "PULSE_WS_", environ),
         )

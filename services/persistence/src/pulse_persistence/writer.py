@@ -69,10 +69,14 @@ class MetricsWriter:
             ]
         )
         async with self._pool.acquire() as conn:
-            try:  # a memoryview: asyncpg would take plain bytes for a file's path
-                await conn.copy_to_table(
-                    "metrics", source=memoryview(data), columns=_COLUMNS, format="binary"
-                )
+            try:
+                # In a transaction although COPY is atomic by itself: BEGIN finds a connection
+                # that died in the pool the ordinary way, before asyncpg starts a COPY on it
+                # (which would leave an unretrieved exception behind in asyncpg).
+                async with conn.transaction():
+                    await conn.copy_to_table(  # a memoryview: plain bytes would be a file path
+                        "metrics", source=memoryview(data), columns=_COLUMNS, format="binary"
+                    )
                 return sum(len(batch.values) for batch in batches)
             except asyncpg.UniqueViolationError:
                 self._on_merge()

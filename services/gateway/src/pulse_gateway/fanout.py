@@ -1,0 +1,201 @@
+"""Live fan-out: one NATS subscription per channel per gateway process, shared by its clients.
+
+The METRICS stream republishes every stored message to ``live.<subject>`` with its stream
+sequence and the previous sequence of the same subject in headers (JetStream RePublish). A
+channel subscribes there once, decodes each message once, encodes its frame once per wire
+format, and hands the same frame to every listener. When the per-subject sequence chain shows
+a message was missed (core NATS delivers at most once: a reconnect, say), the channel reads
+the missing ones back from the stream before going on, so listeners see every sequence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Protocol
+
+import msgspec
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from pulse_contracts import Codec, SeriesBatch, from_epoch_us, subjects
+from pulse_runtime.logging import get_logger
+
+from .channels import ChannelSpec
+from .replay import StreamReader, TooMuchToReplay
+from .ws_frames import Data, FrameCodec, Point
+
+log = get_logger(__name__)
+
+_SEQUENCE = "Nats-Sequence"
+_PREVIOUS_OF_SUBJECT = "Nats-Last-Sequence"
+_SUBJECT = "Nats-Subject"
+_MAX_REPAIR_MESSAGES = 10_000
+
+
+class Delivery:
+    """One stream message as a channel's listeners get it: the frame is encoded at most once
+    per wire format, however many clients it goes to."""
+
+    __slots__ = ("_encoded_json", "_encoded_msgpack", "_frames", "frame", "seq", "series")
+
+    def __init__(self, channel: str, seq: int, batch: SeriesBatch, frames: FrameCodec) -> None:
+        self.seq = seq
+        self.series = (batch.source, batch.name)
+        self.frame = Data(
+            channel=channel,
+            seq=seq,
+            source=batch.source,
+            name=batch.name,
+            unit=batch.unit,
+            points=[
+                Point(time=from_epoch_us(time_us), value=value)
+                for time_us, value in zip(batch.times_us, batch.values, strict=True)
+            ],
+        )
+        self._frames = frames
+        self._encoded_json: str | bytes | None = None
+        self._encoded_msgpack: str | bytes | None = None
+
+    def encoded(self, *, msgpack: bool) -> str | bytes:
+        if msgpack:
+            if self._encoded_msgpack is None:
+                self._encoded_msgpack = self._frames.encode(self.frame, msgpack=True)
+            return self._encoded_msgpack
+        if self._encoded_json is None:
+            self._encoded_json = self._frames.encode(self.frame, msgpack=False)
+        return self._encoded_json
+
+
+class Listener(Protocol):
+    def deliver(self, delivery: Delivery) -> None:
+        """Called for every message in sequence order; must not block."""
+
+
+class _LiveChannel:
+    def __init__(
+        self, spec: ChannelSpec, reader: StreamReader, codec: Codec, frames: FrameCodec
+    ) -> None:
+        self.spec = spec
+        self.listeners: set[Listener] = set()
+        self.last_seq = 0
+        self._reader = reader
+        self._codec = codec
+        self._frames = frames
+        self._inbox: asyncio.Queue[Msg] = asyncio.Queue()
+        self._previous: dict[str, int] = {}  # subject -> last sequence seen on it
+        self._subscription: Subscription | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def open(self, nats: Client) -> None:
+        async def receive(msg: Msg) -> None:
+            self._inbox.put_nowait(msg)
+
+        self._subscription = await nats.subscribe(
+            subjects.live_subject(self.spec.subject), cb=receive
+        )
+        self._task = asyncio.create_task(self._process(), name=f"live {self.spec.name}")
+
+    async def close(self) -> None:
+        if self._subscription is not None:
+            with contextlib.suppress(Exception):
+                await self._subscription.unsubscribe()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _process(self) -> None:
+        while True:
+            msg = await self._inbox.get()
+            headers = msg.headers or {}
+            try:
+                seq = int(headers[_SEQUENCE])
+                subject = headers[_SUBJECT]
+                previous = int(headers.get(_PREVIOUS_OF_SUBJECT, "0"))
+                batch = self._codec.series_batch.decode(msg.data)
+            except (KeyError, ValueError, msgspec.DecodeError):
+                log.warning("unusable live message", subject=msg.subject)
+                continue
+            if seq <= self.last_seq:
+                continue  # already delivered by a repair
+            seen = self._previous.get(subject)
+            if seen is not None and previous > seen:
+                await self._repair(before=seq)
+            self._deliver(seq, subject, batch)
+
+    async def _repair(self, *, before: int) -> None:
+        """Read back everything on the channel since the last delivered sequence (not only
+        the subject that showed the hole: its neighbours missed the same stretch)."""
+        after = self.last_seq
+        log.info("live messages missed; reading them back", channel=self.spec.name, after_seq=after)
+        try:
+            async for stored in self._reader.read(
+                self.spec.subject, after_seq=after, max_messages=_MAX_REPAIR_MESSAGES
+            ):
+                if stored.seq >= before:
+                    break
+                self._deliver(stored.seq, stored.subject, stored.batch)
+        except TooMuchToReplay as exc:
+            log.warning("too much missed to repair", channel=self.spec.name, pending=exc.pending)
+        except Exception as exc:  # the live flow goes on; its clients see the jump
+            log.warning("repair failed", channel=self.spec.name, error=str(exc))
+
+    def _deliver(self, seq: int, subject: str, batch: SeriesBatch) -> None:
+        self._previous[subject] = seq
+        self.last_seq = max(self.last_seq, seq)
+        if not self.listeners:
+            return
+        delivery = Delivery(self.spec.name, seq, batch, self._frames)
+        for listener in list(self.listeners):
+            listener.deliver(delivery)
+
+
+class ChannelHub:
+    def __init__(
+        self, nats: Client, reader: StreamReader, codec: Codec, frames: FrameCodec
+    ) -> None:
+        self._nats = nats
+        self._reader = reader
+        self._codec = codec
+        self._frames = frames
+        self._channels: dict[str, _LiveChannel] = {}
+        self._lock = asyncio.Lock()
+
+    def channel_count(self) -> int:
+        """NATS subscriptions held: one per watched channel, however many clients watch it."""
+        return len(self._channels)
+
+    def listener_count(self) -> int:
+        return sum(len(channel.listeners) for channel in self._channels.values())
+
+    def last_seq(self, channel: str) -> int:
+        live = self._channels.get(channel)
+        return live.last_seq if live is not None else 0
+
+    async def join(self, spec: ChannelSpec, listener: Listener) -> None:
+        async with self._lock:
+            channel = self._channels.get(spec.name)
+            if channel is None:
+                channel = _LiveChannel(spec, self._reader, self._codec, self._frames)
+                await channel.open(self._nats)
+                self._channels[spec.name] = channel
+                log.info("live channel opened", channel=spec.name)
+            channel.listeners.add(listener)
+
+    async def leave(self, name: str, listener: Listener) -> None:
+        async with self._lock:
+            channel = self._channels.get(name)
+            if channel is None:
+                return
+            channel.listeners.discard(listener)
+            if not channel.listeners:
+                del self._channels[name]
+                await channel.close()
+                log.info("live channel closed", channel=name)
+
+    async def close(self) -> None:
+        async with self._lock:
+            for channel in self._channels.values():
+                await channel.close()
+            self._channels.clear()

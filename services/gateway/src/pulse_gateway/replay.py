@@ -1,0 +1,126 @@
+"""Reading the METRICS stream back: a channel's messages from a sequence or a time onwards.
+
+Each read is its own short-lived, explicitly named pull consumer (memory storage, no acks,
+deleted afterwards, and removed by the server anyway once idle) that reads until the stream
+holds nothing more for the channel. Live data comes separately (see ``fanout``); readers join
+the two by stream sequence.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
+
+import msgspec
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.client import JetStreamContext
+from nats.js.errors import Error as JetStreamError
+from pulse_contracts import Codec, SeriesBatch
+from pulse_runtime.logging import get_logger
+
+log = get_logger(__name__)
+
+_FETCH_BATCH = 500
+_FETCH_TIMEOUT_S = 2.0
+_IDLE_CONSUMER_S = 30.0
+
+
+class StoredMessage(msgspec.Struct, frozen=True):
+    seq: int
+    subject: str
+    batch: SeriesBatch
+
+
+class TooMuchToReplay(Exception):
+    def __init__(self, pending: int) -> None:
+        super().__init__(f"{pending} messages to replay")
+        self.pending = pending
+
+
+class StreamBounds(msgspec.Struct, frozen=True):
+    first_seq: int
+    last_seq: int
+
+
+class StreamReader:
+    def __init__(self, js: JetStreamContext, codec: Codec, stream: str) -> None:
+        self._js = js
+        self._codec = codec
+        self._stream = stream
+
+    async def bounds(self) -> StreamBounds:
+        info = await self._js.stream_info(self._stream)
+        return StreamBounds(first_seq=info.state.first_seq, last_seq=info.state.last_seq)
+
+    async def read(
+        self,
+        subject: str,
+        *,
+        after_seq: int | None = None,
+        since: datetime | None = None,
+        max_messages: int,
+    ) -> AsyncIterator[StoredMessage]:
+        """Every stored message on ``subject`` after ``after_seq`` (or from ``since``), in
+        order, until none is left; raises TooMuchToReplay before reading more than
+        ``max_messages``."""
+        if after_seq is not None:
+            start = {
+                "deliver_policy": DeliverPolicy.BY_START_SEQUENCE,
+                "opt_start_seq": after_seq + 1,
+            }
+        elif since is not None:
+            start = {
+                "deliver_policy": DeliverPolicy.BY_START_TIME,
+                "opt_start_time": since.isoformat(),
+            }
+        else:
+            start = {"deliver_policy": DeliverPolicy.ALL}
+        name = f"gateway-replay-{uuid.uuid4().hex}"
+        config = ConsumerConfig(
+            name=name,
+            filter_subject=subject,
+            ack_policy=AckPolicy.NONE,
+            mem_storage=True,
+            num_replicas=1,
+            inactive_threshold=_IDLE_CONSUMER_S,
+            **start,  # type: ignore[arg-type]
+        )
+        info = await self._js.add_consumer(self._stream, config)
+        try:
+            pending = info.num_pending or 0
+            if pending > max_messages:
+                raise TooMuchToReplay(pending)
+            if pending == 0:
+                return
+            subscription = await self._js.pull_subscribe_bind(consumer=name, stream=self._stream)
+            try:
+                async for message in self._drain(subscription):
+                    yield message
+            finally:
+                with contextlib.suppress(Exception):
+                    await subscription.unsubscribe()
+        finally:
+            with contextlib.suppress(JetStreamError, NatsTimeoutError, TimeoutError):
+                await self._js.delete_consumer(self._stream, name)
+
+    async def _drain(
+        self, subscription: JetStreamContext.PullSubscription
+    ) -> AsyncIterator[StoredMessage]:
+        while True:
+            try:
+                messages = await subscription.fetch(_FETCH_BATCH, timeout=_FETCH_TIMEOUT_S)
+            except (NatsTimeoutError, TimeoutError):
+                return  # nothing more arrived: what was pending has been read
+            for msg in messages:
+                meta = msg.metadata
+                try:
+                    batch = self._codec.series_batch.decode(msg.data)
+                except msgspec.DecodeError:
+                    log.warning("undecodable stored message", seq=meta.sequence.stream)
+                else:
+                    yield StoredMessage(meta.sequence.stream, msg.subject, batch)
+                if meta.num_pending == 0:
+                    return

@@ -1,0 +1,124 @@
+"""``/ws``: the multiplexed live socket, and the one sweep that keeps every socket honest.
+
+A single task per gateway, not one per socket, checks once a second for lapsed tokens
+(4401), silent clients (4409) and heartbeats due: with ten thousand sockets that is one
+short loop a second instead of ten thousand timers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+from litestar import WebSocket, websocket
+from litestar.di import NamedDependency
+from pulse_runtime.logging import get_logger
+
+from .fanout import ChannelHub
+from .replay import StreamReader
+from .security import KeyRing
+from .settings import WebSocketSettings
+from .ws_client import SocketClient
+from .ws_frames import (
+    CLOSE_HEARTBEAT_MISSED,
+    CLOSE_SHUTTING_DOWN,
+    CLOSE_UNAUTHENTICATED,
+    MSGPACK_SUBPROTOCOL,
+    FrameCodec,
+    Ping,
+)
+
+log = get_logger(__name__)
+
+
+class SocketRegistry:
+    def __init__(
+        self,
+        *,
+        hub: ChannelHub,
+        reader: StreamReader,
+        keyring: KeyRing,
+        frames: FrameCodec,
+        settings: WebSocketSettings,
+        on_close: Callable[[int], object] = lambda _code: None,
+    ) -> None:
+        self._on_close = on_close
+        self.hub = hub
+        self.reader = reader
+        self.keyring = keyring
+        self.frames = frames
+        self.settings = settings
+        self._clients: set[SocketClient] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+        self.shutting_down = False
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+    def start(self) -> None:
+        self._sweeper = asyncio.create_task(self._sweep(), name="websocket sweep")
+
+    async def stop(self) -> None:
+        """Close every socket with 1012 so that clients reconnect (to another gateway)."""
+        self.shutting_down = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        for client in list(self._clients):
+            client.close(CLOSE_SHUTTING_DOWN, "server shutting down")
+
+    async def serve(self, socket: WebSocket[Any, Any, Any]) -> None:
+        offered = socket.scope.get("subprotocols") or []
+        msgpack = MSGPACK_SUBPROTOCOL in offered
+        await socket.accept(subprotocols=MSGPACK_SUBPROTOCOL if msgpack else None)
+        if self.shutting_down:
+            await socket.close(code=CLOSE_SHUTTING_DOWN, reason="server shutting down")
+            return
+        client = SocketClient(
+            socket,
+            hub=self.hub,
+            reader=self.reader,
+            keyring=self.keyring,
+            frames=self.frames,
+            settings=self.settings,
+            msgpack=msgpack,
+        )
+        self._clients.add(client)
+        try:
+            await client.run()
+        finally:
+            self._clients.discard(client)
+            if client.close_code is not None:
+                self._on_close(client.close_code)
+
+    async def _sweep(self) -> None:
+        heartbeat = self.settings.heartbeat_s
+        while True:
+            await asyncio.sleep(1.0)
+            now = time.monotonic()
+            wall = time.time()
+            for client in list(self._clients):
+                claims = client.claims
+                if claims is None:
+                    continue
+                if claims.exp <= wall or self.keyring.is_revoked(claims):
+                    client.close(CLOSE_UNAUTHENTICATED, "token expired")
+                elif now - client.last_heard > 2 * heartbeat:
+                    client.close(CLOSE_HEARTBEAT_MISSED, "no frame from the client in time")
+                elif now - client.last_ping >= heartbeat:
+                    client.last_ping = now
+                    client.send(Ping())
+
+
+@websocket("/ws", opt={"access": "user"})
+async def live_socket(
+    socket: WebSocket[Any, Any, Any], sockets: NamedDependency[SocketRegistry]
+) -> None:
+    """The multiplexed live socket (docs/websocket.md): authenticate with the first frame
+    ``{"type": "auth", "token": "..."}`` (or ``Authorization: Bearer`` on the handshake), then
+    subscribe to channels. JSON text frames; binary msgpack with ``pulse.msgpack.v1``."""
+    await sockets.serve(socket)

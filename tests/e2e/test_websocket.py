@@ -1,0 +1,444 @@
+"""The multiplexed ``/ws`` socket against real gateways, nats-server and JetStream."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import socket
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import msgspec
+import nats
+import pytest
+import websockets
+from websockets.asyncio.client import ClientConnection
+from websockets.client import ClientProtocol
+from websockets.uri import parse_uri
+
+from tests.support.stack import PulseStack, bearer, eventually
+
+pytestmark = pytest.mark.integration
+
+SERVICES = ["auth", "ingest", "gateway"]
+
+
+def ws_url(stack: PulseStack, gateway: str = "gateway") -> str:
+    return stack[gateway].url("/ws").replace("http://", "ws://")
+
+
+class Socket:
+    """A test client speaking the /ws protocol in JSON."""
+
+    def __init__(self, connection: ClientConnection) -> None:
+        self.connection = connection
+
+    async def send(self, **frame: Any) -> None:
+        await self.connection.send(json.dumps(frame))
+
+    async def receive(self, within_s: float = 10) -> dict[str, Any]:
+        while True:
+            frame: dict[str, Any] = json.loads(
+                await asyncio.wait_for(self.connection.recv(), within_s)
+            )
+            if frame["type"] != "ping":
+                return frame
+            await self.send(type="pong")  # as every client must, or it is closed with 4409
+
+    async def until(self, kind: str, within_s: float = 10) -> dict[str, Any]:
+        while True:
+            frame = await self.receive(within_s)
+            if frame["type"] == kind:
+                return frame
+
+
+@contextlib.asynccontextmanager
+async def open_socket(
+    stack: PulseStack, gateway: str = "gateway", **kwargs: Any
+) -> AsyncIterator[Socket]:
+    async with websockets.connect(ws_url(stack, gateway), **kwargs) as connection:
+        socket = Socket(connection)
+        await socket.send(type="auth", token=await stack.token())
+        ready = await socket.receive()
+        assert ready["type"] == "ready", ready
+        yield socket
+
+
+class StalledClient:
+    """A socket that stops reading after its handshake: sans-I/O websockets over a raw
+    connection with a tiny receive buffer, so the gateway notices within a few frames (a
+    loopback socket may otherwise buffer tens of megabytes)."""
+
+    def __init__(
+        self, protocol: ClientProtocol, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.protocol = protocol
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def connect(cls, stack: PulseStack) -> StalledClient:
+        raw = socket.socket()
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)  # before connect
+        raw.connect(("127.0.0.1", stack["gateway"].port))
+        raw.setblocking(False)
+        reader, writer = await asyncio.open_connection(sock=raw, limit=8192)
+        protocol = ClientProtocol(parse_uri(ws_url(stack)), max_size=None)
+        protocol.send_request(protocol.connect())
+        client = cls(protocol, reader, writer)
+        await client._flush()
+        while protocol.handshake_exc is None and not protocol.events_received():
+            protocol.receive_data(await reader.read(4096))
+        await client.send({"type": "auth", "token": await stack.token()})
+        return client
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        self.protocol.send_text(json.dumps(frame).encode())
+        await self._flush()
+
+    async def read_to_close(self) -> int | None:
+        """Read everything the gateway sent; the close code it ended with."""
+        while data := await asyncio.wait_for(self.reader.read(1 << 20), 30):
+            self.protocol.receive_data(data)
+            if self.protocol.close_rcvd is not None:
+                return self.protocol.close_rcvd.code
+        return None
+
+    async def _flush(self) -> None:
+        for data in self.protocol.data_to_send():
+            self.writer.write(data)
+        await self.writer.drain()
+
+
+class Publisher:
+    """Points of one series, value = their index, acknowledged by ingest one by one."""
+
+    def __init__(self, nc: nats.NATS, source: str, name: str) -> None:
+        self.nc = nc
+        self.source = source
+        self.name = name
+        self.sent = 0
+
+    async def publish(self, count: int, every_s: float = 0.0) -> None:
+        for _ in range(count):
+            point = {
+                "time": datetime.now(UTC).isoformat(),
+                "source": self.source,
+                "name": self.name,
+                "value": float(self.sent),
+            }
+            reply = await self.nc.request("ingest.metrics", json.dumps(point).encode(), timeout=10)
+            assert b"accepted" in reply.data, reply.data
+            self.sent += 1
+            if every_s:
+                await asyncio.sleep(every_s)
+
+
+async def close_code(
+    connection: ClientConnection, *, answer_pings: bool = False, within_s: float = 30
+) -> int | None:
+    """Read until the gateway closes the socket; the code it closed with."""
+    try:
+        while True:
+            raw = await asyncio.wait_for(connection.recv(), within_s)
+            if answer_pings and json.loads(raw)["type"] == "ping":
+                await connection.send(json.dumps({"type": "pong"}))
+    except websockets.ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd is not None else None
+
+
+def values_of(frames: list[dict[str, Any]]) -> list[float]:
+    return [point["value"] for frame in frames for point in frame["points"]]
+
+
+async def test_history_then_live_without_gap_or_duplicate(make_stack: Any) -> None:
+    stack: PulseStack = make_stack()
+    stack.start(SERVICES)
+    nc = await nats.connect(stack.nats_url)
+    publisher = Publisher(nc, "ws_a", "seam")
+    await publisher.publish(40)
+    # Points keep arriving while the subscription reads its history: the seam is exercised.
+    publishing = asyncio.create_task(publisher.publish(60, every_s=0.01))
+    try:
+        async with open_socket(stack) as socket:
+            await asyncio.sleep(0.1)
+            await socket.send(
+                type="subscribe", channel="metric:seam", history={"minutes": 5, "max_points": 1000}
+            )
+            subscribed = await socket.until("subscribed")
+            await publishing
+            history = subscribed["history"]
+            assert history["bucket_s"] == 0
+            [series] = history["series"]
+            assert (series["source"], series["name"]) == ("ws_a", "seam")
+            seen = [point["avg"] for point in series["points"]]
+            frames = []
+            while len(seen) + len(values_of(frames)) < 100:
+                frame = await socket.until("data")
+                assert frame["channel"] == "metric:seam"
+                frames.append(frame)
+    finally:
+        await nc.drain()
+    seqs = [frame["seq"] for frame in frames]
+    assert seqs == sorted(set(seqs))
+    assert seqs[0] > subscribed["seq"]
+    assert seen + values_of(frames) == [float(i) for i in range(100)]
+
+
+async def test_a_client_resumes_on_another_gateway_without_gap_or_duplicate(
+    make_stack: Any,
+) -> None:
+    stack: PulseStack = make_stack()
+    stack.start(SERVICES)
+    first = stack["gateway"]
+    stack.start(["gateway"])  # a second gateway process on ports of its own
+    stack.services["gateway2"], stack.services["gateway"] = stack["gateway"], first
+    nc = await nats.connect(stack.nats_url)
+    publisher = Publisher(nc, "ws_b", "resume")
+    received: list[dict[str, Any]] = []
+    try:
+        async with open_socket(stack, "gateway") as socket:
+            await socket.send(type="subscribe", channel="series:ws_b:resume")
+            await socket.until("subscribed")
+            await publisher.publish(10)
+            while len(values_of(received)) < 10:
+                received.append(await socket.until("data"))
+        await publisher.publish(15)  # missed while away
+        async with open_socket(stack, "gateway2") as socket:
+            await socket.send(
+                type="subscribe", channel="series:ws_b:resume", resume_from=received[-1]["seq"]
+            )
+            subscribed = await socket.until("subscribed")
+            assert subscribed["seq"] == received[-1]["seq"]
+            publishing = asyncio.create_task(publisher.publish(15, every_s=0.02))
+            while len(values_of(received)) < 40:
+                received.append(await socket.until("data"))
+            await publishing
+    finally:
+        await nc.drain()
+    assert values_of(received) == [float(i) for i in range(40)]
+    seqs = [frame["seq"] for frame in received]
+    assert seqs == sorted(set(seqs))
+
+
+async def test_resuming_from_a_part_no_longer_stored_gets_a_gap_frame(make_stack: Any) -> None:
+    stack: PulseStack = make_stack()
+    stack.start(SERVICES)
+    nc = await nats.connect(stack.nats_url)
+    publisher = Publisher(nc, "ws_c", "purged")
+    try:
+        await publisher.publish(10)
+        js = nc.jetstream()
+        last = (await js.stream_info("METRICS")).state.last_seq
+        await js.purge_stream("METRICS", seq=last - 2)  # keeps the last three messages
+        async with open_socket(stack) as socket:
+            await socket.send(type="subscribe", channel="metric:purged", resume_from=1)
+            await socket.until("subscribed")
+            gap = await socket.receive()
+            assert gap == {
+                "type": "gap",
+                "channel": "metric:purged",
+                "after_seq": 1,
+                "before_seq": last - 2,
+                "reason": "no longer stored in the stream",
+            }
+            replayed = [await socket.until("data") for _ in range(3)]
+    finally:
+        await nc.drain()
+    assert values_of(replayed) == [7.0, 8.0, 9.0]
+
+
+async def test_max_rate_sends_the_latest_value_per_interval(make_stack: Any) -> None:
+    stack: PulseStack = make_stack()
+    stack.start(SERVICES)
+    nc = await nats.connect(stack.nats_url)
+    publisher = Publisher(nc, "ws_d", "fast")
+    try:
+        async with open_socket(stack) as socket:
+            await socket.send(type="subscribe", channel="metric:fast", max_rate=2)
+            subscribed = await socket.until("subscribed")
+            assert subscribed["max_rate"] == 2
+            await publisher.publish(60, every_s=0.025)  # about 1.5 s at 40 points/s
+            frames = []
+            with contextlib.suppress(TimeoutError):
+                while True:
+                    frames.append(await socket.until("data", within_s=1.5))
+    finally:
+        await nc.drain()
+    assert 2 <= len(frames) <= 6, len(frames)
+    assert values_of(frames)[-1] == 59.0  # the latest value always arrives
+
+
+async def test_msgpack_subprotocol_gets_binary_frames(make_stack: Any) -> None:
+    stack: PulseStack = make_stack()
+    stack.start(SERVICES)
+    nc = await nats.connect(stack.nats_url)
+    try:
+        async with websockets.connect(ws_url(stack), subprotocols=["pulse.msgpack.v1"]) as ws:  # type: ignore[list-item]
+            assert ws.subprotocol == "pulse.msgpack.v1"
+            await ws.send(msgspec.msgpack.encode({"type": "auth", "token": await stack.token()}))
+            ready = msgspec.msgpack.decode(await ws.recv())
+            assert ready["type"] == "ready"
+            await ws.send(msgspec.msgpack.encode({"type": "subscribe", "channel": "metric:packed"}))
+            assert msgspec.msgpack.decode(await ws.recv())["type"] == "subscribed"
+            await Publisher(nc, "ws_e", "packed").publish(1)
+            frame = await asyncio.wait_for(ws.recv(), 10)
+    finally:
+        await nc.drain()
+    assert isinstance(frame, bytes)
+    data = msgspec.msgpack.decode(frame)
+    assert (data["type"], data["name"], data["points"][0]["value"]) == ("data", "packed", 0.0)
+
+
+async def test_bad_frames_get_errors_and_never_disturb_other_clients(make_stack: Any) -> None:
+    stack: PulseStack = make_stack(PULSE_WS_SUBSCRIBE_BURST="5", PULSE_WS_SUBSCRIBE_RATE="1")
+    stack.start(SERVICES)
+    nc = await nats.connect(stack.nats_url)
+    publisher = Publisher(nc, "ws_f", "steady")
+    user_token = await _user_token(stack)
+    try:
+        async with open_socket(stack) as watcher:
+            await watcher.send(type="subscribe", channel="metric:steady")
+            await watcher.until("subscribed")
+            publishing = asyncio.create_task(publisher.publish(50, every_s=0.05))
+
+            async with open_socket(stack) as bad:
+                await bad.connection.send("{not json")
+                assert (await bad.until("error"))["code"] == "bad_frame"
+                await bad.send(type="subscribe", channel="nonsense:x")
+                assert (await bad.until("error"))["code"] == "unknown_channel"
+                await bad.send(type="subscribe", channel="metric:a.b")
+                assert (await bad.until("error"))["code"] == "unknown_channel"
+                await bad.send(type="unsubscribe", channel="metric:never")
+                assert (await bad.until("error"))["code"] == "not_subscribed"
+                await bad.send(type="subscribe", channel="metric:x", history={"minutes": 9999})
+                assert (await bad.until("error"))["code"] == "history_too_long"
+                for _ in range(8):  # a burst of 5 allowed, then refusals, then the close
+                    await bad.send(type="subscribe", channel="metric:flood")
+                assert await close_code(bad.connection, answer_pings=True) == 4429
+
+            async with websockets.connect(ws_url(stack)) as ws:
+                await ws.send(json.dumps({"type": "auth", "token": user_token}))
+                assert json.loads(await ws.recv())["role"] == "user"
+                await ws.send(json.dumps({"type": "subscribe", "channel": "events:class1"}))
+                error = json.loads(await ws.recv())
+                assert (error["type"], error["code"]) == ("error", "forbidden")
+                await ws.send("x" * 70_000)
+                assert await close_code(ws) == 1009
+
+            frames = []
+            while len(values_of(frames)) < 50:
+                frames.append(await watcher.until("data"))
+            await publishing
+    finally:
+        await nc.drain()
+    assert values_of(frames) == [float(i) for i in range(50)]
+
+
+async def _user_token(stack: PulseStack) -> str:
+    async with httpx.AsyncClient(base_url=stack["gateway"].url("")) as client:
+        created = await client.post(
+            "/api/v1/admin/users",
+            json={
+                "email": "ws-user@example.com",
+                "password": "a long user password",
+                "role": "user",
+            },
+            headers=bearer(await stack.token()),
+        )
+        assert created.status_code == 201, created.text
+        login = await client.post(
+            "/api/v1/auth/login",
+            json={"email": "ws-user@example.com", "password": "a long user password"},
+        )
+        token: str = login.json()["access_token"]
+        return token
+
+
+async def test_clients_share_one_subscription_per_channel(make_stack: Any) -> None:
+    stack: PulseStack = make_stack()
+    stack.start(SERVICES)
+    metrics = f"http://127.0.0.1:{stack['gateway'].env['PULSE_GATEWAY_METRICS_PORT']}/metrics"
+
+    async def gauge(name: str) -> float:
+        async with httpx.AsyncClient() as client:
+            text = (await client.get(metrics)).text
+        return next(
+            float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " ")
+        )
+
+    async with open_socket(stack) as first, open_socket(stack) as second:
+        for socket in (first, second):
+            await socket.send(type="subscribe", channel="metric:shared")
+            await socket.until("subscribed")
+        await second.send(type="subscribe", channel="metric:other")
+        await second.until("subscribed")
+        assert await gauge("pulse_gateway_ws_channels") == 2
+        assert await gauge("pulse_gateway_ws_subscriptions") == 3
+        await second.send(type="unsubscribe", channel="metric:other")
+        assert (await second.until("unsubscribed"))["channel"] == "metric:other"
+        assert await eventually(lambda: _equals(gauge("pulse_gateway_ws_channels"), 1))
+    assert await eventually(lambda: _equals(gauge("pulse_gateway_ws_channels"), 0))
+
+
+async def _equals(value: Any, expected: float) -> bool:
+    return bool(await value == expected)
+
+
+async def test_heartbeats_and_the_close_codes_for_silence_and_shutdown(make_stack: Any) -> None:
+    stack: PulseStack = make_stack(PULSE_WS_HEARTBEAT_S="1")
+    stack.start(SERVICES)
+    async with open_socket(stack) as silent, open_socket(stack) as chatty:
+        ping = json.loads(await asyncio.wait_for(chatty.connection.recv(), 5))
+        assert ping == {"type": "ping"}
+        await chatty.send(type="ping")
+        assert await chatty.receive() == {"type": "pong"}
+        assert await close_code(silent.connection) == 4409  # it never answered a ping
+        stack["gateway"].process.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
+        assert await close_code(chatty.connection, answer_pings=True) == 1012
+
+
+async def test_an_unread_socket_is_closed_as_a_slow_consumer_and_others_keep_up(
+    make_stack: Any,
+) -> None:
+    stack: PulseStack = make_stack(PULSE_WS_OUTBOX_FRAMES="8", PULSE_WS_SLOW_CONSUMER_GRACE_S="30")
+    stack.start(SERVICES)
+    nc = await nats.connect(stack.nats_url)
+    now = datetime.now(UTC)
+
+    def bulky(message: int) -> bytes:  # about 150 KB of JSON; each message different
+        return json.dumps(
+            [
+                {"time": (now - timedelta(seconds=message * 2000 + i)).isoformat(),
+                 "source": "ws_g", "name": "bulky", "value": float(i)}
+                for i in range(2000)
+            ]
+        ).encode()  # fmt: skip
+
+    stalled = await StalledClient.connect(stack)
+    try:
+        async with open_socket(stack) as reader:
+            await reader.send(type="subscribe", channel="metric:bulky")
+            await reader.until("subscribed")
+            await stalled.send({"type": "subscribe", "channel": "metric:bulky"})
+            await asyncio.sleep(0.5)
+            frames = []
+
+            async def read_all() -> None:
+                while len(frames) < 200:
+                    frames.append(await reader.until("data", within_s=30))
+
+            reading = asyncio.create_task(read_all())
+            for message in range(200):
+                await nc.request("ingest.metrics", bulky(message), timeout=10)
+            await reading
+        close_code = await stalled.read_to_close()
+    finally:
+        await nc.drain()
+        stalled.writer.close()
+    assert [frame["type"] for frame in frames] == ["data"] * 200  # no gap, nothing skipped
+    assert close_code == 4408
