@@ -514,6 +514,16 @@ async def test_gateway_replays_streams_with_named_consumers_only(connect: Connec
     )
     assert (await replay.next_msg(timeout=TIMEOUT)).data == b"history"
     await replay.unsubscribe()
+    # Live data with stream sequences: METRICS republishes each stored message to live.>.
+    live = await gateway.nc.subscribe(subjects.live_subject(subjects.metrics_live_subject("disk")))
+    await gateway.nc.flush()
+    await ingest.nc.jetstream().publish(
+        subjects.metrics_subject("host-4", "disk"), b"live", stream=subjects.METRICS_STREAM
+    )
+    republished = await live.next_msg(timeout=TIMEOUT)
+    assert republished.data == b"live"
+    assert republished.headers is not None
+    assert int(republished.headers["Nats-Sequence"]) > info.state.last_seq - 1
     # The unnamed create subject would let the body name (and so rewrite) any consumer.
     await gateway.cannot_publish(f"$JS.API.CONSUMER.CREATE.{subjects.METRICS_STREAM}")
     durable = subjects.PERSISTENCE_METRICS_DURABLE

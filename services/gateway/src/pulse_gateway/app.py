@@ -19,7 +19,6 @@ from pulse_runtime.http_server import HttpServer
 from pulse_runtime.logging import get_logger
 from pulse_runtime.messaging import create_broker, is_connected, start_broker
 from pulse_runtime.service import Lifecycle
-from pulse_runtime.streams import pulse_streams
 from pulse_runtime.telemetry import counter, gauge, new_registry
 
 from . import accounts, routes, ws_route
@@ -138,9 +137,9 @@ class GatewayService:
 
     async def start(self, lifecycle: Lifecycle) -> bool:
         await self.management.start()
-        # The gateway ensures the streams too: its live fan-out needs METRICS' republishing.
-        streams = pulse_streams(self.settings.common)
-        if not await start_broker(self.broker, lifecycle.stopping, streams):
+        # Streams are ingest's and persistence's to create (with METRICS' republishing to
+        # live.>, which the fan-out reads); the gateway has no right to change them.
+        if not await start_broker(self.broker, lifecycle.stopping):
             return False
         own = self.settings.gateway
         nats = self.broker.connection

@@ -1,9 +1,9 @@
 """Reading the METRICS stream back: a channel's messages from a sequence or a time onwards.
 
-Each read is its own short-lived, explicitly named pull consumer (memory storage, no acks,
-deleted afterwards, and removed by the server anyway once idle) that reads until the stream
-holds nothing more for the channel. Live data comes separately (see ``fanout``); readers join
-the two by stream sequence.
+Each read is its own short-lived, explicitly named pull consumer (memory storage, no acks)
+that reads until the stream holds nothing more for the channel; the server removes it a few
+seconds after the last pull (the gateway may not delete consumers: deploy/nats/nats.conf).
+Live data comes separately (see ``fanout``); readers join the two by stream sequence.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import msgspec
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
-from nats.js.errors import Error as JetStreamError
 from pulse_contracts import Codec, SeriesBatch
 from pulse_runtime.logging import get_logger
 
@@ -25,7 +24,7 @@ log = get_logger(__name__)
 
 _FETCH_BATCH = 500
 _FETCH_TIMEOUT_S = 2.0
-_IDLE_CONSUMER_S = 30.0
+_IDLE_CONSUMER_S = 5.0
 
 
 class StoredMessage(msgspec.Struct, frozen=True):
@@ -89,22 +88,18 @@ class StreamReader:
             **start,  # type: ignore[arg-type]
         )
         info = await self._js.add_consumer(self._stream, config)
+        pending = info.num_pending or 0
+        if pending > max_messages:
+            raise TooMuchToReplay(pending)
+        if pending == 0:
+            return
+        subscription = await self._js.pull_subscribe_bind(consumer=name, stream=self._stream)
         try:
-            pending = info.num_pending or 0
-            if pending > max_messages:
-                raise TooMuchToReplay(pending)
-            if pending == 0:
-                return
-            subscription = await self._js.pull_subscribe_bind(consumer=name, stream=self._stream)
-            try:
-                async for message in self._drain(subscription):
-                    yield message
-            finally:
-                with contextlib.suppress(Exception):
-                    await subscription.unsubscribe()
+            async for message in self._drain(subscription):
+                yield message
         finally:
-            with contextlib.suppress(JetStreamError, NatsTimeoutError, TimeoutError):
-                await self._js.delete_consumer(self._stream, name)
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
 
     async def _drain(
         self, subscription: JetStreamContext.PullSubscription
