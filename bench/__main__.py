@@ -1,8 +1,9 @@
 """``make bench [SCENARIO]``: benchmarks on this machine, results in bench/results/*.json.
 
 Scenarios: ``ingest`` (points/s through NATS and HTTP to committed rows, against a bare COPY
-of the same rows) and ``history`` (query latency over 10,000,000 rows). ``make bench`` runs
-both; ``make bench ARGS="ingest --points 200000"`` one.
+of the same rows), ``history`` (query latency over 10,000,000 rows) and ``fanout`` (WebSocket
+clients at 1 Hz against a bare ``websockets.broadcast`` server). ``make bench`` runs all;
+``make bench ARGS="ingest --points 200000"`` or ``make bench ARGS="fanout --clients 10000"`` one.
 """
 
 from __future__ import annotations
@@ -11,21 +12,34 @@ import argparse
 import asyncio
 import sys
 
+from bench.fanout import run_fanout
 from bench.history import run_history
 from bench.ingest import run_ingest
 
-SCENARIOS = {"ingest": run_ingest, "history": run_history}
+SCENARIOS = ("ingest", "history", "fanout")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="make bench")
-    parser.add_argument("scenario", nargs="?", choices=sorted(SCENARIOS), help="default: all")
+    parser.add_argument("scenario", nargs="?", choices=SCENARIOS, help="default: all")
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=5_000, help="points per producer message")
+    parser.add_argument("--clients", type=int, default=1_000, help="fanout: WebSocket clients")
+    parser.add_argument("--seconds", type=float, default=20.0, help="fanout: listening time")
+    parser.add_argument(
+        "--stalled", action="store_true", help="fanout: again with one client that stops reading"
+    )
     args = parser.parse_args()
     chosen = [args.scenario] if args.scenario else list(SCENARIOS)
     for name in chosen:
-        status = asyncio.run(SCENARIOS[name](points=args.points, batch=args.batch))
+        if name == "ingest":
+            status = asyncio.run(run_ingest(points=args.points, batch=args.batch))
+        elif name == "history":
+            status = asyncio.run(run_history(points=args.points, batch=args.batch))
+        else:
+            status = asyncio.run(
+                run_fanout(clients=args.clients, seconds=args.seconds, stalled=args.stalled)
+            )
         if status:
             sys.exit(status)
 
