@@ -80,4 +80,5 @@ class Outbox:
             for channel, seq in last_kept.items()
         ]
         self._items = deque([*controls, *gaps, *kept])
-        return len(self._items) < self._capacity
+        # Control and gap frames are few (rate limits bound them); the data frames decide.
+        return len(kept) < self._capacity
