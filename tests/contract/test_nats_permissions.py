@@ -512,7 +512,8 @@ async def test_gateway_replays_streams_with_named_consumers_only(connect: Connec
         ordered_consumer=True,
         config=ConsumerConfig(name=f"gateway-{secrets.token_hex(4)}", inactive_threshold=5),
     )
-    assert (await replay.next_msg(timeout=TIMEOUT)).data == b"history"
+    # A consumer is created, then pushes: give a loaded CI machine more than TIMEOUT.
+    assert (await replay.next_msg(timeout=5 * TIMEOUT)).data == b"history"
     await replay.unsubscribe()
     # Live data with stream sequences: METRICS republishes each stored message to live.>.
     live = await gateway.nc.subscribe(subjects.live_subject(subjects.metrics_live_subject("disk")))
@@ -520,7 +521,7 @@ async def test_gateway_replays_streams_with_named_consumers_only(connect: Connec
     await ingest.nc.jetstream().publish(
         subjects.metrics_subject("host-4", "disk"), b"live", stream=subjects.METRICS_STREAM
     )
-    republished = await live.next_msg(timeout=TIMEOUT)
+    republished = await live.next_msg(timeout=5 * TIMEOUT)
     assert republished.data == b"live"
     assert republished.headers is not None
     assert int(republished.headers["Nats-Sequence"]) > info.state.last_seq - 1
