@@ -165,7 +165,7 @@ async def _measure_gateway(
     gateway = psutil.Process(stack["gateway"].process.pid)  # type: ignore[union-attr]
     idle_rss = gateway.memory_info().rss
     url = stack["gateway"].url("/ws").replace("http://", "ws://")
-    already = _subscriptions(stack)  # a stalled client, in that scenario
+    already = max(0, _subscriptions(stack))  # a stalled client, in that scenario
     workers = _spawn_clients(url, token, clients, seconds)
     print(f"  {label}: connecting {clients:,} clients…", flush=True)
     nc = await nats.connect(stack.nats_url)
@@ -196,11 +196,16 @@ async def _measure_gateway(
 
 
 def _subscriptions(stack: PulseStack) -> int:
+    """The gateway's count of channel subscriptions; -1 while it is too busy to answer."""
     port = stack["gateway"].env["PULSE_GATEWAY_METRICS_PORT"]
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        for line in response.read().decode().splitlines():
-            if line.startswith("pulse_gateway_ws_subscriptions "):
-                return int(float(line.split()[-1]))
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            lines = response.read().decode().splitlines()
+    except OSError:
+        return -1
+    for line in lines:
+        if line.startswith("pulse_gateway_ws_subscriptions "):
+            return int(float(line.split()[-1]))
     return 0
 
 

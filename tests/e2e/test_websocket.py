@@ -363,6 +363,7 @@ async def test_clients_share_one_subscription_per_channel(make_stack: Any) -> No
     stack: PulseStack = make_stack()
     stack.start(SERVICES)
     metrics = f"http://127.0.0.1:{stack['gateway'].env['PULSE_GATEWAY_METRICS_PORT']}/metrics"
+    nc = await nats.connect(stack.nats_url)
 
     async def gauge(name: str) -> float:
         async with httpx.AsyncClient() as client:
@@ -382,7 +383,13 @@ async def test_clients_share_one_subscription_per_channel(make_stack: Any) -> No
         await second.send(type="unsubscribe", channel="metric:other")
         assert (await second.until("unsubscribed"))["channel"] == "metric:other"
         assert await eventually(lambda: _equals(gauge("pulse_gateway_ws_channels"), 1))
+        await Publisher(nc, "ws_h", "shared").publish(1)
+        for socket in (first, second):
+            assert values_of([await socket.until("data")]) == [0.0]
+        # Caught-up sockets get the shared, ready-made frame written straight to them.
+        assert await gauge("pulse_gateway_ws_frames_direct") == 2
     assert await eventually(lambda: _equals(gauge("pulse_gateway_ws_channels"), 0))
+    await nc.drain()
 
 
 async def _equals(value: Any, expected: float) -> bool:

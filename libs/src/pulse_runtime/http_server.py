@@ -21,7 +21,16 @@ class _Server(uvicorn.Server):
 
 
 class HttpServer:
-    def __init__(self, app: Any, *, host: str, port: int, ws_max_size: int = 1 << 20) -> None:
+    def __init__(
+        self,
+        app: Any,
+        *,
+        host: str,
+        port: int,
+        ws_max_size: int = 1 << 20,
+        ws_ping_interval: float | None = 20,
+        ws_per_message_deflate: bool = True,
+    ) -> None:
         # Any: uvicorn's ASGI type and Litestar's do not line up for the type checker.
         self._server = _Server(
             uvicorn.Config(
@@ -32,8 +41,9 @@ class HttpServer:
                 access_log=False,
                 lifespan="on",
                 ws_max_size=ws_max_size,  # a bigger frame closes the socket with 1009
-                ws_ping_interval=20,
+                ws_ping_interval=ws_ping_interval,
                 ws_ping_timeout=20,
+                ws_per_message_deflate=ws_per_message_deflate,
                 timeout_graceful_shutdown=5,
             )
         )

@@ -37,6 +37,7 @@ from .replay import StreamReader
 from .security import KeyRing, require_access
 from .settings import GatewaySettings, Settings
 from .tracing import trace_requests
+from .ws_direct import expose_websocket_protocol
 from .ws_frames import FrameCodec
 from .ws_route import SocketRegistry
 
@@ -180,7 +181,15 @@ class GatewayService:
             readiness=self.readiness,
         )
         self.server = HttpServer(
-            app, host=own.host, port=own.port, ws_max_size=self.settings.websocket.max_frame_bytes
+            expose_websocket_protocol(app),
+            host=own.host,
+            port=own.port,
+            ws_max_size=self.settings.websocket.max_frame_bytes,
+            # The /ws heartbeat (a frame the client must answer) finds dead peers; a protocol
+            # ping task per socket would only cost memory. Frames are shared between sockets
+            # (ws_direct), which per-socket compression would rule out.
+            ws_ping_interval=None,
+            ws_per_message_deflate=False,
         )
         if not await self.server.start():
             return False
@@ -210,6 +219,17 @@ class GatewayService:
         gauge(
             self.registry, "pulse_gateway_ws_subscriptions", "Channel subscriptions of all sockets"
         ).set_function(channels.listener_count)
+        sent = sockets.frames_sent
+        gauge(
+            self.registry,
+            "pulse_gateway_ws_frames_direct",
+            "Data frames written straight to a caught-up socket (since start)",
+        ).set_function(lambda: sent.direct)
+        gauge(
+            self.registry,
+            "pulse_gateway_ws_frames_queued",
+            "Data frames that waited in a socket's outbox (since start)",
+        ).set_function(lambda: sent.queued)
 
     async def stop(self) -> None:
         if self.sockets is not None:

@@ -23,6 +23,7 @@ from pulse_runtime.logging import get_logger
 
 from .channels import ChannelSpec
 from .replay import StreamReader, TooMuchToReplay
+from .ws_direct import frame_bytes
 from .ws_frames import Data, FrameCodec, Point
 
 log = get_logger(__name__)
@@ -37,7 +38,7 @@ class Delivery:
     """One stream message as a channel's listeners get it: the frame is encoded at most once
     per wire format, however many clients it goes to."""
 
-    __slots__ = ("_encoded_json", "_encoded_msgpack", "_frames", "frame", "seq", "series")
+    __slots__ = ("_encoded", "_frames", "_wire", "frame", "seq", "series")
 
     def __init__(self, channel: str, seq: int, batch: SeriesBatch, frames: FrameCodec) -> None:
         self.seq = seq
@@ -54,17 +55,23 @@ class Delivery:
             ],
         )
         self._frames = frames
-        self._encoded_json: str | bytes | None = None
-        self._encoded_msgpack: str | bytes | None = None
+        self._encoded: dict[bool, str | bytes] = {}
+        self._wire: dict[bool, bytes] = {}
 
     def encoded(self, *, msgpack: bool) -> str | bytes:
-        if msgpack:
-            if self._encoded_msgpack is None:
-                self._encoded_msgpack = self._frames.encode(self.frame, msgpack=True)
-            return self._encoded_msgpack
-        if self._encoded_json is None:
-            self._encoded_json = self._frames.encode(self.frame, msgpack=False)
-        return self._encoded_json
+        """The frame's message, for a send through ASGI."""
+        encoded = self._encoded.get(msgpack)
+        if encoded is None:
+            encoded = self._encoded[msgpack] = self._frames.encode(self.frame, msgpack=msgpack)
+        return encoded
+
+    def wire(self, *, msgpack: bool) -> bytes:
+        """The whole WebSocket frame, for a direct write (see ``ws_direct``)."""
+        wire = self._wire.get(msgpack)
+        if wire is None:
+            payload = self._frames.encode_bytes(self.frame, msgpack=msgpack)
+            wire = self._wire[msgpack] = frame_bytes(payload, binary=msgpack)
+        return wire
 
 
 class Listener(Protocol):

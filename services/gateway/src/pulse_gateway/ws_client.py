@@ -28,6 +28,7 @@ from .fanout import ChannelHub, Delivery
 from .replay import StreamReader, TooMuchToReplay
 from .security import KeyRing, Unauthenticated, bearer_token
 from .settings import WebSocketSettings
+from .ws_direct import DirectWriter
 from .ws_frames import (
     CLOSE_BAD_FRAMES,
     CLOSE_FLOOD,
@@ -121,6 +122,14 @@ class ChannelSubscription:
             self.client.send_data(delivery)
 
 
+class FrameCounts:
+    """Data frames sent by all sockets of a gateway: written directly, or through an outbox."""
+
+    def __init__(self) -> None:
+        self.direct = 0
+        self.queued = 0
+
+
 class _TokenBucket:
     def __init__(self, rate: float, burst: float) -> None:
         self._rate = rate
@@ -149,8 +158,10 @@ class SocketClient:
         frames: FrameCodec,
         settings: WebSocketSettings,
         msgpack: bool,
+        counts: FrameCounts,
     ) -> None:
         self.socket = socket
+        self._counts = counts
         self.settings = settings
         self.claims: AccessClaims | None = None
         self.last_heard = time.monotonic()
@@ -165,26 +176,58 @@ class SocketClient:
         self._requests = _TokenBucket(settings.subscribe_rate, settings.subscribe_burst)
         self._errors = _TokenBucket(settings.subscribe_rate, settings.subscribe_burst)
         self._closing: tuple[int, str] | None = None
-        self._closed = asyncio.Event()
+        self._direct = DirectWriter.for_scope(socket.scope)
+        self._writer: asyncio.Task[None] | None = None  # only while the outbox has frames
+        self._writing = False
+        self._closer: asyncio.Task[None] | None = None
         self.outbox = Outbox(settings.outbox_frames, settings.slow_consumer_grace_s, self._gap)
 
     # -- what the registry and the subscriptions call ----------------------------------------
 
     def close(self, code: int, reason: str) -> None:
+        """Close the socket with ``code``; the read loop then ends with the disconnect."""
         if self._closing is None:
             self._closing = (code, reason)
-            self._closed.set()
+            if self._writer is not None:
+                self._writer.cancel()
+            self._closer = asyncio.get_running_loop().create_task(self._close_socket())
+
+    async def _close_socket(self) -> None:
+        assert self._closing is not None
+        with contextlib.suppress(Exception):
+            await self.socket.close(code=self._closing[0], reason=self._closing[1])
 
     def slow_consumer(self) -> None:
         self.close(CLOSE_SLOW_CONSUMER, "slow consumer: frames were not read in time")
 
     def send(self, frame: ServerFrame) -> None:
+        if self._closing is not None:
+            return
         self.outbox.control(self._frames.encode(frame, msgpack=self._msgpack))
+        self._start_writer()
 
     def send_data(self, delivery: Delivery) -> None:
+        if self._closing is not None:
+            return
+        direct = self._direct
+        if (
+            direct is not None
+            and not self._writing
+            and not len(self.outbox)
+            and direct.write(delivery.wire(msgpack=self._msgpack))
+        ):
+            self._counts.direct += 1
+            return  # the common case: caught up, written at once, no task switch
+        self._counts.queued += 1
         payload = delivery.encoded(msgpack=self._msgpack)
         if not self.outbox.data(delivery.frame.channel, delivery.series, delivery.seq, payload):
             self.slow_consumer()
+            return
+        self._start_writer()
+
+    def _start_writer(self) -> None:
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write())
 
     # -- the socket's life ---------------------------------------------------------------------
 
@@ -206,22 +249,15 @@ class SocketClient:
                 expires_at=datetime.fromtimestamp(self.claims.exp, UTC),
             )
         )
-        tasks = [
-            asyncio.create_task(self._write()),
-            asyncio.create_task(self._read()),
-            asyncio.create_task(self._closed.wait()),
-        ]
         try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            await self._read()
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            if self._writer is not None:
+                self._writer.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await self._writer
             for name in list(self._subscriptions):
                 await self._leave(name)
-        if self._closing is not None:
-            with contextlib.suppress(Exception):
-                await self.socket.close(code=self._closing[0], reason=self._closing[1])
 
     async def _authenticate(self) -> AccessClaims | None:
         token = bearer_token(self.socket.headers.get("authorization"))
@@ -252,14 +288,22 @@ class SocketClient:
         return text if text is not None else event.get("bytes") or b""
 
     async def _write(self) -> None:
-        while True:
-            payload = await self.outbox.next()
-            if isinstance(payload, str):
-                await self.socket.send_text(payload)
-            else:
-                await self.socket.send_bytes(payload)
+        """Sends what the outbox holds, then ends (a socket that keeps up needs no task)."""
+        try:
+            while len(self.outbox):
+                self._writing = True
+                payload = await self.outbox.next()
+                if isinstance(payload, str):
+                    await self.socket.send_text(payload)
+                else:
+                    await self.socket.send_bytes(payload)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            self._writing = False
 
     async def _read(self) -> None:
+        """Until the client leaves, or the close the gateway sent is complete."""
         with contextlib.suppress(WebSocketDisconnect):
             while (raw := await self._receive()) is not None:
                 self.last_heard = time.monotonic()

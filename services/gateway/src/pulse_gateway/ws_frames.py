@@ -150,9 +150,13 @@ class FrameCodec:
         self._msgpack_decoder = msgspec.msgpack.Decoder(ClientFrame)
 
     def encode(self, frame: ServerFrame, *, msgpack: bool) -> str | bytes:
+        """What the socket sends: str for a JSON text frame, bytes for a msgpack one."""
         if msgpack:
             return self._msgpack_encoder.encode(frame)
         return self._json_encoder.encode(frame).decode()
+
+    def encode_bytes(self, frame: ServerFrame, *, msgpack: bool) -> bytes:
+        return (self._msgpack_encoder if msgpack else self._json_encoder).encode(frame)
 
     def decode(self, raw: str | bytes) -> ClientFrame:
         """Raises msgspec.DecodeError (ValidationError included) for a bad frame."""

@@ -21,7 +21,7 @@ from .fanout import ChannelHub
 from .replay import StreamReader
 from .security import KeyRing
 from .settings import WebSocketSettings
-from .ws_client import SocketClient
+from .ws_client import FrameCounts, SocketClient
 from .ws_frames import (
     CLOSE_HEARTBEAT_MISSED,
     CLOSE_SHUTTING_DOWN,
@@ -51,6 +51,7 @@ class SocketRegistry:
         self.keyring = keyring
         self.frames = frames
         self.settings = settings
+        self.frames_sent = FrameCounts()
         self._clients: set[SocketClient] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self.shutting_down = False
@@ -86,6 +87,7 @@ class SocketRegistry:
             frames=self.frames,
             settings=self.settings,
             msgpack=msgpack,
+            counts=self.frames_sent,
         )
         self._clients.add(client)
         try:
