@@ -58,8 +58,21 @@ log = get_logger(__name__)
 AUTH_TIMEOUT_S = 5.0
 
 
+class _RateCap:
+    """Per series: when the last frame went out, the latest one held back, its timer."""
+
+    __slots__ = ("latest", "sent_at", "timers")
+
+    def __init__(self) -> None:
+        self.sent_at: dict[tuple[str, str], float] = {}
+        self.latest: dict[tuple[str, str], Delivery] = {}
+        self.timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
+
+
 class ChannelSubscription:
     """A client's subscription to one channel; the hub calls :meth:`deliver` in seq order."""
+
+    __slots__ = ("_cap", "_held", "_live", "client", "last_seq", "max_rate", "spec")
 
     def __init__(self, client: SocketClient, spec: ChannelSpec, max_rate: float | None) -> None:
         self.client = client
@@ -68,9 +81,7 @@ class ChannelSubscription:
         self.last_seq = 0
         self._live = False
         self._held: list[Delivery] = []
-        self._sent_at: dict[tuple[str, str], float] = {}
-        self._latest: dict[tuple[str, str], Delivery] = {}
-        self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
+        self._cap = _RateCap() if max_rate is not None else None
 
     def deliver(self, delivery: Delivery) -> None:
         if not self._live:
@@ -95,30 +106,34 @@ class ChannelSubscription:
             self.deliver(delivery)
 
     def cancel(self) -> None:
-        for timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
+        if self._cap is not None:
+            for timer in self._cap.timers.values():
+                timer.cancel()
+            self._cap.timers.clear()
 
     def _rate_limited(self, delivery: Delivery) -> None:
         assert self.max_rate is not None
+        assert self._cap is not None
+        cap = self._cap
         interval = 1.0 / self.max_rate
         loop = asyncio.get_running_loop()
         now = loop.time()
         series = delivery.series
-        due = self._sent_at.get(series, -math.inf) + interval
-        if now >= due and series not in self._timers:
-            self._sent_at[series] = now
+        due = cap.sent_at.get(series, -math.inf) + interval
+        if now >= due and series not in cap.timers:
+            cap.sent_at[series] = now
             self.client.send_data(delivery)
             return
-        self._latest[series] = delivery  # the latest of the interval replaces the earlier
-        if series not in self._timers:
-            self._timers[series] = loop.call_at(due, self._flush, series)
+        cap.latest[series] = delivery  # the latest of the interval replaces the earlier
+        if series not in cap.timers:
+            cap.timers[series] = loop.call_at(due, self._flush, series)
 
     def _flush(self, series: tuple[str, str]) -> None:
-        self._timers.pop(series, None)
-        delivery = self._latest.pop(series, None)
+        assert self._cap is not None
+        self._cap.timers.pop(series, None)
+        delivery = self._cap.latest.pop(series, None)
         if delivery is not None:
-            self._sent_at[series] = asyncio.get_running_loop().time()
+            self._cap.sent_at[series] = asyncio.get_running_loop().time()
             self.client.send_data(delivery)
 
 
@@ -131,6 +146,8 @@ class FrameCounts:
 
 
 class _TokenBucket:
+    __slots__ = ("_at", "_burst", "_rate", "_tokens")
+
     def __init__(self, rate: float, burst: float) -> None:
         self._rate = rate
         self._burst = burst
@@ -148,6 +165,12 @@ class _TokenBucket:
 
 
 class SocketClient:
+    __slots__ = (
+        "_closer", "_closing", "_counts", "_direct", "_errors", "_frames", "_hub", "_keyring",
+        "_msgpack", "_reader", "_requests", "_subscriptions", "_writer", "_writing", "claims",
+        "last_heard", "last_ping", "outbox", "settings", "socket",
+    )  # fmt: skip
+
     def __init__(
         self,
         socket: WebSocket[Any, Any, Any],
@@ -172,7 +195,6 @@ class SocketClient:
         self._frames = frames
         self._msgpack = msgpack
         self._subscriptions: dict[str, ChannelSubscription] = {}
-        self._subscribing: set[str] = set()
         self._requests = _TokenBucket(settings.subscribe_rate, settings.subscribe_burst)
         self._errors = _TokenBucket(settings.subscribe_rate, settings.subscribe_burst)
         self._closing: tuple[int, str] | None = None

@@ -46,6 +46,8 @@ def expose_websocket_protocol(app: ASGIApp) -> ASGIApp:
 
 
 class DirectWriter:
+    __slots__ = ("_machine", "_protocol")
+
     def __init__(self, protocol: Any) -> None:
         self._protocol = protocol
         # The websockets state machine: its state says whether the socket is still open.

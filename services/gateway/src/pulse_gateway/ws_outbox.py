@@ -26,12 +26,17 @@ class _Item(NamedTuple):
 
 
 class Outbox:
+    __slots__ = (
+        "_capacity", "_conflated_at", "_gap", "_grace_s", "_items", "_ready", "_taken",
+        "conflations",
+    )  # fmt: skip
+
     def __init__(self, capacity: int, grace_s: float, gap: GapPayload) -> None:
         self._capacity = capacity
         self._grace_s = grace_s
         self._gap = gap
         self._items: deque[_Item] = deque()
-        self._ready = asyncio.Event()
+        self._ready: asyncio.Event | None = None  # made when a reader first has to wait
         self._taken: dict[str, int] = {}  # channel -> last sequence handed to the socket
         self._conflated_at = -float("inf")
         self.conflations = 0
@@ -41,18 +46,22 @@ class Outbox:
 
     def control(self, payload: Payload) -> None:
         self._items.append(_Item(payload))
-        self._ready.set()
+        if self._ready is not None:
+            self._ready.set()
 
     def data(self, channel: str, series: tuple[str, str], seq: int, payload: Payload) -> bool:
         """Queue a data frame; False when the client is hopelessly behind."""
         if len(self._items) >= self._capacity and not self._conflate():
             return False
         self._items.append(_Item(payload, channel, series, seq))
-        self._ready.set()
+        if self._ready is not None:
+            self._ready.set()
         return True
 
     async def next(self) -> Payload:
         while not self._items:
+            if self._ready is None:
+                self._ready = asyncio.Event()
             self._ready.clear()
             await self._ready.wait()
         item = self._items.popleft()
