@@ -29,6 +29,9 @@ def main() -> None:
     parser.add_argument(
         "--stalled", action="store_true", help="fanout: again with one client that stops reading"
     )
+    parser.add_argument(
+        "--two-gateways", action="store_true", help="fanout: again, split over two gateways"
+    )
     args = parser.parse_args()
     chosen = [args.scenario] if args.scenario else list(SCENARIOS)
     for name in chosen:
@@ -38,7 +41,12 @@ def main() -> None:
             status = asyncio.run(run_history(points=args.points, batch=args.batch))
         else:
             status = asyncio.run(
-                run_fanout(clients=args.clients, seconds=args.seconds, stalled=args.stalled)
+                run_fanout(
+                    clients=args.clients,
+                    seconds=args.seconds,
+                    stalled=args.stalled,
+                    two_gateways=args.two_gateways,
+                )
             )
         if status:
             sys.exit(status)

@@ -16,6 +16,7 @@ gateway's RSS are reported with and without it.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import multiprocessing
@@ -28,6 +29,7 @@ from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 import nats
@@ -47,55 +49,130 @@ LOAD_PROCESSES = 2
 
 
 def _client_process(url: str, token: str, count: int, seconds: float, out: Connection) -> None:
-    # Listen a little longer than the publisher sends, so the last frame is not cut off.
-    out.send(asyncio.run(_clients(url, token, count, seconds + 3)))
+    # Listen longer than the publisher sends: the other load process may connect later, and
+    # the publisher starts only once both are in. Extra listening adds no frames.
+    out.send(asyncio.run(_clients(url, token, count, seconds + 15)))
+
+
+class _LoadClient(asyncio.Protocol):
+    """One WebSocket client as plain asyncio protocol code: no task, no queue, no JSON
+    decoding per frame, so that the load side costs a few microseconds a frame and the
+    servers' figures are the servers' (a full client library costs ten times more)."""
+
+    def __init__(self, host: str, path: str, token: str | None, tally: _Tally) -> None:
+        self._host = host
+        self._path = path
+        self._token = token
+        self._tally = tally
+        self._buffer = bytearray()
+        self._upgraded = False
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        key = base64.b64encode(os.urandom(16)).decode()
+        transport.write(
+            f"GET {self._path} HTTP/1.1\r\nHost: {self._host}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self._buffer
+        buffer += data
+        if not self._upgraded:
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            if not buffer.startswith(b"HTTP/1.1 101"):
+                self._tally.errors.append(bytes(buffer[:60]).decode(errors="replace"))
+                return
+            del buffer[: end + 4]
+            self._upgraded = True
+            if self._token is None:
+                self._tally.connected += 1
+            else:
+                self._send({"type": "auth", "token": self._token})
+                self._send({"type": "subscribe", "channel": CHANNEL})
+        while len(buffer) >= 2:
+            size = buffer[1] & 0x7F
+            offset = 2
+            if size == 126:
+                size, offset = int.from_bytes(buffer[2:4]), 4
+            elif size == 127:
+                size, offset = int.from_bytes(buffer[2:10]), 10
+            if len(buffer) < offset + size:
+                return
+            payload = bytes(buffer[offset : offset + size])
+            del buffer[: offset + size]
+            self._frame(payload)
+
+    def _frame(self, payload: bytes) -> None:
+        tally = self._tally
+        if payload.startswith(b'{"type":"data"'):
+            received = time.time()
+            at = payload.find(b'"time":"') + 8
+            sent = datetime.fromisoformat(payload[at : payload.index(b'"', at)].decode())
+            tally.frames += 1
+            tally.latencies.append(received - sent.timestamp())
+        elif payload.startswith(b'{"type":"ping"'):
+            self._send({"type": "pong"})
+        elif payload.startswith(b'{"type":"subscribed"'):
+            tally.connected += 1
+
+    def _send(self, frame: dict[str, Any]) -> None:
+        data = json.dumps(frame).encode()
+        mask = os.urandom(4)
+        masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(data))
+        size = len(data)
+        header = (
+            bytes([0x81, 0x80 | size]) if size < 126 else bytes([0x81, 0xFE]) + size.to_bytes(2)
+        )
+        assert self._transport is not None
+        self._transport.write(header + mask + masked)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
+class _Tally:
+    def __init__(self) -> None:
+        self.connected = 0
+        self.frames = 0
+        self.latencies: list[float] = []
+        self.errors: list[str] = []
 
 
 async def _clients(url: str, token: str | None, count: int, seconds: float) -> dict[str, Any]:
-    latencies: list[float] = []
-    connected = 0
-    frames = 0
-    start = asyncio.Event()
-
-    async def one() -> None:
-        nonlocal connected, frames
-        async with websockets.connect(
-            url, max_queue=None, open_timeout=60, ping_interval=None
-        ) as ws:
-            if token is not None:
-                await ws.send(json.dumps({"type": "auth", "token": token}))
-                await ws.recv()
-                await ws.send(json.dumps({"type": "subscribe", "channel": CHANNEL}))
-                await ws.recv()
-            connected += 1
-            await start.wait()
-            deadline = time.time() + seconds
-            while (left := deadline - time.time()) > 0:
-                try:
-                    raw = await asyncio.wait_for(ws.recv(), left)
-                except TimeoutError:
-                    break
-                received = time.time()
-                frame = json.loads(raw)
-                if frame.get("type") == "ping":
-                    await ws.send('{"type":"pong"}')
-                    continue
-                if frame.get("type") != "data":
-                    continue
-                frames += 1
-                sent = datetime.fromisoformat(frame["points"][0]["time"]).timestamp()
-                latencies.append(received - sent)
-
-    tasks = []
+    loop = asyncio.get_running_loop()
+    tally = _Tally()
+    target = urlsplit(url)
+    host, port = target.hostname or "127.0.0.1", target.port or 80
+    clients: list[_LoadClient] = []
     for _ in range(count):
-        tasks.append(asyncio.create_task(one()))
-        await asyncio.sleep(0.002)  # a gentle ramp: the accept queue stays short
-    while connected < count and not any(t.done() for t in tasks):  # noqa: ASYNC110 - two conditions
+        try:
+            _, client = await loop.create_connection(
+                lambda: _LoadClient(f"{host}:{port}", target.path or "/", token, tally), host, port
+            )
+        except OSError as exc:
+            tally.errors.append(repr(exc))
+            continue
+        clients.append(client)
+        await asyncio.sleep(0.001)  # a gentle ramp: the accept queue stays short
+    deadline = time.monotonic() + 300
+    while tally.connected < len(clients) and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.1)
-    start.set()
-    results = await asyncio.gather(*tasks, return_exceptions=True)
-    errors = [repr(r) for r in results if isinstance(r, BaseException)]
-    return {"connected": connected, "frames": frames, "latencies": latencies, "errors": errors[:5]}
+    await asyncio.sleep(seconds)  # the publisher starts once everyone is in; count until then
+    for client in clients:
+        client.close()
+    return {
+        "connected": tally.connected,
+        "frames": tally.frames,
+        "latencies": tally.latencies,
+        "errors": tally.errors[:5],
+    }
 
 
 def _spawn_clients(url: str, token: str | None, clients: int, seconds: float) -> list[Any]:
@@ -160,44 +237,51 @@ def _summary(result: dict[str, Any], clients: int, seconds: float, expected: int
 
 
 async def _measure_gateway(
-    stack: PulseStack, clients: int, seconds: float, token: str, label: str
-) -> dict[str, Any]:
-    gateway = psutil.Process(stack["gateway"].process.pid)  # type: ignore[union-attr]
-    idle_rss = gateway.memory_info().rss
-    url = stack["gateway"].url("/ws").replace("http://", "ws://")
-    already = max(0, _subscriptions(stack))  # a stalled client, in that scenario
-    workers = _spawn_clients(url, token, clients, seconds)
+    stack: PulseStack, clients: int, seconds: float, token: str, label: str,
+    gateways: tuple[str, ...] = ("gateway",),
+) -> dict[str, Any]:  # fmt: skip
+    """Clients split evenly across ``gateways``; RSS and CPU are their sums."""
+    processes = [psutil.Process(stack[g].process.pid) for g in gateways]  # type: ignore[union-attr]
+    idle_rss = sum(p.memory_info().rss for p in processes)
+    already = sum(max(0, _subscriptions(stack, g)) for g in gateways)  # e.g. a stalled client
+    workers = []
+    for index, name in enumerate(gateways):
+        share = clients // len(gateways) + (index < clients % len(gateways))
+        url = stack[name].url("/ws").replace("http://", "ws://")
+        workers += _spawn_clients(url, token, share, seconds)
     print(f"  {label}: connecting {clients:,} clients…", flush=True)
     nc = await nats.connect(stack.nats_url)
     js = nc.jetstream()
     stop = asyncio.Event()
-    # Wait until every client is in (the gateway counts subscriptions), with progress.
+    # Wait until every client is in (the gateways count subscriptions), with progress.
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
-        subscribed = _subscriptions(stack)
+        subscribed = sum(_subscriptions(stack, g) for g in gateways)
         print(f"  {label}: {subscribed - already:>7,} / {clients:,} subscribed", flush=True)
         if subscribed >= clients + already:
             break
         await asyncio.sleep(1)
-    rss_connected = gateway.memory_info().rss
-    gateway.cpu_percent(None)
+    rss_connected = sum(p.memory_info().rss for p in processes)
+    for process in processes:
+        process.cpu_percent(None)
     publishing = asyncio.create_task(_publish_every_second(js, Codec(), stop))
     await asyncio.sleep(seconds)
-    cpu = gateway.cpu_percent(None)
+    cpu = sum(process.cpu_percent(None) for process in processes)
     stop.set()
     sent = await publishing
     result = _collect(workers, timeout=120)
     await nc.drain()
     summary = _summary(result, clients, seconds, expected=sent * clients)
+    summary["gateways"] = len(gateways)
     summary["gateway_rss_per_connection_kb"] = round((rss_connected - idle_rss) / clients / 1024, 1)
     summary["gateway_rss_mb"] = round(rss_connected / 2**20, 1)
     summary["gateway_cpu_percent"] = round(cpu, 1)
     return summary
 
 
-def _subscriptions(stack: PulseStack) -> int:
-    """The gateway's count of channel subscriptions; -1 while it is too busy to answer."""
-    port = stack["gateway"].env["PULSE_GATEWAY_METRICS_PORT"]
+def _subscriptions(stack: PulseStack, gateway: str = "gateway") -> int:
+    """A gateway's count of channel subscriptions; -1 while it is too busy to answer."""
+    port = stack[gateway].env["PULSE_GATEWAY_METRICS_PORT"]
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
             lines = response.read().decode().splitlines()
@@ -248,7 +332,7 @@ async def _bare(clients: int, seconds: float) -> dict[str, Any]:
     return _summary(result, clients, seconds, expected=sent * clients)
 
 
-async def run_fanout(*, clients: int, seconds: float, stalled: bool) -> int:
+async def run_fanout(*, clients: int, seconds: float, stalled: bool, two_gateways: bool) -> int:
     print(f"fan-out benchmark: {clients:,} clients at 1 Hz for {seconds:g} s")
     work = Path(tempfile.mkdtemp(prefix="pulse-bench-"))
     external = os.environ.get("PULSE_BENCH_DATABASE_URL")  # noqa: TID251
@@ -264,6 +348,13 @@ async def run_fanout(*, clients: int, seconds: float, stalled: bool) -> int:
         results["gateway"] = await _measure_gateway(stack, clients, seconds, token, "gateway")
         if stalled:
             results["with_stalled_client"] = await _with_stalled(stack, clients, seconds, token)
+        if two_gateways:
+            first = stack["gateway"]
+            stack.start(["gateway"])  # a second gateway process, ports of its own
+            stack.services["gateway2"], stack.services["gateway"] = stack["gateway"], first
+            results["two_gateways"] = await _measure_gateway(
+                stack, clients, seconds, token, "two gateways", ("gateway", "gateway2")
+            )
     finally:
         stack.stop()
         if postgres is not None:
@@ -282,6 +373,9 @@ async def run_fanout(*, clients: int, seconds: float, stalled: bool) -> int:
     if stalled:
         st = results["with_stalled_client"]
         rows.append(("with a stalled client", _row(st) + f"  RSS {st['gateway_rss_mb']} MB"))
+    if two_gateways:
+        two = results["two_gateways"]
+        rows.append(("two gateways", _row(two) + f"  CPU {two['gateway_cpu_percent']}%"))
     rows.append(("results", str(path)))
     table(rows)
     return 0
