@@ -238,9 +238,15 @@ def _summary(result: dict[str, Any], clients: int, seconds: float, expected: int
 
 async def _measure_gateway(
     stack: PulseStack, clients: int, seconds: float, token: str, label: str,
-    gateways: tuple[str, ...] = ("gateway",),
+    gateways: tuple[str, ...] = ("gateway",), baseline: int = 0,
 ) -> dict[str, Any]:  # fmt: skip
     """Clients split evenly across ``gateways``; RSS and CPU are their sums."""
+    # Clients of an earlier run may still be leaving: start from a settled gateway.
+    settle = time.monotonic() + 120
+    while sum(max(0, _subscriptions(stack, g)) for g in gateways) > baseline:
+        if time.monotonic() > settle:
+            break
+        await asyncio.sleep(1)
     processes = [psutil.Process(stack[g].process.pid) for g in gateways]  # type: ignore[union-attr]
     idle_rss = sum(p.memory_info().rss for p in processes)
     already = sum(max(0, _subscriptions(stack, g)) for g in gateways)  # e.g. a stalled client
@@ -403,4 +409,6 @@ async def _with_stalled(
         await ws.send(json.dumps({"type": "subscribe", "channel": CHANNEL}))
         await ws.recv()
         ws.transport.pause_reading()
-        return await _measure_gateway(stack, clients, seconds, token, "with a stalled client")
+        return await _measure_gateway(
+            stack, clients, seconds, token, "with a stalled client", baseline=1
+        )
