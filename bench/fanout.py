@@ -36,10 +36,11 @@ import nats
 import psutil
 import websockets
 from pulse_contracts import Codec, SeriesBatch, subjects, to_epoch_us
-from pulse_runtime.embedded import EmbeddedPostgres, free_port
+from pulse_runtime.embedded import free_port
 
 from bench.report import percentile, table, write
-from tests.support.stack import PulseStack, create_database
+from bench.servers import bench_database
+from tests.support.stack import PulseStack
 
 CHANNEL = "metric:bench_fan"
 LOAD_PROCESSES = 2
@@ -341,11 +342,7 @@ async def _bare(clients: int, seconds: float) -> dict[str, Any]:
 async def run_fanout(*, clients: int, seconds: float, stalled: bool, two_gateways: bool) -> int:
     print(f"fan-out benchmark: {clients:,} clients at 1 Hz for {seconds:g} s")
     work = Path(tempfile.mkdtemp(prefix="pulse-bench-"))
-    external = os.environ.get("PULSE_BENCH_DATABASE_URL")  # noqa: TID251
-    postgres = None if external else EmbeddedPostgres(work / "postgres")
-    if postgres is not None:
-        postgres.start()
-    database_url = await create_database(external or (postgres.url if postgres else ""))
+    database_url, postgres = await bench_database(work)
     stack = PulseStack(work / "stack", database_url, {"PULSE_LOG_LEVEL": "warning"})
     results: dict[str, Any] = {"clients": clients, "seconds": seconds}
     try:

@@ -24,10 +24,10 @@ import asyncpg
 import httpx
 import msgspec
 import nats
-from pulse_runtime.embedded import EmbeddedPostgres
 
 from bench.report import Progress, summary_ms, table, write
-from tests.support.stack import PulseStack, create_database
+from bench.servers import bench_database
+from tests.support.stack import PulseStack
 
 CONCURRENCY = 8  # producer messages in flight
 SOURCES = 10
@@ -161,12 +161,7 @@ def _api_key(database_url: str) -> str:
 async def run_ingest(*, points: int, batch: int) -> int:
     print(f"ingest benchmark: {points:,} points in messages of {batch:,}, {CONCURRENCY} in flight")
     work = Path(tempfile.mkdtemp(prefix="pulse-bench-"))
-    external = os.environ.get("PULSE_BENCH_DATABASE_URL")  # noqa: TID251
-    postgres = None if external else EmbeddedPostgres(work / "postgres")
-    if postgres is not None:
-        postgres.start()
-    server_url = external or (postgres.url if postgres else "")
-    database_url = await create_database(server_url)
+    database_url, postgres = await bench_database(work)
     stack = PulseStack(work / "stack", database_url, {"PULSE_LOG_LEVEL": "warning"})
     results: dict[str, Any] = {"points": points, "batch": batch, "concurrency": CONCURRENCY}
     try:

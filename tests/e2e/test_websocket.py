@@ -49,6 +49,11 @@ class Socket:
                 return frame
             await self.send(type="pong")  # as every client must, or it is closed with 4409
 
+    async def data_until(self, frames: list[dict[str, Any]], *, values: int) -> None:
+        """Append data frames to ``frames`` until they hold ``values`` points in all."""
+        while len(values_of(frames)) < values:
+            frames.append(await self.until("data"))
+
     async def until(self, kind: str, within_s: float = 10) -> dict[str, Any]:
         while True:
             frame = await self.receive(within_s)
@@ -205,8 +210,7 @@ async def test_a_client_resumes_on_another_gateway_without_gap_or_duplicate(
             await socket.send(type="subscribe", channel="series:ws_b:resume")
             await socket.until("subscribed")
             await publisher.publish(10)
-            while len(values_of(received)) < 10:
-                received.append(await socket.until("data"))
+            await socket.data_until(received, values=10)
         await publisher.publish(15)  # missed while away
         async with open_socket(stack, "gateway2") as socket:
             await socket.send(
@@ -215,8 +219,7 @@ async def test_a_client_resumes_on_another_gateway_without_gap_or_duplicate(
             subscribed = await socket.until("subscribed")
             assert subscribed["seq"] == received[-1]["seq"]
             publishing = asyncio.create_task(publisher.publish(15, every_s=0.02))
-            while len(values_of(received)) < 40:
-                received.append(await socket.until("data"))
+            await socket.data_until(received, values=40)
             await publishing
     finally:
         await nc.drain()
@@ -331,8 +334,7 @@ async def test_bad_frames_get_errors_and_never_disturb_other_clients(make_stack:
                 assert await close_code(ws) == 1009
 
             frames = []
-            while len(values_of(frames)) < 50:
-                frames.append(await watcher.until("data"))
+            await watcher.data_until(frames, values=50)
             await publishing
     finally:
         await nc.drain()
