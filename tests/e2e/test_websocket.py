@@ -297,6 +297,15 @@ async def test_msgpack_subprotocol_gets_binary_frames(make_stack: Any) -> None:
     assert (data["type"], data["name"], data["points"][0]["value"]) == ("data", "packed", 0.0)
 
 
+async def test_scripts_may_authenticate_on_the_handshake(make_stack: Any) -> None:
+    stack: PulseStack = make_stack()
+    stack.start(SERVICES)
+    headers = bearer(await stack.token())
+    async with websockets.connect(ws_url(stack), additional_headers=headers) as ws:
+        ready = json.loads(await asyncio.wait_for(ws.recv(), 10))
+    assert (ready["type"], ready["role"]) == ("ready", "admin")
+
+
 async def test_bad_frames_get_errors_and_never_disturb_other_clients(make_stack: Any) -> None:
     stack: PulseStack = make_stack(PULSE_WS_SUBSCRIBE_BURST="5", PULSE_WS_SUBSCRIBE_RATE="1")
     stack.start(SERVICES)

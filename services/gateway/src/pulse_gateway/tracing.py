@@ -47,7 +47,9 @@ def trace_requests(app: ASGIApp) -> ASGIApp:
             await send(message)
 
         try:
-            await app(scope, receive, send_with_trace)
+            # A WebSocket has no response headers to add to: its send stays unwrapped (one
+            # closure less per socket, kept for the socket's whole life).
+            await app(scope, receive, send_with_trace if scope["type"] == ScopeType.HTTP else send)
         finally:
             if scope["type"] == ScopeType.HTTP and scope["path"] not in _QUIET_PATHS:
                 log.info(

@@ -282,7 +282,7 @@ class SocketClient:
                 await self._leave(name)
 
     async def _authenticate(self) -> AccessClaims | None:
-        token = bearer_token(self.socket.headers.get("authorization"))
+        token = bearer_token(_header(self.socket.scope, b"authorization"))
         try:
             if token is None:
                 raw = await asyncio.wait_for(self._receive(), AUTH_TIMEOUT_S)
@@ -323,6 +323,7 @@ class SocketClient:
             pass
         finally:
             self._writing = False
+            self._writer = None  # a finished task would stay referenced for the socket's life
 
     async def _read(self) -> None:
         """Until the client leaves, or the close the gateway sent is complete."""
@@ -497,6 +498,15 @@ class SocketClient:
             reason="slow consumer: only the latest frame of each series was kept",
         )
         return self._frames.encode(frame, msgpack=self._msgpack)
+
+
+def _header(scope: Any, name: bytes) -> str | None:
+    """A request header straight from the ASGI scope: Litestar's parsed headers object would
+    be kept for the socket's whole life (about a kilobyte each, ten thousand sockets)."""
+    for key, value in scope["headers"]:
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return None
 
 
 def downsample(
