@@ -460,3 +460,40 @@ async def test_an_unread_socket_is_closed_as_a_slow_consumer_and_others_keep_up(
         stalled.writer.close()
     assert [frame["type"] for frame in frames] == ["data"] * 200  # no gap, nothing skipped
     assert close_code == 4408
+
+
+async def test_a_socket_that_never_reads_again_is_cut_off_after_the_close_timeout(
+    make_stack: Any,
+) -> None:
+    stack: PulseStack = make_stack(PULSE_WS_OUTBOX_FRAMES="4", PULSE_WS_CLOSE_TIMEOUT_S="2")
+    stack.start(SERVICES)
+    metrics = f"http://127.0.0.1:{stack['gateway'].env['PULSE_GATEWAY_METRICS_PORT']}/metrics"
+
+    async def open_sockets() -> float:
+        async with httpx.AsyncClient() as client:
+            text = (await client.get(metrics)).text
+        return next(
+            float(line.split()[-1])
+            for line in text.splitlines()
+            if line.startswith("pulse_gateway_ws_sockets ")
+        )
+
+    nc = await nats.connect(stack.nats_url)
+    stalled = await StalledClient.connect(stack)
+    try:
+        await stalled.send({"type": "subscribe", "channel": "metric:flooded"})
+        await asyncio.sleep(0.5)
+        assert await open_sockets() == 1
+        now = datetime.now(UTC)
+        for message in range(80):  # about 12 MB: more than any socket buffer holds
+            bulk = [
+                {"time": (now - timedelta(seconds=message * 2000 + i)).isoformat(),
+                 "source": "ws_i", "name": "flooded", "value": float(i)}
+                for i in range(2000)
+            ]  # fmt: skip
+            await nc.request("ingest.metrics", json.dumps(bulk).encode(), timeout=10)
+        # The gateway gave up on it (4408) and, the close frame never getting through, cut it.
+        assert await eventually(lambda: _equals(open_sockets(), 0), within_s=15)
+    finally:
+        await nc.drain()
+        stalled.writer.close()

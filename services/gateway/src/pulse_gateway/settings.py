@@ -35,6 +35,7 @@ class WebSocketSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     history_max_points: int = 10_000
     replay_max_messages: int = 100_000
     max_frame_bytes: int = 64 * 1024
+    close_timeout_s: float = 10.0
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):

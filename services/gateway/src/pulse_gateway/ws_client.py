@@ -215,9 +215,19 @@ class SocketClient:
             self._closer = asyncio.get_running_loop().create_task(self._close_socket())
 
     async def _close_socket(self) -> None:
+        """Send the close frame; a client that reads nothing would never let it through (the
+        server's send waits for room), so after the close timeout the connection is cut."""
         assert self._closing is not None
-        with contextlib.suppress(Exception):
-            await self.socket.close(code=self._closing[0], reason=self._closing[1])
+        try:
+            await asyncio.wait_for(
+                self.socket.close(code=self._closing[0], reason=self._closing[1]),
+                self.settings.close_timeout_s,
+            )
+        except TimeoutError:
+            if self._direct is not None:
+                self._direct.abort()  # the read loop then ends with the disconnect
+        except (WebSocketDisconnect, OSError, RuntimeError):
+            pass  # already gone: nothing left to close
 
     def slow_consumer(self) -> None:
         self.close(CLOSE_SLOW_CONSUMER, "slow consumer: frames were not read in time")

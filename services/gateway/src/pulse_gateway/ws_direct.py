@@ -73,6 +73,10 @@ class DirectWriter:
         transport.write(frame)
         return True
 
+    def abort(self) -> None:
+        """Drop the connection at once, unsent frames and all."""
+        self._protocol.transport.abort()
+
 
 def frame_bytes(payload: bytes, *, binary: bool) -> bytes:
     """An unmasked, final server frame (RFC 6455 5.2) around ``payload``."""
