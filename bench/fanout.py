@@ -295,7 +295,7 @@ def _subscriptions(stack: PulseStack, gateway: str = "gateway") -> int:
     except OSError:
         return -1
     for line in lines:
-        if line.startswith("pulse_gateway_ws_subscriptions "):
+        if line.startswith("pulse_gateway_live_clients "):
             return int(float(line.split()[-1]))
     return 0
 

@@ -389,17 +389,17 @@ async def test_clients_share_one_subscription_per_channel(make_stack: Any) -> No
             await socket.until("subscribed")
         await second.send(type="subscribe", channel="metric:other")
         await second.until("subscribed")
-        assert await gauge("pulse_gateway_ws_channels") == 2
-        assert await gauge("pulse_gateway_ws_subscriptions") == 3
+        assert await gauge("pulse_gateway_live_channels") == 2
+        assert await gauge("pulse_gateway_live_clients") == 3
         await second.send(type="unsubscribe", channel="metric:other")
         assert (await second.until("unsubscribed"))["channel"] == "metric:other"
-        assert await eventually(lambda: _equals(gauge("pulse_gateway_ws_channels"), 1))
+        assert await eventually(lambda: _equals(gauge("pulse_gateway_live_channels"), 1))
         await Publisher(nc, "ws_h", "shared").publish(1)
         for socket in (first, second):
             assert values_of([await socket.until("data")]) == [0.0]
         # Caught-up sockets get the shared, ready-made frame written straight to them.
         assert await gauge("pulse_gateway_ws_frames_direct") == 2
-    assert await eventually(lambda: _equals(gauge("pulse_gateway_ws_channels"), 0))
+    assert await eventually(lambda: _equals(gauge("pulse_gateway_live_channels"), 0))
     await nc.drain()
 
 

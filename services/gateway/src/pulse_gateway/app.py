@@ -31,7 +31,6 @@ from .errors import (
 )
 from .fanout import ChannelHub
 from .history import HistoryClient
-from .live import LiveHub
 from .protections import security_headers, undeclared_routes
 from .replay import StreamReader
 from .security import KeyRing, require_access
@@ -52,7 +51,7 @@ def create_app(
     *,
     settings: GatewaySettings,
     history: HistoryClient,
-    hub: LiveHub,
+    hub: ChannelHub,
     sockets: SocketRegistry,
     keyring: KeyRing,
     auth: AuthClient,
@@ -127,7 +126,7 @@ class GatewayService:
             readiness=self.readiness,
             registry=self.registry,
         )
-        self.hub: LiveHub | None = None
+        self.hub: ChannelHub | None = None
         self.sockets: SocketRegistry | None = None
         self.keyring: KeyRing | None = None
         self.server: HttpServer | None = None
@@ -144,8 +143,6 @@ class GatewayService:
             return False
         own = self.settings.gateway
         nats = self.broker.connection
-        self.hub = LiveHub(nats, self.codec, client_queue_size=own.client_queue_size)
-        self._register_live_metrics(self.hub)
         history = HistoryClient(
             nats, self.codec, timeout_s=own.query_timeout_s, max_points=own.max_query_points
         )
@@ -154,7 +151,7 @@ class GatewayService:
         await self.keyring.start()
         reader = StreamReader(nats.jetstream(), self.codec, subjects.METRICS_STREAM)
         frames = FrameCodec()
-        channels = ChannelHub(nats, reader, self.codec, frames)
+        self.hub = channels = ChannelHub(nats, reader, self.codec, frames)
         closes = counter(
             self.registry,
             "pulse_gateway_ws_closed_total",
@@ -196,28 +193,19 @@ class GatewayService:
         log.info("gateway listening", url=f"http://{own.host}:{own.port}/")
         return True
 
-    def _register_live_metrics(self, hub: LiveHub) -> None:
-        gauge(
-            self.registry, "pulse_gateway_live_channels", "NATS subscriptions for live data"
-        ).set_function(hub.channel_count)
-        gauge(
-            self.registry, "pulse_gateway_live_clients", "Clients watching live channels"
-        ).set_function(hub.client_count)
-        gauge(
-            self.registry,
-            "pulse_gateway_live_frames_dropped",
-            "Frames dropped for clients that read too slowly (since start)",
-        ).set_function(hub.dropped_frames)
-
     def _register_sockets(self, sockets: SocketRegistry, channels: ChannelHub) -> None:
         gauge(self.registry, "pulse_gateway_ws_sockets", "Open /ws sockets").set_function(
             lambda: len(sockets)
         )
         gauge(
-            self.registry, "pulse_gateway_ws_channels", "Channels with a NATS subscription"
+            self.registry,
+            "pulse_gateway_live_channels",
+            "Live channels, each with one NATS subscription however many clients watch it",
         ).set_function(channels.channel_count)
         gauge(
-            self.registry, "pulse_gateway_ws_subscriptions", "Channel subscriptions of all sockets"
+            self.registry,
+            "pulse_gateway_live_clients",
+            "Channel subscriptions of /ws sockets plus /ws/metrics clients",
         ).set_function(channels.listener_count)
         sent = sockets.frames_sent
         gauge(

@@ -38,7 +38,7 @@ class Delivery:
     """One stream message as a channel's listeners get it: the frame is encoded at most once
     per wire format, however many clients it goes to."""
 
-    __slots__ = ("_encoded", "_frames", "_wire", "frame", "seq", "series")
+    __slots__ = ("_encoded", "_frames", "_points", "_wire", "frame", "seq", "series")
 
     def __init__(self, channel: str, seq: int, batch: SeriesBatch, frames: FrameCodec) -> None:
         self.seq = seq
@@ -57,6 +57,7 @@ class Delivery:
         self._frames = frames
         self._encoded: dict[bool, str | bytes] = {}
         self._wire: dict[bool, bytes] = {}
+        self._points: list[str] | None = None
 
     def encoded(self, *, msgpack: bool) -> str | bytes:
         """The frame's message, for a send through ASGI."""
@@ -72,6 +73,16 @@ class Delivery:
             payload = self._frames.encode_bytes(self.frame, msgpack=msgpack)
             wire = self._wire[msgpack] = frame_bytes(payload, binary=msgpack)
         return wire
+
+    def point_frames(self) -> list[str]:
+        """One JSON frame per point, ``{timestamp, value, type, source}``: the legacy
+        ``/ws/metrics`` shape, also encoded once for all its clients."""
+        if self._points is None:
+            frame = self.frame
+            self._points = [
+                self._frames.encode_point(frame.source, frame.name, point) for point in frame.points
+            ]
+        return self._points
 
 
 class Listener(Protocol):

@@ -14,11 +14,13 @@ from litestar.params import QueryParameter
 from pulse_contracts import SERIES_TOKEN_PATTERN
 from pulse_runtime.health import ReadinessCheck, readiness_report
 
+from .channels import parse_channel
 from .errors import ApiError, ErrorBody, invalid_parameter, missing_parameter
+from .fanout import ChannelHub, Delivery
 from .history import HistoryClient
-from .live import ClientFeed, LiveHub
 from .schemas import MetricPointOut, MetricsHistory, SeriesCatalog, SeriesOut
 from .security import KeyRing
+from .settings import GatewaySettings
 from .tracing import current_traceparent
 from .websocket_auth import SocketSession
 
@@ -150,15 +152,17 @@ async def metrics_catalog(history: NamedDependency[HistoryClient]) -> SeriesCata
 @websocket("/ws/metrics", opt={"access": "user"})
 async def live_metrics(
     socket: WebSocket[Any, Any, Any],
-    hub: NamedDependency[LiveHub],
+    hub: NamedDependency[ChannelHub],
     keyring: NamedDependency[KeyRing],
+    settings: NamedDependency[GatewaySettings],
 ) -> None:
     """Each new point of ``type`` (and ``source``, if given) as a JSON text frame.
 
     Authentication: ``Authorization: Bearer`` on the handshake (scripts), or a first message
     ``{"type": "auth", "token": "..."}`` (browsers: a URL ends up in logs). A later auth
     message replaces the token; at its expiry, without a fresh one, the socket is closed
-    with 4401.
+    with 4401. It is the ``metric:<type>`` (or ``series:<source>:<type>``) channel of
+    ``/ws``, one point per frame; both share the channel's NATS subscription.
     """
     await socket.accept()
     try:
@@ -172,7 +176,9 @@ async def live_metrics(
     session = await SocketSession.open(socket, keyring)
     if session is None:
         return
-    feed = await hub.join(metric, source)
+    spec = parse_channel(f"series:{source}:{metric}" if source else f"metric:{metric}")
+    feed = PointFeed(settings.client_queue_size)
+    await hub.join(spec, feed)
     tasks = [
         asyncio.create_task(_send_frames(socket, feed)),
         asyncio.create_task(session.read_until_closed()),
@@ -184,10 +190,24 @@ async def live_metrics(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await hub.leave(feed)
+        await hub.leave(spec.name, feed)
 
 
-async def _send_frames(socket: WebSocket[Any, Any, Any], feed: ClientFeed) -> None:
+class PointFeed:
+    """A ``/ws/metrics`` client: a bounded queue of point frames; a client that falls behind
+    loses its oldest frames and never slows the others."""
+
+    def __init__(self, capacity: int) -> None:
+        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=capacity)
+
+    def deliver(self, delivery: Delivery) -> None:
+        for frame in delivery.point_frames():
+            if self.queue.full():
+                self.queue.get_nowait()
+            self.queue.put_nowait(frame)
+
+
+async def _send_frames(socket: WebSocket[Any, Any, Any], feed: PointFeed) -> None:
     while True:
         frame = await feed.queue.get()
         await socket.send_text(frame)

@@ -11,6 +11,8 @@ from typing import Annotated, cast
 
 import msgspec
 
+from .schemas import MetricPointOut
+
 MSGPACK_SUBPROTOCOL = "pulse.msgpack.v1"
 
 # Close codes (docs/websocket.md). 1009 (frame too big) and 1012 (service restart) are the
@@ -154,6 +156,12 @@ class FrameCodec:
         if msgpack:
             return self._msgpack_encoder.encode(frame)
         return self._json_encoder.encode(frame).decode()
+
+    def encode_point(self, source: str, name: str, point: Point) -> str:
+        """A ``/ws/metrics`` frame: one point, ``{timestamp, value, type, source}``."""
+        return self._json_encoder.encode(
+            MetricPointOut(timestamp=point.time, value=point.value, type=name, source=source)
+        ).decode()
 
     def encode_bytes(self, frame: ServerFrame, *, msgpack: bool) -> bytes:
         return (self._msgpack_encoder if msgpack else self._json_encoder).encode(frame)
