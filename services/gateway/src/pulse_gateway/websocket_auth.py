@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -13,18 +14,45 @@ from litestar.exceptions import WebSocketDisconnect
 from pulse_runtime.access_tokens import AccessClaims
 
 from .security import KeyRing, Unauthenticated, bearer_token
+from .ws_frames import CLOSE_UNAUTHENTICATED, Auth
 
-WS_UNAUTHENTICATED = 4401
-"""Close code: no valid token in time, an invalid one, or the token expired unrenewed."""
-WS_FORBIDDEN = 4403
 AUTH_TIMEOUT_S = 5.0
 
-
-class AuthMessage(msgspec.Struct, frozen=True, tag="auth"):
-    token: str
+_decode_auth = msgspec.json.Decoder(Auth)
 
 
-_decode_auth = msgspec.json.Decoder(AuthMessage)
+async def authenticate(
+    socket: WebSocket[Any, Any, Any],
+    keyring: KeyRing,
+    first_frame_token: Callable[[], Awaitable[str]],
+) -> AccessClaims | None:
+    """The claims of the handshake's ``Authorization: Bearer`` token, else of the token in
+    the first frame (``first_frame_token`` reads it; msgspec errors mean a bad frame). On
+    failure the socket is closed with 4401 and None returned; None also if the client left.
+    """
+    token = bearer_token(_header(socket.scope, b"authorization"))
+    try:
+        if token is None:
+            token = await asyncio.wait_for(first_frame_token(), AUTH_TIMEOUT_S)
+        return await keyring.verify(token)
+    except (TimeoutError, msgspec.DecodeError):
+        reason = "authentication required"
+    except Unauthenticated as exc:
+        reason = f"invalid token ({exc.code})"
+    except WebSocketDisconnect:
+        return None
+    with contextlib.suppress(WebSocketDisconnect, OSError, RuntimeError):
+        await socket.close(code=CLOSE_UNAUTHENTICATED, reason=reason)
+    return None
+
+
+def _header(scope: Any, name: bytes) -> str | None:
+    """A request header straight from the ASGI scope: Litestar's parsed headers object would
+    be kept for the socket's whole life (about a kilobyte each, ten thousand sockets)."""
+    for key, value in scope["headers"]:
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return None
 
 
 class SocketSession:
@@ -39,21 +67,12 @@ class SocketSession:
     @classmethod
     async def open(cls, socket: WebSocket[Any, Any, Any], keyring: KeyRing) -> SocketSession | None:
         """Authenticate from the handshake header or the first message; None if closed."""
-        token = bearer_token(socket.headers.get("authorization"))
-        try:
-            if token is None:
-                raw = await asyncio.wait_for(socket.receive_text(), AUTH_TIMEOUT_S)
-                token = _decode_auth.decode(raw).token
-            claims = await keyring.verify(token)
-        except (TimeoutError, msgspec.ValidationError, msgspec.DecodeError):
-            await socket.close(code=WS_UNAUTHENTICATED, reason="authentication required")
-            return None
-        except Unauthenticated as exc:
-            await socket.close(code=WS_UNAUTHENTICATED, reason=f"invalid token ({exc.code})")
-            return None
-        except WebSocketDisconnect:
-            return None
-        return cls(socket, keyring, claims)
+
+        async def first_frame_token() -> str:
+            return _decode_auth.decode(await socket.receive_text()).token
+
+        claims = await authenticate(socket, keyring, first_frame_token)
+        return None if claims is None else cls(socket, keyring, claims)
 
     async def read_until_closed(self) -> None:
         """Renewals arrive here; anything else a client sends is ignored for now."""
@@ -75,7 +94,7 @@ class SocketSession:
             self._renewed.clear()
             remaining = self.claims.exp - time.time()
             if remaining <= 0 or self._keyring.is_revoked(self.claims):
-                await self._socket.close(code=WS_UNAUTHENTICATED, reason="token expired")
+                await self._socket.close(code=CLOSE_UNAUTHENTICATED, reason="token expired")
                 return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._renewed.wait(), min(remaining, 1.0))

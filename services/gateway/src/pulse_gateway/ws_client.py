@@ -26,14 +26,14 @@ from pulse_runtime.logging import get_logger
 from .channels import ChannelRefused, ChannelSpec, authorize, parse_channel
 from .fanout import ChannelHub, Delivery
 from .replay import StreamReader, TooMuchToReplay
-from .security import KeyRing, Unauthenticated, bearer_token
+from .security import KeyRing, Unauthenticated
 from .settings import WebSocketSettings
+from .websocket_auth import authenticate
 from .ws_direct import DirectWriter
 from .ws_frames import (
     CLOSE_BAD_FRAMES,
     CLOSE_FLOOD,
     CLOSE_SLOW_CONSUMER,
-    CLOSE_UNAUTHENTICATED,
     Auth,
     Bucket,
     Error,
@@ -54,8 +54,6 @@ from .ws_frames import (
 from .ws_outbox import Outbox
 
 log = get_logger(__name__)
-
-AUTH_TIMEOUT_S = 5.0
 
 
 class _RateCap:
@@ -292,24 +290,16 @@ class SocketClient:
                 await self._leave(name)
 
     async def _authenticate(self) -> AccessClaims | None:
-        token = bearer_token(_header(self.socket.scope, b"authorization"))
-        try:
-            if token is None:
-                raw = await asyncio.wait_for(self._receive(), AUTH_TIMEOUT_S)
-                frame = self._frames.decode(raw) if raw is not None else None
-                if not isinstance(frame, Auth):
-                    raise msgspec.ValidationError("the first frame must be auth")
-                token = frame.token
-            return await self._keyring.verify(token)
-        except (TimeoutError, msgspec.DecodeError):
-            reason = "authentication required"
-        except Unauthenticated as exc:
-            reason = f"invalid token ({exc.code})"
-        except WebSocketDisconnect:
-            return None
-        with contextlib.suppress(Exception):
-            await self.socket.close(code=CLOSE_UNAUTHENTICATED, reason=reason)
-        return None
+        async def first_frame_token() -> str:
+            raw = await self._receive()
+            if raw is None:
+                raise WebSocketDisconnect(detail="left before authenticating")
+            frame = self._frames.decode(raw)
+            if not isinstance(frame, Auth):
+                raise msgspec.ValidationError("the first frame must be auth")
+            return frame.token
+
+        return await authenticate(self.socket, self._keyring, first_frame_token)
 
     async def _receive(self) -> str | bytes | None:
         """The next frame's data; None once the client has gone."""
@@ -508,15 +498,6 @@ class SocketClient:
             reason="slow consumer: only the latest frame of each series was kept",
         )
         return self._frames.encode(frame, msgpack=self._msgpack)
-
-
-def _header(scope: Any, name: bytes) -> str | None:
-    """A request header straight from the ASGI scope: Litestar's parsed headers object would
-    be kept for the socket's whole life (about a kilobyte each, ten thousand sockets)."""
-    for key, value in scope["headers"]:
-        if key.lower() == name:
-            return str(value.decode("latin-1"))
-    return None
 
 
 def downsample(
