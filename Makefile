@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help run test lint fmt sync clean bench
+.PHONY: help run test lint fmt sync clean bench dashboard dashboard-test types browser
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
@@ -22,15 +22,46 @@ $(VENV)/.synced: uv.lock pyproject.toml */pyproject.toml services/*/pyproject.to
 
 sync: $(VENV)/.synced ## create .venv and install every package (from uv.lock)
 
-run: sync ## start the whole platform (embedded NATS and PostgreSQL unless PULSE_NATS_URL / PULSE_DATABASE_URL are set)
+run: sync dashboard ## start the whole platform (embedded NATS and PostgreSQL unless PULSE_NATS_URL / PULSE_DATABASE_URL are set)
 	@$(PY) -m pulse_runtime.devstack
+
+# --- the dashboard (services/dashboard: React + Vite, built with npm) -----------------------
+DASHBOARD := services/dashboard
+NPM := $(shell command -v npm 2>/dev/null)
+DASHBOARD_SOURCES := $(shell find $(DASHBOARD)/src $(DASHBOARD)/public -type f 2>/dev/null) \
+	$(wildcard $(DASHBOARD)/index.html $(DASHBOARD)/*.config.ts $(DASHBOARD)/tsconfig*.json)
+
+$(DASHBOARD)/node_modules/.installed: $(DASHBOARD)/package-lock.json $(DASHBOARD)/package.json
+	cd $(DASHBOARD) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(DASHBOARD)/dist/index.html: $(DASHBOARD)/node_modules/.installed $(DASHBOARD_SOURCES)
+	cd $(DASHBOARD) && npm run --silent build
+	@touch $@
+
+ifeq ($(NPM),)
+dashboard:
+	@echo "npm not found: the gateway serves a 'dashboard not built' page (install Node.js 20 and npm)"
+else
+dashboard: $(DASHBOARD)/dist/index.html ## build the dashboard (only when its sources changed)
+endif
+
+dashboard-test: $(DASHBOARD)/dist/index.html ## the dashboard's type check, unit tests (Vitest) and size budget
+	cd $(DASHBOARD) && npm run --silent test && npm run --silent size
+
+types: sync ## regenerate the dashboard's TypeScript types from the gateway's schemas
+	$(PY) -m pulse_gateway.typescript $(DASHBOARD)/src/api
+
+browser: ## Debian's Chromium for the browser tests (installed with apt-get when missing)
+	@command -v chromium >/dev/null || { echo "installing chromium (apt-get)"; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
 lint: sync ## ruff (format check + lint) and mypy --strict
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-test: lint ## lint, then unit and integration tests against real nats-server and PostgreSQL
+test: lint dashboard-test browser ## lint, the dashboard's checks, then unit, integration and browser tests against real nats-server and PostgreSQL
 	$(VENV)/bin/pytest
 
 bench: sync ## benchmarks (make bench, or make bench ARGS="ingest --points 200000"); results in bench/results/
@@ -41,4 +72,4 @@ fmt: sync ## format and auto-fix
 	$(VENV)/bin/ruff check --fix .
 
 clean: ## remove the environment and caches (keeps .data/)
-	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache $(DASHBOARD)/node_modules $(DASHBOARD)/dist

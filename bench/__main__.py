@@ -2,7 +2,8 @@
 
 Scenarios: ``ingest`` (points/s through NATS and HTTP to committed rows, against a bare COPY
 of the same rows), ``history`` (query latency over 10,000,000 rows) and ``fanout`` (WebSocket
-clients at 1 Hz against a bare ``websockets.broadcast`` server). ``make bench`` runs all;
+clients at 1 Hz against a bare ``websockets.broadcast`` server) and ``dashboard`` (the browser
+app: bundle size, first chart, main-thread load over ``--minutes``). ``make bench`` runs all;
 ``make bench ARGS="ingest --points 200000"`` or ``make bench ARGS="fanout --clients 10000"`` one.
 """
 
@@ -12,11 +13,12 @@ import argparse
 import asyncio
 import sys
 
+from bench.dashboard import run_dashboard
 from bench.fanout import run_fanout
 from bench.history import run_history
 from bench.ingest import run_ingest
 
-SCENARIOS = ("ingest", "history", "fanout")
+SCENARIOS = ("ingest", "history", "fanout", "dashboard")
 
 
 def main() -> None:
@@ -32,6 +34,9 @@ def main() -> None:
     parser.add_argument(
         "--two-gateways", action="store_true", help="fanout: again, split over two gateways"
     )
+    parser.add_argument(
+        "--minutes", type=float, default=10.0, help="dashboard: how long the page stays open"
+    )
     args = parser.parse_args()
     chosen = [args.scenario] if args.scenario else list(SCENARIOS)
     for name in chosen:
@@ -39,6 +44,8 @@ def main() -> None:
             status = asyncio.run(run_ingest(points=args.points, batch=args.batch))
         elif name == "history":
             status = asyncio.run(run_history(points=args.points, batch=args.batch))
+        elif name == "dashboard":
+            status = asyncio.run(run_dashboard(minutes=args.minutes))
         else:
             status = asyncio.run(
                 run_fanout(

@@ -516,9 +516,12 @@ def test_nats_server_accepts_the_compose_command(services: dict[str, dict[str, A
 
 def test_dockerfile_stages_and_base_images() -> None:
     stages = dockerfile_stages()
-    assert list(stages) == ["uv", "builder", "runtime"]
+    assert list(stages) == ["uv", "dashboard", "builder", "runtime"]
     froms = {name: instructions[0][1] for name, instructions in stages.items()}
     assert re.match(r"ghcr\.io/astral-sh/uv:\d+\.\d+(\.\d+)?\s", froms["uv"]), "pin uv"
+    assert re.match(r"node:20(-slim)?\s", froms["dashboard"]), "the dashboard builds on Node 20"
+    copies = [a for k, a in stages["runtime"] if k == "COPY"]
+    assert "--from=dashboard /dashboard/dist /app/dashboard" in copies
     args = dict(a.split("=", 1) for k, a in dockerfile_instructions() if k == "ARG" and "=" in a)
     assert args["PYTHON_IMAGE"] == "python:3.11-slim"
     assert froms["builder"].startswith("${PYTHON_IMAGE}")

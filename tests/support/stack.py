@@ -25,6 +25,7 @@ from pulse_runtime.embedded import EmbeddedNats, free_port
 
 T = TypeVar("T")
 READY_TIMEOUT_S = 60.0
+DASHBOARD_DIST = Path(__file__).resolve().parents[2] / "services" / "dashboard" / "dist"
 ADMIN_EMAIL = "admin@pulse.test"
 ADMIN_PASSWORD = "correct horse battery staple"
 HTTP_PORT_VARIABLE = {
@@ -161,6 +162,7 @@ class PulseStack:
             PULSE_ADMIN_EMAIL=ADMIN_EMAIL,
             PULSE_ADMIN_PASSWORD=ADMIN_PASSWORD,
             PULSE_GATEWAY_COOKIE_SECURE="false",  # the tests speak plain http
+            PULSE_GATEWAY_DASHBOARD_DIR=str(DASHBOARD_DIST),
         )
         env.update(self.extra_env)
         return env

@@ -258,6 +258,11 @@ class DevStack:
         env = dict(self._environ)
         env.setdefault("PULSE_LOG_FORMAT", "console")
         env.setdefault("PYTHONUNBUFFERED", "1")
+        # The dashboard `make run` built, and a refresh cookie the browser keeps over plain
+        # http on loopback (a Secure cookie needs https).
+        dashboard = Path("services/dashboard/dist").resolve()
+        env.setdefault("PULSE_GATEWAY_DASHBOARD_DIR", str(dashboard))
+        env.setdefault("PULSE_GATEWAY_COOKIE_SECURE", "false")
         nats_url = self.settings.nats_url
         if not nats_url:
             self._nats = EmbeddedNats(self._data / "nats", port=_preferred_port(4222))

@@ -43,8 +43,13 @@ from .ws_route import SocketRegistry
 log = get_logger(__name__)
 
 
-def static_directory() -> Path:
-    return Path(str(files("pulse_gateway") / "static"))
+def dashboard_directory(configured: str) -> Path:
+    """The built dashboard, or the package's page that explains how to build it."""
+    if configured and (Path(configured) / "index.html").is_file():
+        return Path(configured)
+    if configured:
+        log.warning("dashboard not built: no index.html", directory=configured)
+    return Path(str(files("pulse_gateway") / "unbuilt"))
 
 
 def create_app(
@@ -73,7 +78,7 @@ def create_app(
             *accounts.ROUTES,
             create_static_files_router(
                 path="/",
-                directories=[static_directory()],
+                directories=[dashboard_directory(settings.dashboard_dir)],
                 html_mode=True,
                 name="dashboard",
                 opt={"access": "public"},

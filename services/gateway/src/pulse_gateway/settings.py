@@ -20,6 +20,8 @@ class GatewaySettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     cookie_secure: bool = True
     cors_origins: list[str] = msgspec.field(default_factory=list)
     max_body_bytes: int = 1 << 20
+    dashboard_dir: str = ""
+    """The built dashboard (``services/dashboard/dist``); empty or unbuilt: a page saying so."""
 
 
 class WebSocketSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -1,0 +1,176 @@
+// End-to-end walk through the dashboard in Debian's Chromium (playwright-core, no bundled browser).
+//
+// Driven by tests/e2e/test_dashboard_browser.py, which starts a real stack and passes:
+//   PULSE_URL, PULSE_EMAIL, PULSE_PASSWORD   where and who
+//   PULSE_SERIES                             "<source>:<name>" of a 1 Hz series with 15 min of history
+//   PULSE_SCREENSHOT                         where to save the screenshot
+//   CHROMIUM                                 the browser (default /usr/bin/chromium)
+// It asks the test to restart the gateway by printing "PULSE:restart-gateway" and waits for a
+// "PULSE:restarted" line on stdin. Progress goes to stdout; any failure exits 1 with the reason.
+
+import { createInterface } from "node:readline";
+import { chromium } from "playwright-core";
+
+const url = process.env.PULSE_URL;
+const email = process.env.PULSE_EMAIL;
+const password = process.env.PULSE_PASSWORD;
+const series = process.env.PULSE_SERIES ?? "sim:cpu";
+const screenshot = process.env.PULSE_SCREENSHOT;
+const [source, name] = series.split(":");
+const step = (text) => console.log(`step: ${text}`);
+
+const lines = createInterface({ input: process.stdin });
+const nextLine = () => new Promise((resolve) => lines.once("line", resolve));
+
+function fail(message) {
+  throw new Error(message);
+}
+
+/** Times (epoch ms) of the data table's rows, oldest first. */
+async function tableTimes(page) {
+  const times = await page
+    .locator('details tr[data-time]')
+    .evaluateAll((rows) => rows.map((row) => Number(row.getAttribute("data-time"))));
+  return times.sort((a, b) => a - b);
+}
+
+/** The largest step between consecutive times, where it is, and any time that appears twice. */
+function continuity(times) {
+  let widest = 0;
+  let at = null;
+  const doubled = [];
+  for (let i = 1; i < times.length; i++) {
+    if (times[i] - times[i - 1] > widest) {
+      widest = times[i] - times[i - 1];
+      at = new Date(times[i - 1]).toISOString();
+    }
+    if (times[i] === times[i - 1]) doubled.push(times[i]);
+  }
+  return { widest, at, doubled };
+}
+
+async function chartPoints(page) {
+  return Number(await page.getByTestId("series-chart").getAttribute("data-points"));
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+  ],
+});
+const problems = [];
+let exitCode = 0;
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(20_000);
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  // Console errors are reported, not failed on: a browser logs every refused connection
+  // while the gateway restarts.
+  page.on("console", (message) => {
+    if (message.type() === "error") console.log(`console error: ${message.text()}`);
+  });
+
+  step("log in as admin");
+  await page.goto(url);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  const tile = page.locator(`[data-testid="series-tile"][data-series="${series}"]`);
+  await tile.waitFor();
+  await page.getByTestId("connection").and(page.locator('[data-state="open"]')).waitFor();
+
+  step("reload: the session survives and the first chart is drawn");
+  await page.reload();
+  await tile.waitFor();
+  const firstChart = await page.waitForFunction(() => {
+    const mark = performance.getEntriesByName("pulse:first-chart")[0];
+    return mark ? mark.startTime : null;
+  });
+  console.log(`figure: first chart drawn ${Math.round(await firstChart.jsonValue())} ms after navigation`);
+
+  step(`open ${series}: the chart updates live`);
+  await tile.click();
+  await page.getByRole("heading", { name: new RegExp(`${name}.*${source}`) }).waitFor();
+  const chart = page.getByTestId("series-chart");
+  await chart.and(page.locator('[data-state="ready"]')).waitFor();
+  // The table (the chart's text alternative) lists the newest points: a newer one arrives.
+  await page.getByText("Show data as a table").click();
+  const newest = (await tableTimes(page)).at(-1) ?? 0;
+  await page.waitForFunction(
+    (after) => [...document.querySelectorAll("details tr[data-time]")].some((row) => Number(row.getAttribute("data-time")) > after),
+    newest,
+  );
+  console.log(`figure: live 5 min chart of ${await chartPoints(page)} points, newest point advancing`);
+
+  step("choose the last 15 minutes: history appears");
+  await page.getByRole("button", { name: "15 min" }).click();
+  await page.waitForFunction(
+    () => {
+      const chart = document.querySelector('[data-testid="series-chart"]');
+      return chart?.getAttribute("data-state") === "ready" && Number(chart.getAttribute("data-points")) >= 800;
+    },
+    null,
+    { timeout: 30_000 },
+  );
+  console.log(`figure: 15 min chart holds ${await chartPoints(page)} points`);
+  const beforeRestart = await tableTimes(page);
+  if (beforeRestart.length < 60) fail(`the data table shows ${beforeRestart.length} rows`);
+  const lastBefore = beforeRestart.at(-1);
+
+  step("restart the gateway");
+  const restarted = nextLine();
+  console.log("PULSE:restart-gateway");
+  // While it is down (the test keeps it down a few seconds), the indicator says so.
+  await page.locator('[data-testid="connection"]:not([data-state="open"])').waitFor();
+  console.log(`figure: indicator while the gateway is down: ${await page.getByTestId("connection").innerText()}`);
+  const answer = await restarted;
+  if (answer !== "PULSE:restarted") fail(`unexpected answer from the test: ${answer}`);
+  await page.getByTestId("connection").and(page.locator('[data-state="open"]')).waitFor({ timeout: 60_000 });
+  // Wait until points measured well after the restart have arrived.
+  await page.waitForFunction(
+    (after) => {
+      const rows = [...document.querySelectorAll('details tr[data-time]')];
+      return rows.some((row) => Number(row.getAttribute("data-time")) > after);
+    },
+    Date.now() + 3_000,
+    { timeout: 30_000 },
+  );
+  // Every point from the last one seen before the restart to the newest: one a second.
+  const afterRestart = (await tableTimes(page)).filter((time) => time >= lastBefore);
+  const { widest, at, doubled } = continuity(afterRestart);
+  console.log(
+    `figure: across the restart ${afterRestart.length} points from ${new Date(lastBefore).toISOString()}, ` +
+      `widest step ${widest} ms (after ${at}), ${doubled.length} doubled`,
+  );
+  if (!afterRestart.includes(lastBefore)) fail("the last point before the restart is gone");
+  if (widest > 2_500) fail(`a gap of ${widest} ms across the gateway restart`);
+  if (doubled.length) fail(`points shown twice: ${doubled.join(", ")}`);
+  if ((await chartPoints(page)) < 800) fail("the chart lost its history across the restart");
+
+  if (screenshot) {
+    await page.getByText("Show data as a table").click(); // fold the table for the picture
+    await page.screenshot({ path: screenshot });
+    console.log(`figure: screenshot ${screenshot}`);
+  }
+
+  step("log out");
+  await page.getByRole("button", { name: "Log out" }).click();
+  await page.getByLabel("Email").waitFor();
+  if (problems.length) fail(problems.join("\n"));
+  console.log("PULSE:passed");
+} catch (error) {
+  console.log(`FAILED: ${error.message}`);
+  for (const problem of problems) console.log(problem);
+  exitCode = 1;
+} finally {
+  lines.close();
+  await browser.close();
+}
+process.exit(exitCode);

@@ -1,0 +1,113 @@
+import { useEffect, useRef } from "react";
+import type { Me } from "../api/api.gen";
+import { AdminApiKeysPage } from "../pages/AdminApiKeysPage";
+import { AdminUsersPage } from "../pages/AdminUsersPage";
+import { LoginPage } from "../pages/LoginPage";
+import { NotFoundPage } from "../pages/NotFoundPage";
+import { OverviewPage } from "../pages/OverviewPage";
+import { SeriesPage } from "../pages/SeriesPage";
+import { Header } from "../ui/Header";
+import { useObservable } from "../ui/hooks";
+import { navigate, parseHash, useHash, type Route } from "./router";
+import { getServices } from "./services";
+
+const RETURN_KEY = "pulse.returnTo";
+
+function rememberReturn(hash: string): void {
+  try {
+    window.sessionStorage.setItem(RETURN_KEY, hash);
+  } catch {
+    /* not kept */
+  }
+}
+
+function takeReturn(): string {
+  try {
+    const hash = window.sessionStorage.getItem(RETURN_KEY);
+    window.sessionStorage.removeItem(RETURN_KEY);
+    if (hash && hash.startsWith("#/") && parseHash(hash).page !== "login") return hash;
+  } catch {
+    /* none */
+  }
+  return "#/";
+}
+
+export function App() {
+  const { session } = getServices();
+  const state = useObservable(session.state);
+  const hash = useHash();
+  const route = parseHash(hash);
+
+  useEffect(() => {
+    if (state.status === "signedOut" && route.page !== "login") {
+      // Come back here after logging in again, unless the person logged out on purpose.
+      if (!state.loggedOut) rememberReturn(hash || "#/");
+      navigate("#/login", true);
+    } else if (state.status === "signedIn" && route.page === "login") {
+      navigate(takeReturn(), true);
+    }
+  }, [state, route.page, hash]);
+
+  if (state.status === "checking") {
+    return (
+      <main id="main" className="splash">
+        <p role="status">Loading Pulse…</p>
+      </main>
+    );
+  }
+  if (state.status === "signedOut") {
+    return <LoginPage notice={state.message ?? null} />;
+  }
+  return <Shell me={state.me} route={route} />;
+}
+
+function Shell({ me, route }: { me: Me; route: Route }) {
+  const mainRef = useRef<HTMLElement>(null);
+  const first = useRef(true);
+  const isAdmin = me.role === "admin";
+  const routeKey = JSON.stringify(route);
+
+  // Move focus to the new page's heading after navigation (not on the first load).
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    mainRef.current?.querySelector<HTMLElement>("h1")?.focus();
+  }, [routeKey]);
+
+  return (
+    <>
+      <a
+        className="skip-link"
+        href="#main"
+        onClick={(event) => {
+          event.preventDefault();
+          mainRef.current?.focus();
+        }}
+      >
+        Skip to content
+      </a>
+      <Header me={me} route={route} />
+      <main id="main" ref={mainRef} tabIndex={-1}>
+        <Page route={route} isAdmin={isAdmin} />
+      </main>
+    </>
+  );
+}
+
+function Page({ route, isAdmin }: { route: Route; isAdmin: boolean }) {
+  switch (route.page) {
+    case "overview":
+    case "login":
+      return <OverviewPage />;
+    case "series":
+      return <SeriesPage key={`${route.source}:${route.name}`} source={route.source} name={route.name} />;
+    case "users":
+      return <AdminUsersPage isAdmin={isAdmin} />;
+    case "apiKeys":
+      return <AdminApiKeysPage isAdmin={isAdmin} />;
+    case "notFound":
+      return <NotFoundPage />;
+  }
+}

@@ -1,0 +1,118 @@
+import { useQuery } from "@tanstack/react-query";
+import { memo, useEffect, useRef } from "react";
+import type { SeriesOut } from "../api/api.gen";
+import { errorMessage } from "../api/http";
+import { seriesHref } from "../app/router";
+import { getServices } from "../app/services";
+import { TimeChart } from "../charts/timeChart";
+import { formatValue } from "../format";
+import type { Need } from "../live/hub";
+import { seriesKey } from "../live/store";
+import { useTitle } from "../ui/hooks";
+
+const SPARKLINE_MINUTES = 15;
+const SPARKLINE_NEED: Need = { minutes: SPARKLINE_MINUTES, maxPoints: 300, raw: false, maxRate: 1 };
+
+export function useCatalog() {
+  const { api } = getServices();
+  return useQuery({
+    queryKey: ["catalog"],
+    queryFn: ({ signal }) => api("GET /api/v1/metrics/catalog", { signal }),
+    refetchInterval: 30_000,
+  });
+}
+
+export function OverviewPage() {
+  useTitle("Overview");
+  const catalog = useCatalog();
+  const series = [...(catalog.data?.series ?? [])].sort(
+    (a, b) => a.source.localeCompare(b.source) || a.name.localeCompare(b.name),
+  );
+
+  return (
+    <>
+      <h1 tabIndex={-1}>Overview</h1>
+      {catalog.isPending && <p role="status">Loading series…</p>}
+      {catalog.isError && (
+        <p className="form-error" role="alert">
+          Could not load the series: {errorMessage(catalog.error)}
+        </p>
+      )}
+      {catalog.isSuccess && series.length === 0 && (
+        <p>No series yet. Producers publish metrics and they appear here within 30 seconds.</p>
+      )}
+      {series.length > 0 && (
+        <ul className="tiles" aria-label="Series">
+          {series.map((s) => (
+            <li key={seriesKey(s.source, s.name)}>
+              <SeriesTile source={s.source} name={s.name} unit={s.unit} latestValue={s.latest_value} />
+            </li>
+          ))}
+        </ul>
+      )}
+    </>
+  );
+}
+
+interface TileProps {
+  source: string;
+  name: string;
+  unit: SeriesOut["unit"];
+  latestValue: number | null;
+}
+
+const SeriesTile = memo(function SeriesTile({ source, name, unit, latestValue }: TileProps) {
+  const { store, hub } = getServices();
+  const key = seriesKey(source, name);
+  const valueRef = useRef<HTMLSpanElement>(null);
+  const chartRef = useRef<HTMLDivElement>(null);
+  const fallback = useRef(latestValue);
+  fallback.current = latestValue;
+
+  useEffect(() => {
+    const release = hub.acquire(source, name, SPARKLINE_NEED);
+    const chart = new TimeChart(chartRef.current!, { kind: "sparkline", unit });
+    let shown = "";
+    const update = (): void => {
+      const now = Date.now();
+      const buffer = store.get(key);
+      const shownUnit = store.unit(key) ?? unit;
+      if (buffer && buffer.length) {
+        const from = now - SPARKLINE_MINUTES * 60_000;
+        const i = Math.max(0, buffer.lowerBound(from) - 1);
+        chart.setData([buffer.t.slice(i), buffer.avg.slice(i)], from, now);
+      }
+      const latest = buffer?.latest()?.value ?? fallback.current;
+      const text = formatValue(latest, shownUnit);
+      if (text !== shown && valueRef.current) {
+        shown = text;
+        valueRef.current.textContent = text;
+      }
+    };
+    update();
+    const stop = store.listen(key, update);
+    const slide = window.setInterval(update, 10_000); // keeps sliding when no point comes
+    return () => {
+      stop();
+      window.clearInterval(slide);
+      chart.destroy();
+      release();
+    };
+  }, [key, source, name, unit, store, hub]);
+
+  return (
+    <a className="tile" href={seriesHref(source, name)} data-testid="series-tile" data-series={key}>
+      <span className="tile-head">
+        <span className="tile-name">{name}</span>
+        <span className="tile-source">{source}</span>
+      </span>
+      <span className="tile-value" data-testid="tile-value" ref={valueRef} />
+      <div
+        className="sparkline"
+        ref={chartRef}
+        role="img"
+        aria-label={`${name} on ${source} over the last ${SPARKLINE_MINUTES} minutes`}
+      />
+    </a>
+  );
+});
