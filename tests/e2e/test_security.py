@@ -19,9 +19,8 @@ import websockets
 from litestar.routes import HTTPRoute
 from pulse_contracts import Codec, subjects
 from pulse_contracts.accounts import KeysRequest, PublicKeys
-from pulse_gateway.app import create_app
+from pulse_gateway.app import describing_app
 from pulse_gateway.security import access_of
-from pulse_gateway.settings import GatewaySettings
 from pulse_runtime.embedded import free_port
 
 from tests.support.stack import ADMIN_EMAIL, ADMIN_PASSWORD, PulseStack, bearer, eventually, login
@@ -65,15 +64,7 @@ def stack(make_stack: Any) -> PulseStack:
 
 def declared_routes() -> list[tuple[str, str, str]]:
     """(method, path, access) of every registered HTTP route of the real app."""
-    app = create_app(  # only the route table is read; the dependencies are never called
-        settings=GatewaySettings(),
-        history=None,  # type: ignore[arg-type]
-        hub=None,  # type: ignore[arg-type]
-        sockets=None,  # type: ignore[arg-type]
-        keyring=None,  # type: ignore[arg-type]
-        auth=None,  # type: ignore[arg-type]
-        readiness=None,  # type: ignore[arg-type]
-    )
+    app = describing_app()
     table = []
     for route in app.routes:
         if not isinstance(route, HTTPRoute):

@@ -9,7 +9,7 @@
 // "PULSE:restarted" line on stdin. Progress goes to stdout; any failure exits 1 with the reason.
 
 import { createInterface } from "node:readline";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./browser.mjs";
 
 const url = process.env.PULSE_URL;
 const email = process.env.PULSE_EMAIL;
@@ -53,17 +53,7 @@ async function chartPoints(page) {
   return Number(await page.getByTestId("series-chart").getAttribute("data-points"));
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-  ],
-});
+const browser = await launchChromium();
 const problems = [];
 let exitCode = 0;
 try {
@@ -159,6 +149,34 @@ try {
     await page.screenshot({ path: screenshot });
     console.log(`figure: screenshot ${screenshot}`);
   }
+
+  step("phone width: nothing overflows sideways, the chart still draws");
+  await page.setViewportSize({ width: 375, height: 740 });
+  for (const where of ["series page", "overview"]) {
+    if (where === "overview") {
+      await page.getByRole("link", { name: "Overview" }).first().click();
+      await tile.waitFor();
+    } else {
+      await chart.and(page.locator('[data-state="ready"]')).waitFor();
+    }
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    if (overflow > 0) fail(`the ${where} is ${overflow} px wider than a 375 px screen`);
+  }
+  const tileWidth = (await tile.boundingBox())?.width ?? 0;
+  if (tileWidth < 300) fail(`tiles are ${tileWidth} px wide at 375 px: they should fill the column`);
+
+  step("keyboard: the skip link is the first stop and moves focus to the content");
+  const first = await page.evaluate(
+    () => document.querySelector("a[href], button, input, select, textarea, [tabindex='0']")?.textContent?.trim(),
+  );
+  if (first !== "Skip to content") fail(`the first focusable element is ${JSON.stringify(first)}`);
+  await page.getByRole("link", { name: "Skip to content" }).focus();
+  await page.keyboard.press("Enter");
+  const focused = await page.evaluate(() => document.activeElement?.id);
+  if (focused !== "main") fail(`the skip link moved focus to ${JSON.stringify(focused)}`);
+  await page.keyboard.press("Tab");
+  const next = await page.evaluate(() => document.activeElement?.getAttribute("data-testid"));
+  if (next !== "series-tile") fail(`after the skip link, Tab reaches ${JSON.stringify(next)}, not a tile`);
 
   step("log out");
   await page.getByRole("button", { name: "Log out" }).click();

@@ -8,7 +8,7 @@
 //    the renderer's main thread spent on tasks), so busy% = ΔTaskDuration / Δwall time.
 // Progress lines on stdout; the last line is `RESULT {json}`.
 
-import { chromium } from "playwright-core";
+import { launchChromium } from "./browser.mjs";
 
 const url = process.env.PULSE_URL;
 const minutes = Number(process.env.MINUTES ?? "10");
@@ -16,17 +16,7 @@ const sampleS = Number(process.env.SAMPLE_S ?? "60");
 const reloads = Number(process.env.RELOADS ?? "5");
 const expectedSeries = Number(process.env.SERIES ?? "10");
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-  ],
-});
+const browser = await launchChromium();
 try {
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
   page.setDefaultTimeout(30_000);

@@ -35,7 +35,7 @@ function ApiKeysAdmin() {
     mutationFn: (key: ApiKey) => api("DELETE /api/v1/admin/api-keys/{api_key_id}", { path: { api_key_id: key.id } }),
     onSuccess: (key) => {
       setConfirming(null);
-      setFeedback({ kind: "ok", text: `Revoked “${key.name}”. Ingest refuses it within 2 seconds.` });
+      setFeedback({ kind: "ok", text: `Revoked “${key.name}”. Ingest refuses it within seconds.` });
       return queryClient.invalidateQueries({ queryKey: KEYS });
     },
     onError: (error, key) => setFeedback({ kind: "error", text: `Could not revoke “${key.name}”: ${errorMessage(error)}` }),

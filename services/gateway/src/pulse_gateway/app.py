@@ -119,6 +119,19 @@ def create_app(
     return app
 
 
+def describing_app() -> Litestar:
+    """The real app for its route table and OpenAPI document only: no dependency is called."""
+    return create_app(
+        settings=GatewaySettings(),
+        history=None,  # type: ignore[arg-type]
+        hub=None,  # type: ignore[arg-type]
+        sockets=None,  # type: ignore[arg-type]
+        keyring=None,  # type: ignore[arg-type]
+        auth=None,  # type: ignore[arg-type]
+        readiness=None,  # type: ignore[arg-type]
+    )
+
+
 class GatewayService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

@@ -182,18 +182,9 @@ def render_frames() -> str:
 
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI document of the real app (its dependencies are never called)."""
-    from .app import create_app  # noqa: PLC0415 - the app factory imports the whole gateway
-    from .settings import GatewaySettings  # noqa: PLC0415
+    from .app import describing_app  # noqa: PLC0415 - the app factory imports the whole gateway
 
-    app = create_app(
-        settings=GatewaySettings(),
-        history=None,  # type: ignore[arg-type]
-        hub=None,  # type: ignore[arg-type]
-        sockets=None,  # type: ignore[arg-type]
-        keyring=None,  # type: ignore[arg-type]
-        auth=None,  # type: ignore[arg-type]
-        readiness=None,  # type: ignore[arg-type]
-    )
+    app = describing_app()
     document: dict[str, Any] = msgspec.json.decode(
         msgspec.json.encode(app.openapi_schema.to_schema())
     )
