@@ -150,6 +150,34 @@ try {
     console.log(`figure: screenshot ${screenshot}`);
   }
 
+  step("24 h: buckets from the database, with the live edge");
+  await page.getByRole("button", { name: "24 h" }).click();
+  await page.waitForFunction(() => {
+    const chart = document.querySelector('[data-testid="series-chart"]');
+    return chart?.getAttribute("data-state") === "ready" && chart.getAttribute("data-resolution") !== "raw";
+  });
+  console.log(`figure: 24 h chart at resolution ${await chart.getAttribute("data-resolution")}, ${await chartPoints(page)} points`);
+
+  step("drag to zoom: the span comes back at a finer resolution; reset returns");
+  await page.getByRole("button", { name: "15 min" }).click();
+  await chart.and(page.locator('[data-state="ready"]')).waitFor();
+  const plot = await chart.locator(".u-over").boundingBox();
+  if (!plot) fail("no plot area to drag across");
+  const y = plot.y + plot.height / 2;
+  await page.mouse.move(plot.x + plot.width * 0.3, y);
+  await page.mouse.down();
+  await page.mouse.move(plot.x + plot.width * 0.6, y, { steps: 8 });
+  await page.mouse.up();
+  const reset = page.getByRole("button", { name: "Reset zoom" });
+  await reset.waitFor();
+  await chart.and(page.locator('[data-state="ready"]')).waitFor();
+  const zoomed = await chartPoints(page);
+  // About 30% of 15 minutes: some 270 points at one a second, raw.
+  if (zoomed < 150 || zoomed > 450) fail(`the zoomed span holds ${zoomed} points`);
+  console.log(`figure: zoomed to ${zoomed} points at resolution ${await chart.getAttribute("data-resolution")}`);
+  await reset.click();
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid="series-chart"]')?.getAttribute("data-points")) >= 800);
+
   step("phone width: nothing overflows sideways, the chart still draws");
   await page.setViewportSize({ width: 375, height: 740 });
   for (const where of ["series page", "overview"]) {
