@@ -85,6 +85,8 @@ try {
   });
   console.log(`figure: first chart drawn ${Math.round(await firstChart.jsonValue())} ms after navigation`);
 
+  if (screenshot) await page.screenshot({ path: screenshot.replace(/\.png$/, "-overview.png") });
+
   step(`open ${series}: the chart updates live`);
   await tile.click();
   await page.getByRole("heading", { name: new RegExp(`${name}.*${source}`) }).waitFor();
@@ -190,6 +192,7 @@ try {
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     if (overflow > 0) fail(`the ${where} is ${overflow} px wider than a 375 px screen`);
   }
+  if (screenshot) await page.screenshot({ path: screenshot.replace(/\.png$/, "-phone.png"), fullPage: true });
   const tileWidth = (await tile.boundingBox())?.width ?? 0;
   if (tileWidth < 300) fail(`tiles are ${tileWidth} px wide at 375 px: they should fill the column`);
 
