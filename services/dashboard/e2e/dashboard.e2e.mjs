@@ -152,6 +152,34 @@ try {
     console.log(`figure: screenshot ${screenshot}`);
   }
 
+  step("reload the page: the chart keeps its data and resumes from its last sequence");
+  const sent = [];
+  page.on("websocket", (socket) => socket.on("framesent", ({ payload }) => sent.push(String(payload))));
+  await page.getByText("Show data as a table").click();
+  const lastBeforeReload = (await tableTimes(page)).at(-1);
+  if (!lastBeforeReload) fail("the data table is empty before the reload");
+  await page.reload();
+  await chart.and(page.locator('[data-state="ready"]')).waitFor();
+  await page.waitForFunction(
+    () => Number(document.querySelector('[data-testid="series-chart"]')?.getAttribute("data-points")) >= 800,
+  );
+  const subscribes = sent.map((text) => JSON.parse(text)).filter((frame) => frame.type === "subscribe");
+  const resumed = subscribes.find((frame) => frame.channel === `series:${source}:${name}` && frame.resume_from > 0);
+  if (!resumed) fail(`after the reload the socket did not resume: ${JSON.stringify(subscribes)}`);
+  await page.getByText("Show data as a table").click();
+  await page.waitForFunction(
+    (after) => [...document.querySelectorAll("details tr[data-time]")].some((row) => Number(row.getAttribute("data-time")) > after),
+    Date.now() + 2_000,
+  );
+  const sinceReload = (await tableTimes(page)).filter((time) => time >= lastBeforeReload);
+  const acrossReload = continuity(sinceReload);
+  console.log(
+    `figure: across the reload ${sinceReload.length} points, widest step ${acrossReload.widest} ms, ${acrossReload.doubled.length} doubled`,
+  );
+  if (sinceReload.length < 3 || sinceReload[0] !== lastBeforeReload) fail("points from before the reload are gone");
+  if (acrossReload.widest > 2_500 || acrossReload.doubled.length) fail("the reload left a gap or doubled points");
+  await page.getByText("Show data as a table").click();
+
   step("24 h: buckets from the database, with the live edge");
   await page.getByRole("button", { name: "24 h" }).click();
   await page.waitForFunction(() => {

@@ -65,7 +65,8 @@ function Shell({ me, route }: { me: Me; route: Route }) {
   const mainRef = useRef<HTMLElement>(null);
   const first = useRef(true);
   const isAdmin = me.role === "admin";
-  const routeKey = JSON.stringify(route);
+  // A new page, not a new range of the same series, moves focus to the heading.
+  const routeKey = route.page === "series" ? `series:${route.source}:${route.name}` : JSON.stringify(route);
 
   // Move focus to the new page's heading after navigation (not on the first load).
   useEffect(() => {
@@ -102,7 +103,9 @@ function Page({ route, isAdmin }: { route: Route; isAdmin: boolean }) {
     case "login":
       return <OverviewPage />;
     case "series":
-      return <SeriesPage key={`${route.source}:${route.name}`} source={route.source} name={route.name} />;
+      return (
+        <SeriesPage key={`${route.source}:${route.name}`} source={route.source} name={route.name} range={route.range} />
+      );
     case "users":
       return <AdminUsersPage isAdmin={isAdmin} />;
     case "apiKeys":

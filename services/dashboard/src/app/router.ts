@@ -1,16 +1,37 @@
-/** A tiny hash router: #/, #/series/<source>/<name>, #/admin/users, #/admin/api-keys, #/login. */
+/**
+ * A tiny hash router: #/, #/series/<source>/<name>[?range=15m | ?range=custom&from=<ms>&to=<ms>],
+ * #/admin/users, #/admin/api-keys, #/login. The series range lives in the URL, so a reload or a
+ * shared link shows the same range.
+ */
 import { useSyncExternalStore } from "react";
+import { RANGES, type RangeSpec } from "../live/seriesView";
 
 export type Route =
   | { page: "overview" }
-  | { page: "series"; source: string; name: string }
+  | { page: "series"; source: string; name: string; range: RangeSpec }
   | { page: "users" }
   | { page: "apiKeys" }
   | { page: "login" }
   | { page: "notFound"; hash: string };
 
+const DEFAULT_RANGE: RangeSpec = { id: "live5m" };
+
+/** The range of `?range=…` (an unknown or incomplete one is the default, live 5 min). */
+export function parseRange(query: string): RangeSpec {
+  const params = new URLSearchParams(query);
+  const id = params.get("range");
+  const spec = RANGES.find((r) => r.id === id);
+  if (!spec) return DEFAULT_RANGE;
+  if (spec.id !== "custom") return { id: spec.id };
+  const from = Number(params.get("from"));
+  const to = Number(params.get("to"));
+  if (!Number.isFinite(from) || !Number.isFinite(to) || from <= 0 || from >= to) return DEFAULT_RANGE;
+  return { id: "custom", from, to };
+}
+
 export function parseHash(hash: string): Route {
-  const path = hash.replace(/^#/, "") || "/";
+  const [rawPath = "", query = ""] = hash.replace(/^#/, "").split("?", 2);
+  const path = rawPath || "/";
   if (path === "/" || path === "") return { page: "overview" };
   if (path === "/login") return { page: "login" };
   if (path === "/admin/users") return { page: "users" };
@@ -18,7 +39,12 @@ export function parseHash(hash: string): Route {
   const series = /^\/series\/([^/]+)\/([^/]+)$/.exec(path);
   if (series) {
     try {
-      return { page: "series", source: decodeURIComponent(series[1]!), name: decodeURIComponent(series[2]!) };
+      return {
+        page: "series",
+        source: decodeURIComponent(series[1]!),
+        name: decodeURIComponent(series[2]!),
+        range: parseRange(query),
+      };
     } catch {
       return { page: "notFound", hash };
     }
@@ -26,8 +52,11 @@ export function parseHash(hash: string): Route {
   return { page: "notFound", hash };
 }
 
-export function seriesHref(source: string, name: string): string {
-  return `#/series/${encodeURIComponent(source)}/${encodeURIComponent(name)}`;
+export function seriesHref(source: string, name: string, range: RangeSpec = DEFAULT_RANGE): string {
+  const path = `#/series/${encodeURIComponent(source)}/${encodeURIComponent(name)}`;
+  if (range.id === DEFAULT_RANGE.id) return path;
+  if (range.id === "custom") return `${path}?range=custom&from=${range.from}&to=${range.to}`;
+  return `${path}?range=${range.id}`;
 }
 
 export function navigate(hash: string, replace = false): void {

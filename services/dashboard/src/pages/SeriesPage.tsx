@@ -1,4 +1,5 @@
 import { memo, useEffect, useMemo, useRef, useState, useSyncExternalStore, type FormEvent } from "react";
+import { navigate, seriesHref } from "../app/router";
 import { getServices } from "../app/services";
 import { TimeChart } from "../charts/timeChart";
 import { formatDateTime, formatValue, resolutionLabel } from "../format";
@@ -11,7 +12,7 @@ import { useCatalog } from "./OverviewPage";
 /** Keeps the latest value coming whatever the range (a custom range in the past included). */
 const LATEST_NEED: Need = { minutes: 1, maxPoints: 60, raw: false, maxRate: 1 };
 
-export function SeriesPage({ source, name }: { source: string; name: string }) {
+export function SeriesPage({ source, name, range }: { source: string; name: string; range: RangeSpec }) {
   useTitle(`${name} · ${source}`);
   const { store, hub, api } = getServices();
   const key = seriesKey(source, name);
@@ -19,7 +20,8 @@ export function SeriesPage({ source, name }: { source: string; name: string }) {
   const entry = catalog.data?.series.find((s) => s.source === source && s.name === name);
   const unit = store.unit(key) ?? entry?.unit ?? null;
   const [view, setView] = useState<SeriesView | null>(null);
-  const [range, setRange] = useState<RangeSpec>({ id: "live5m" });
+  // The range is part of the URL (a reload keeps it); choosing one replaces the history entry.
+  const setRange = (next: RangeSpec): void => navigate(seriesHref(source, name, next), true);
   const latestRef = useRef<HTMLSpanElement>(null);
   const latestTimeRef = useRef<HTMLTimeElement>(null);
   const fallback = useRef(entry?.latest_value ?? null);
@@ -39,9 +41,10 @@ export function SeriesPage({ source, name }: { source: string; name: string }) {
     };
   }, [source, name, store, hub, api]);
 
+  const { id: rangeId, from: rangeFrom, to: rangeTo } = range;
   useEffect(() => {
-    view?.setRange(range);
-  }, [view, range]);
+    view?.setRange(rangeId === "custom" ? { id: rangeId, from: rangeFrom, to: rangeTo } : { id: rangeId });
+  }, [view, rangeId, rangeFrom, rangeTo]);
 
   // The latest value, written straight into the DOM (no React render per point).
   useEffect(() => {
@@ -112,8 +115,8 @@ function toLocalInput(ms: number): string {
 
 function RangeSelector({ range, onChange }: { range: RangeSpec; onChange: (range: RangeSpec) => void }) {
   const [customOpen, setCustomOpen] = useState(range.id === "custom");
-  const [from, setFrom] = useState(() => toLocalInput(Date.now() - 3_600_000));
-  const [to, setTo] = useState(() => toLocalInput(Date.now()));
+  const [from, setFrom] = useState(() => toLocalInput(range.from ?? Date.now() - 3_600_000));
+  const [to, setTo] = useState(() => toLocalInput(range.to ?? Date.now()));
   const [error, setError] = useState<string | null>(null);
   const selected: RangeId = customOpen ? "custom" : range.id;
 

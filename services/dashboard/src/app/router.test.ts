@@ -1,0 +1,36 @@
+import { describe, expect, it } from "vitest";
+import { parseHash, seriesHref } from "./router";
+
+describe("the hash router", () => {
+  it("keeps a series page's range in the URL, so a reload shows the same range", () => {
+    expect(seriesHref("web 1", "cpu")).toBe("#/series/web%201/cpu");
+    expect(seriesHref("web1", "cpu", { id: "15m" })).toBe("#/series/web1/cpu?range=15m");
+    const custom = seriesHref("web1", "cpu", { id: "custom", from: 1_000, to: 61_000 });
+    expect(custom).toBe("#/series/web1/cpu?range=custom&from=1000&to=61000");
+    expect(parseHash(custom)).toEqual({
+      page: "series",
+      source: "web1",
+      name: "cpu",
+      range: { id: "custom", from: 1_000, to: 61_000 },
+    });
+    expect(parseHash("#/series/web%201/cpu?range=7d")).toEqual({
+      page: "series",
+      source: "web 1",
+      name: "cpu",
+      range: { id: "7d" },
+    });
+  });
+
+  it("falls back to live 5 min for an unknown or incomplete range", () => {
+    for (const query of ["", "?range=2y", "?range=custom", "?range=custom&from=5&to=4", "?range=custom&from=x&to=9"]) {
+      expect(parseHash(`#/series/web1/cpu${query}`)).toMatchObject({ page: "series", range: { id: "live5m" } });
+    }
+  });
+
+  it("knows the other pages and refuses malformed series paths", () => {
+    expect(parseHash("")).toEqual({ page: "overview" });
+    expect(parseHash("#/admin/users")).toEqual({ page: "users" });
+    expect(parseHash("#/admin/api-keys")).toEqual({ page: "apiKeys" });
+    expect(parseHash("#/series/%E0%A4%A/cpu")).toEqual({ page: "notFound", hash: "#/series/%E0%A4%A/cpu" });
+  });
+});
