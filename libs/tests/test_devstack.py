@@ -7,12 +7,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
 
 import psutil
 import pytest
+from pulse_runtime import devstack as devstack_module
 from pulse_runtime.embedded import free_port
 
 pytestmark = pytest.mark.integration
@@ -121,3 +123,23 @@ def test_a_killed_run_is_cleaned_up_by_the_next_one(tmp_path: Path) -> None:
         for process in still_running(recorded):  # a failed test must not leave servers behind
             process.kill()
     assert second.returncode == 0, output[-3000:]
+
+
+def test_the_signal_handler_takes_no_lock_the_interrupted_thread_may_hold(tmp_path: Path) -> None:
+    """Ctrl-C right after a printed line once hung `make run`: the handler printed, and the
+    main thread it interrupted still held the output lock. Now it only records the request."""
+    out = devstack_module._Output(color=False)
+    stack = devstack_module.DevStack(
+        devstack_module.DevStackSettings(data_dir=str(tmp_path)), {}, out
+    )
+    finished = threading.Event()
+
+    def interrupted_while_printing() -> None:
+        with out._lock:  # what the main thread holds while it writes a line
+            stack.request_stop(signal.SIGINT, None)
+        finished.set()
+
+    worker = threading.Thread(target=interrupted_while_printing, daemon=True)
+    worker.start()
+    assert finished.wait(5), "the handler waited for a lock its own thread held"
+    assert stack._stop.wait(0)

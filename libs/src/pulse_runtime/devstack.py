@@ -204,6 +204,28 @@ class _ServiceProcess:
             self.process.wait()
 
 
+class _StopRequest:
+    """Set from a signal handler, so it takes no lock: a handler runs on the main thread between
+    two bytecodes, possibly while that thread holds the very lock it would wait for (printing a
+    line, or inside ``threading.Event.wait``), and would then wait forever."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def set(self, signum: int) -> None:
+        self.signum = signum
+
+    def is_set(self) -> bool:
+        return self.signum is not None
+
+    def wait(self, timeout: float) -> bool:
+        """Sleep up to ``timeout`` seconds, waking soon after a stop is requested."""
+        deadline = time.monotonic() + timeout
+        while not self.is_set() and (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(0.05, left))
+        return self.is_set()
+
+
 class DevStack:
     def __init__(
         self, settings: DevStackSettings, environ: Mapping[str, str], out: _Output
@@ -215,15 +237,14 @@ class DevStack:
         self._nats: EmbeddedNats | None = None
         self._postgres: EmbeddedPostgres | None = None
         self._services: list[_ServiceProcess] = []
-        self._stop = threading.Event()
+        self._stop = _StopRequest()
 
     def say(self, text: str) -> None:
         self._out.line("devstack", text)
 
     def request_stop(self, signum: int, _frame: object) -> None:
-        if not self._stop.is_set():
-            self.say(f"{signal.Signals(signum).name} received: stopping everything…")
-        self._stop.set()
+        """The SIGINT/SIGTERM handler: only records the request (see _StopRequest)."""
+        self._stop.set(signum)
 
     def run(self) -> int:
         self._data.mkdir(parents=True, exist_ok=True)
@@ -247,6 +268,9 @@ class DevStack:
                 self._announce_when_ready()
                 return self._supervise()
             finally:
+                if self._stop.signum is not None:
+                    name = signal.Signals(self._stop.signum).name
+                    self.say(f"{name} received: stopping everything…")
                 self._shutdown()
 
     def _pids(self) -> list[int]:
