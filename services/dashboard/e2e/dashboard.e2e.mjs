@@ -17,7 +17,11 @@ const password = process.env.PULSE_PASSWORD;
 const series = process.env.PULSE_SERIES ?? "sim:cpu";
 const screenshot = process.env.PULSE_SCREENSHOT;
 const [source, name] = series.split(":");
-const step = (text) => console.log(`step: ${text}`);
+let currentStep = "start";
+const step = (text) => {
+  currentStep = text;
+  console.log(`step: ${text}`);
+};
 
 const lines = createInterface({ input: process.stdin });
 const nextLine = () => new Promise((resolve) => lines.once("line", resolve));
@@ -32,6 +36,13 @@ async function tableTimes(page) {
     .locator('details tr[data-time]')
     .evaluateAll((rows) => rows.map((row) => Number(row.getAttribute("data-time"))));
   return times.sort((a, b) => a - b);
+}
+
+/** Unfolds the chart's data table and waits for its rows (they render on the toggle event). */
+async function openTable(page) {
+  const details = page.locator("details", { hasText: "Show data as a table" });
+  if (!(await details.evaluate((element) => element.open))) await page.getByText("Show data as a table").click();
+  await page.locator("details tr[data-time]").first().waitFor();
 }
 
 /** The largest step between consecutive times, where it is, and any time that appears twice. */
@@ -93,7 +104,7 @@ try {
   const chart = page.getByTestId("series-chart");
   await chart.and(page.locator('[data-state="ready"]')).waitFor();
   // The table (the chart's text alternative) lists the newest points: a newer one arrives.
-  await page.getByText("Show data as a table").click();
+  await openTable(page);
   const newest = (await tableTimes(page)).at(-1) ?? 0;
   await page.waitForFunction(
     (after) => [...document.querySelectorAll("details tr[data-time]")].some((row) => Number(row.getAttribute("data-time")) > after),
@@ -155,7 +166,7 @@ try {
   step("reload the page: the chart keeps its data and resumes from its last sequence");
   const sent = [];
   page.on("websocket", (socket) => socket.on("framesent", ({ payload }) => sent.push(String(payload))));
-  await page.getByText("Show data as a table").click();
+  await openTable(page);
   const lastBeforeReload = (await tableTimes(page)).at(-1);
   if (!lastBeforeReload) fail("the data table is empty before the reload");
   await page.reload();
@@ -166,7 +177,7 @@ try {
   const subscribes = sent.map((text) => JSON.parse(text)).filter((frame) => frame.type === "subscribe");
   const resumed = subscribes.find((frame) => frame.channel === `series:${source}:${name}` && frame.resume_from > 0);
   if (!resumed) fail(`after the reload the socket did not resume: ${JSON.stringify(subscribes)}`);
-  await page.getByText("Show data as a table").click();
+  await openTable(page);
   await page.waitForFunction(
     (after) => [...document.querySelectorAll("details tr[data-time]")].some((row) => Number(row.getAttribute("data-time")) > after),
     Date.now() + 2_000,
@@ -180,13 +191,22 @@ try {
   if (acrossReload.widest > 2_500 || acrossReload.doubled.length) fail("the reload left a gap or doubled points");
   await page.getByText("Show data as a table").click();
 
-  step("24 h: buckets from the database, with the live edge");
+  step("24 h: history from the database at about a point per pixel, with the live edge");
+  const answered = page.waitForResponse((response) => /\/api\/v1\/metrics\?.*max_points=/.test(response.url()));
   await page.getByRole("button", { name: "24 h" }).click();
+  const history = await answered;
+  const body = await history.json();
+  const maxPoints = Number(new URL(history.url()).searchParams.get("max_points"));
+  if (history.status() !== 200 || body.series.length === 0) fail(`24 h history: ${history.status()} with ${body.series.length} points`);
+  if (maxPoints > 2000) fail(`24 h asked for ${maxPoints} points`);
   await page.waitForFunction(() => {
     const chart = document.querySelector('[data-testid="series-chart"]');
-    return chart?.getAttribute("data-state") === "ready" && chart.getAttribute("data-resolution") !== "raw";
+    return chart?.getAttribute("data-state") === "ready" && Number(chart.getAttribute("data-points")) >= 800;
   });
-  console.log(`figure: 24 h chart at resolution ${await chart.getAttribute("data-resolution")}, ${await chartPoints(page)} points`);
+  console.log(
+    `figure: 24 h asked for at most ${maxPoints} points, got ${body.series.length} (${body.resolution}); ` +
+      `chart at ${await chart.getAttribute("data-resolution")}, ${await chartPoints(page)} points`,
+  );
 
   step("drag to zoom: the span comes back at a finer resolution; reset returns");
   await page.getByRole("button", { name: "15 min" }).click();
@@ -243,7 +263,7 @@ try {
   if (problems.length) fail(problems.join("\n"));
   console.log("PULSE:passed");
 } catch (error) {
-  console.log(`FAILED: ${error.message}`);
+  console.log(`FAILED at "${currentStep}": ${error.message}`);
   for (const problem of problems) console.log(problem);
   exitCode = 1;
 } finally {

@@ -12,6 +12,30 @@ import { useTitle } from "../ui/hooks";
 
 const SPARKLINE_MINUTES = 15;
 const SPARKLINE_NEED: Need = { minutes: SPARKLINE_MINUTES, maxPoints: 300, raw: false, maxRate: 1 };
+/**
+ * Sparklines are redrawn together on one shared tick, not on every point: fifteen minutes over
+ * a tile's ~300 px is about 3 s a pixel, so a redraw a second moves nothing visible, and ten
+ * tiles redrawn at ten moments cost ten rendered frames instead of one. (The value beside the
+ * sparkline still changes with every point.) Measured: docs/operations.md, dashboard benchmark.
+ */
+const SPARKLINE_REDRAW_MS = 3_000;
+const sparklineRedraws = new Set<() => void>();
+let sparklineTimer: number | null = null;
+
+function onSparklineTick(redraw: () => void): () => void {
+  sparklineRedraws.add(redraw);
+  sparklineTimer ??= window.setInterval(() => {
+    if (document.hidden) return; // nothing to see; the next visible tick catches up
+    for (const each of sparklineRedraws) each();
+  }, SPARKLINE_REDRAW_MS);
+  return () => {
+    sparklineRedraws.delete(redraw);
+    if (sparklineRedraws.size === 0 && sparklineTimer !== null) {
+      window.clearInterval(sparklineTimer);
+      sparklineTimer = null;
+    }
+  };
+}
 
 export function useCatalog() {
   const { api } = getServices();
@@ -73,28 +97,34 @@ const SeriesTile = memo(function SeriesTile({ source, name, unit, latestValue }:
     const release = hub.acquire(source, name, SPARKLINE_NEED);
     const chart = new TimeChart(chartRef.current!, { kind: "sparkline", unit });
     let shown = "";
-    const update = (): void => {
-      const now = Date.now();
+    let hasDrawn = false;
+    const redraw = (): void => {
       const buffer = store.get(key);
-      const shownUnit = store.unit(key) ?? unit;
-      if (buffer && buffer.length) {
-        const from = now - SPARKLINE_MINUTES * 60_000;
-        const i = Math.max(0, buffer.lowerBound(from) - 1);
-        chart.setData([buffer.t.slice(i), buffer.avg.slice(i)], from, now);
-      }
-      const latest = buffer?.latest()?.value ?? fallback.current;
-      const text = formatValue(latest, shownUnit);
+      if (!buffer || !buffer.length) return;
+      const now = Date.now();
+      const from = now - SPARKLINE_MINUTES * 60_000;
+      const i = Math.max(0, buffer.lowerBound(from) - 1);
+      chart.setData([buffer.t.slice(i), buffer.avg.slice(i)], from, now);
+      hasDrawn = true;
+    };
+    const showValue = (): void => {
+      const latest = store.get(key)?.latest()?.value ?? fallback.current;
+      const text = formatValue(latest, store.unit(key) ?? unit);
       if (text !== shown && valueRef.current) {
         shown = text;
         valueRef.current.textContent = text;
       }
     };
-    update();
-    const stop = store.listen(key, update);
-    const slide = window.setInterval(update, 10_000); // keeps sliding when no point comes
+    const onChange = (): void => {
+      if (!hasDrawn) redraw(); // the first data at once; later ones on the shared tick
+      showValue();
+    };
+    onChange();
+    const stop = store.listen(key, onChange);
+    const stopTicking = onSparklineTick(redraw); // also slides the window when no point comes
     return () => {
       stop();
-      window.clearInterval(slide);
+      stopTicking();
       chart.destroy();
       release();
     };
