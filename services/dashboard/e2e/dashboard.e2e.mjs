@@ -228,6 +228,29 @@ try {
   await reset.click();
   await page.waitForFunction(() => Number(document.querySelector('[data-testid="series-chart"]')?.getAttribute("data-points")) >= 800);
 
+  step("admin: create a user, then an API key whose secret is shown once, then revoke it");
+  await page.getByRole("link", { name: "Users" }).click();
+  const newUser = `ana-${Date.now()}@pulse.test`;
+  await page.getByLabel("Email").fill(newUser);
+  await page.getByLabel("Password", { exact: true }).fill("a long enough password");
+  await page.getByRole("button", { name: "Create user" }).click();
+  await page.getByRole("cell", { name: newUser }).waitFor();
+  await page.getByRole("button", { name: `Disable: ${newUser}` }).click();
+  await page.getByRole("button", { name: `Enable: ${newUser}` }).waitFor();
+  await page.getByRole("link", { name: "API keys" }).click();
+  const keyName = `e2e-${Date.now()}`;
+  await page.getByLabel("Name").fill(keyName);
+  await page.getByLabel(/ingest:metrics/).check();
+  await page.getByRole("button", { name: "Create key" }).click();
+  const secret = (await page.getByTestId("api-key-secret").innerText()).trim();
+  if (!/^pk_/.test(secret)) fail(`the new key's secret looks wrong: ${secret.slice(0, 6)}…`);
+  await page.getByRole("button", { name: `Revoke: ${keyName}` }).click();
+  await page.getByRole("button", { name: "Yes, revoke" }).click();
+  await page.getByRole("button", { name: `Revoke: ${keyName}` }).waitFor({ state: "detached" });
+  console.log("figure: created a user and an API key, disabled the user, revoked the key");
+  await page.getByRole("link", { name: "Overview" }).first().click();
+  await tile.click();
+
   step("phone width: nothing overflows sideways, the chart still draws");
   await page.setViewportSize({ width: 375, height: 740 });
   for (const where of ["series page", "overview"]) {
