@@ -118,8 +118,9 @@ function createServices(): Services {
       saveSnapshot(storage, store, hub.snapshot(), Date.now());
     }
   };
+  // pagehide fires on every reload, close and navigation away; a beforeunload listener as well
+  // would only save twice (and keeps some browsers from caching the page for back/forward).
   window.addEventListener("pagehide", save);
-  window.addEventListener("beforeunload", save);
   window.setInterval(save, 10_000);
   document.addEventListener("visibilitychange", () => {
     if (document.hidden) save();
