@@ -4,6 +4,7 @@ import type { ApiKey, CreatedApiKey, NewApiKey } from "../api/api.gen";
 import { errorMessage } from "../api/http";
 import { getServices } from "../app/services";
 import { formatDate } from "../format";
+import { FeedbackLine, ListStatus, type Feedback } from "../ui/Feedback";
 import { useTitle } from "../ui/hooks";
 import { NeedAdmin } from "./NotFoundPage";
 
@@ -29,7 +30,7 @@ function ApiKeysAdmin() {
   });
   const [created, setCreated] = useState<CreatedApiKey | null>(null);
   const [confirming, setConfirming] = useState<string | null>(null);
-  const [feedback, setFeedback] = useState<{ kind: "ok" | "error"; text: string } | null>(null);
+  const [feedback, setFeedback] = useState<Feedback | null>(null);
 
   const revoke = useMutation({
     mutationFn: (key: ApiKey) => api("DELETE /api/v1/admin/api-keys/{api_key_id}", { path: { api_key_id: key.id } }),
@@ -51,17 +52,8 @@ function ApiKeysAdmin() {
       )}
       <section aria-labelledby="keys-heading">
         <h2 id="keys-heading">All keys</h2>
-        {feedback && (
-          <p className={feedback.kind === "error" ? "form-error" : "form-ok"} role={feedback.kind === "error" ? "alert" : "status"}>
-            {feedback.text}
-          </p>
-        )}
-        {keys.isPending && <p role="status">Loading API keys…</p>}
-        {keys.isError && (
-          <p className="form-error" role="alert">
-            Could not load the API keys: {errorMessage(keys.error)}
-          </p>
-        )}
+        <FeedbackLine feedback={feedback} />
+        <ListStatus query={keys} what="API keys" />
         {keys.data && keys.data.length === 0 && <p>No API keys yet.</p>}
         {keys.data && keys.data.length > 0 && (
           <div className="table-wrap" role="region" aria-labelledby="keys-heading" tabIndex={0}>

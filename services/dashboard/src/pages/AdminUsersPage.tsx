@@ -5,6 +5,7 @@ import { errorMessage } from "../api/http";
 import { getServices } from "../app/services";
 import { formatDate } from "../format";
 import { Dialog } from "../ui/Dialog";
+import { FeedbackLine, ListStatus, type Feedback } from "../ui/Feedback";
 import { useTitle } from "../ui/hooks";
 import { NeedAdmin } from "./NotFoundPage";
 
@@ -23,7 +24,7 @@ function UsersAdmin() {
     queryKey: USERS,
     queryFn: ({ signal }) => api("GET /api/v1/admin/users", { signal }),
   });
-  const [feedback, setFeedback] = useState<{ kind: "ok" | "error"; text: string } | null>(null);
+  const [feedback, setFeedback] = useState<Feedback | null>(null);
   const [resetFor, setResetFor] = useState<User | null>(null);
 
   const change = useMutation({
@@ -42,17 +43,8 @@ function UsersAdmin() {
       <CreateUserForm />
       <section aria-labelledby="users-heading">
         <h2 id="users-heading">All users</h2>
-        {feedback && (
-          <p className={feedback.kind === "error" ? "form-error" : "form-ok"} role={feedback.kind === "error" ? "alert" : "status"}>
-            {feedback.text}
-          </p>
-        )}
-        {users.isPending && <p role="status">Loading users…</p>}
-        {users.isError && (
-          <p className="form-error" role="alert">
-            Could not load the users: {errorMessage(users.error)}
-          </p>
-        )}
+        <FeedbackLine feedback={feedback} />
+        <ListStatus query={users} what="users" />
         {users.data && (
           <div className="table-wrap" role="region" aria-labelledby="users-heading" tabIndex={0}>
             <table className="admin-table">
