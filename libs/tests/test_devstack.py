@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import psutil
@@ -53,16 +56,60 @@ def wait_for_line(process: subprocess.Popen[str], text: str, seen: list[str]) ->
     raise AssertionError("devstack ended early:\n" + "".join(seen[-40:]))
 
 
-def stop_with_ctrl_c(process: subprocess.Popen[str], seen: list[str]) -> str:
-    """SIGINT, then everything it printed; a run that does not stop fails with its own output."""
-    process.send_signal(signal.SIGINT)
+def printed_admin(seen: list[str]) -> tuple[str, str]:
+    """The first admin's email and password as `make run` printed them."""
+    for line in seen:
+        if match := re.search(r"first admin: (\S+)  password: (\S+)", line):
+            return match[1], match[2]
+    raise AssertionError("no admin credentials printed:\n" + "".join(seen[-40:]))
+
+
+def log_in(port: int, email: str, password: str) -> str:
+    """An access token from the gateway, as the dashboard's login form gets one."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/auth/login",
+        data=json.dumps({"email": email, "password": password}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request) as answer:
+        return str(json.load(answer)["access_token"])
+
+
+def cpu_history(port: int, token: str, start: str, end: str) -> list[dict[str, object]]:
+    query = urllib.parse.urlencode({"type": "cpu", "from": start, "to": end})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/metrics?{query}",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    with urllib.request.urlopen(request) as answer:
+        series: list[dict[str, object]] = json.load(answer)["series"]
+    return series
+
+
+def first_cpu_point(port: int, token: str) -> dict[str, object]:
+    """Waits for the generator's cpu series to reach the history (it publishes at 1 Hz)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        series = cpu_history(port, token, "2000-01-01T00:00:00Z", "2100-01-01T00:00:00Z")
+        if series:
+            return series[0]
+        time.sleep(0.5)
+    raise AssertionError("no cpu point reached the history within 60 s")
+
+
+def stop_with_ctrl_c(
+    process: subprocess.Popen[str], seen: list[str], signum: int = signal.SIGINT
+) -> str:
+    """SIGINT (or ``signum``), then everything it printed; a run that does not stop fails with
+    its own output."""
+    process.send_signal(signum)
     try:
         rest, _ = process.communicate(timeout=150)
     except subprocess.TimeoutExpired:
         process.kill()
         rest, _ = process.communicate()
         output = "".join(seen) + rest
-        pytest.fail(f"make run did not stop within 150 s of Ctrl-C:\n{output[-6000:]}")
+        pytest.fail(f"make run did not stop within 150 s of {signum!r}:\n{output[-6000:]}")
     return "".join(seen) + rest
 
 
@@ -89,6 +136,11 @@ def test_starts_everything_and_ctrl_c_leaves_no_process_behind(tmp_path: Path) -
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as page:
             body = page.read()
         assert b'src="/assets/' in body, "not the built dashboard (make test builds it)"
+        # A newcomer logs in with what was printed and sees the generator's cpu series.
+        token = log_in(port, *printed_admin(seen))
+        point = first_cpu_point(port, token)
+        assert point["type"] == "cpu"
+        assert 0 <= float(str(point["value"])) <= 100
         output = stop_with_ctrl_c(devstack, seen)
     finally:
         if devstack.poll() is None:
@@ -100,10 +152,14 @@ def test_starts_everything_and_ctrl_c_leaves_no_process_behind(tmp_path: Path) -
 
 
 def test_a_killed_run_is_cleaned_up_by_the_next_one(tmp_path: Path) -> None:
+    """Also: the data of the first run (accounts, stored points) is there in the second, which
+    stops on SIGTERM as it would on Ctrl-C."""
     port = free_port()
     first = start_devstack(tmp_path / "data", port)
     seen: list[str] = []
     wait_for_line(first, "Pulse is running", seen)
+    admin = printed_admin(seen)
+    stored = first_cpu_point(port, log_in(port, *admin))
     recorded = [e["pid"] for e in json.loads((tmp_path / "data" / "devstack.pids").read_text())]
     first.kill()  # no chance to stop its children
     first.wait()
@@ -116,7 +172,13 @@ def test_a_killed_run_is_cleaned_up_by_the_next_one(tmp_path: Path) -> None:
         assert sum("left over from an earlier run" in line for line in seen) == 7
         assert not any("password" in line for line in seen), "the password is shown only once"
         assert still_running(recorded) == []
-        output = stop_with_ctrl_c(second, seen)
+        token = log_in(port, *admin)  # the account and the signing keys persisted
+        moment = datetime.fromisoformat(str(stored["timestamp"]))
+        kept = cpu_history(
+            port, token, moment.isoformat(), (moment + timedelta(seconds=1)).isoformat()
+        )
+        assert stored in kept, "the first run's point is gone"
+        output = stop_with_ctrl_c(second, seen, signal.SIGTERM)
     finally:
         if second.poll() is None:
             second.kill()
