@@ -2,9 +2,11 @@
 
 Scenarios: ``ingest`` (points/s through NATS and HTTP to committed rows, against a bare COPY
 of the same rows), ``history`` (query latency over 10,000,000 rows) and ``fanout`` (WebSocket
-clients at 1 Hz against a bare ``websockets.broadcast`` server) and ``dashboard`` (the browser
-app: bundle size, first chart, main-thread load over ``--minutes``). ``make bench`` runs all;
-``make bench ARGS="ingest --points 200000"`` or ``make bench ARGS="fanout --clients 10000"`` one.
+clients at 1 Hz against a bare ``websockets.broadcast`` server), ``dashboard`` (the browser
+app: bundle size, first chart, main-thread load over ``--minutes``) and ``startup`` (from
+``make run`` to a live cpu line in the browser, ``--runs`` times on one data directory).
+``make bench`` runs all; ``make bench ARGS="ingest --points 200000"`` or
+``make bench ARGS="fanout --clients 10000"`` one.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from bench.dashboard import run_dashboard
 from bench.fanout import run_fanout
 from bench.history import run_history
 from bench.ingest import run_ingest
+from bench.startup import run_startup
 
-SCENARIOS = ("ingest", "history", "fanout", "dashboard")
+SCENARIOS = ("ingest", "history", "fanout", "dashboard", "startup")
 
 
 def main() -> None:
@@ -37,6 +40,7 @@ def main() -> None:
     parser.add_argument(
         "--minutes", type=float, default=10.0, help="dashboard: how long the page stays open"
     )
+    parser.add_argument("--runs", type=int, default=2, help="startup: runs on one data directory")
     args = parser.parse_args()
     chosen = [args.scenario] if args.scenario else list(SCENARIOS)
     for name in chosen:
@@ -46,6 +50,8 @@ def main() -> None:
             status = asyncio.run(run_history(points=args.points, batch=args.batch))
         elif name == "dashboard":
             status = asyncio.run(run_dashboard(minutes=args.minutes))
+        elif name == "startup":
+            status = asyncio.run(run_startup(runs=args.runs))
         else:
             status = asyncio.run(
                 run_fanout(
