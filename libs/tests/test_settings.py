@@ -1,14 +1,28 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
 from typing import Literal
 
 import msgspec
 import pytest
-from pulse_runtime.settings import CommonSettings, SettingsError, load_settings
+from pulse_gateway.settings import Settings as GatewaySettings
+from pulse_persistence.settings import Settings as PersistenceSettings
+from pulse_runtime.settings import (
+    CommonSettings,
+    Port,
+    PositiveInt,
+    SettingsError,
+    load_settings,
+    settings_or_exit,
+)
 
 
 class Example(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    port: int = 8000
+    port: Port = 8000
+    batch_size: PositiveInt = 500
     ratio: float = 0.5
     enabled: bool = False
     mode: Literal["a", "b"] = "a"
@@ -47,6 +61,13 @@ def test_empty_value_means_default() -> None:
             "PULSE_X_ENABLED='maybe' is not valid: Expected `bool`, got `str`",
         ),
         ("PULSE_X_MODE", "c", "PULSE_X_MODE='c' is not valid: Invalid enum value 'c'"),
+        ("PULSE_X_PORT", "99999", "PULSE_X_PORT='99999' is not valid: Expected `int` <= 65535"),
+        ("PULSE_X_PORT", "0", "PULSE_X_PORT='0' is not valid: Expected `int` >= 1"),
+        (
+            "PULSE_X_BATCH_SIZE",
+            "-5",
+            "PULSE_X_BATCH_SIZE='-5' is not valid: Expected `int` >= 1",
+        ),
     ],
 )
 def test_a_wrong_value_names_the_variable(variable: str, value: str, message: str) -> None:
@@ -60,3 +81,50 @@ def test_settings_are_frozen() -> None:
     assert settings.nats_url == "nats://n:4222"
     with pytest.raises(AttributeError):
         settings.nats_url = "x"  # type: ignore[misc]
+
+
+def test_range_limits_are_inclusive() -> None:
+    environ = {"PULSE_X_PORT": "65535", "PULSE_X_BATCH_SIZE": "1"}
+    assert load_settings(Example, "PULSE_X_", environ) == Example(port=65535, batch_size=1)
+
+
+def test_service_settings_are_range_checked() -> None:
+    with pytest.raises(SettingsError) as raised:
+        GatewaySettings.from_environ({"PULSE_GATEWAY_PORT": "99999"})
+    assert str(raised.value) == "PULSE_GATEWAY_PORT='99999' is not valid: Expected `int` <= 65535"
+    with pytest.raises(SettingsError) as raised:
+        PersistenceSettings.from_environ({"PULSE_PERSISTENCE_BATCH_SIZE": "-5"})
+    assert str(raised.value) == (
+        "PULSE_PERSISTENCE_BATCH_SIZE='-5' is not valid: Expected `int` >= 1"
+    )
+
+
+def test_settings_or_exit_prints_one_line_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    def read(environ: Mapping[str, str]) -> Example:
+        return load_settings(Example, "PULSE_X_", environ)
+
+    assert settings_or_exit(read, {"PULSE_X_PORT": "9000"}) == Example(port=9000)
+    with pytest.raises(SystemExit) as raised:
+        settings_or_exit(read, {"PULSE_X_PORT": "99999"})
+    assert raised.value.code == 2
+    assert capsys.readouterr().err == (
+        "PULSE_X_PORT='99999' is not valid: Expected `int` <= 65535\n"
+    )
+
+
+def test_a_service_with_a_wrong_setting_exits_2_with_one_line() -> None:
+    """The real entry point: no traceback, no logging set up, nothing started."""
+    inherited = os.environ.items()  # noqa: TID251 - PATH and the like for the child
+    environ = {key: value for key, value in inherited if not key.startswith("PULSE_")}
+    environ["PULSE_GENERATOR_PORT"] = "99999"
+    result = subprocess.run(
+        [sys.executable, "-m", "pulse_generator"],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr == "PULSE_GENERATOR_PORT='99999' is not valid: Expected `int` <= 65535\n"
+    assert "Traceback" not in result.stdout + result.stderr

@@ -26,7 +26,7 @@ import msgspec
 import psutil
 
 from .embedded import EmbeddedNats, EmbeddedPostgres, free_port
-from .settings import load_settings
+from .settings import Port, load_settings, settings_or_exit
 
 # Start order. They stop in tiers, the reverse of this: the producer first, then the services
 # that take requests, then persistence, which drains what they accepted.
@@ -54,7 +54,7 @@ class DevStackSettings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str = ""
     data_dir: str = ".data"
     gateway_host: str = "127.0.0.1"
-    gateway_port: int = 8000
+    gateway_port: Port = 8000
     admin_email: str = ""
     admin_password: str = ""
 
@@ -382,7 +382,7 @@ def _preferred_port(port: int) -> int:
 
 def main() -> None:
     environ = os.environ  # noqa: TID251 - the supervisor reads its settings once, here
-    settings = load_settings(DevStackSettings, "PULSE_", environ)
+    settings = settings_or_exit(lambda env: load_settings(DevStackSettings, "PULSE_", env), environ)
     stack = DevStack(settings, environ, _Output(color=sys.stdout.isatty()))
     signal.signal(signal.SIGINT, stack.request_stop)
     signal.signal(signal.SIGTERM, stack.request_stop)

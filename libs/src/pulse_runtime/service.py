@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol, TypeVar
 
 import asyncpg
 
 from .database import migrate_database
 from .logging import configure_logging, get_logger
-from .settings import CommonSettings, DatabaseSettings
+from .settings import CommonSettings, DatabaseSettings, settings_or_exit
 
 log = get_logger(__name__)
 
@@ -74,8 +75,24 @@ class HasCommonSettings(Protocol):
 SettingsT = TypeVar("SettingsT", bound=HasCommonSettings)
 
 
-def service_main(name: str, settings: SettingsT, build: Callable[[SettingsT], Service]) -> None:
-    """The body of every service's ``main()``: logging, then run until a stop signal."""
+def _read_settings(read: Callable[[Mapping[str, str]], SettingsT]) -> SettingsT:
+    """``read(os.environ)``, the one place services read the environment; a wrong value ends
+    the process with one line naming the variable and the rule, and exit status 2."""
+    environ = os.environ  # noqa: TID251 - the one place a service's settings are read
+    return settings_or_exit(read, environ)
+
+
+def service_main(
+    name: str,
+    read: Callable[[Mapping[str, str]], SettingsT],
+    build: Callable[[SettingsT], Service],
+) -> None:
+    """The body of every service's ``main()``: settings (``read``, e.g. the service's
+    ``Settings.from_environ``), logging, then run until a stop signal."""
+    _run(name, _read_settings(read), build)
+
+
+def _run(name: str, settings: SettingsT, build: Callable[[SettingsT], Service]) -> None:
     configure_logging(name, settings.common.log_level, settings.common.log_format)
     service = build(settings)
     asyncio.run(
@@ -98,17 +115,18 @@ DatabaseSettingsT = TypeVar("DatabaseSettingsT", bound=HasDatabaseSettings)
 
 def service_with_migrations_main(
     name: str,
-    settings: DatabaseSettingsT,
+    read: Callable[[Mapping[str, str]], DatabaseSettingsT],
     build: Callable[[DatabaseSettingsT], Service],
     migrate: Callable[[asyncpg.Connection], Awaitable[list[str]]],
     argv: list[str],
 ) -> None:
     """``python -m pulse_<name>`` runs the service; ``… migrate`` applies its migrations and
     exits (the compose migration job)."""
+    settings = _read_settings(read)
     if argv == ["migrate"]:
         configure_logging(name, settings.common.log_level, settings.common.log_format)
         asyncio.run(migrate_database(settings.database.url, migrate))
     elif argv:
         sys.exit(f"usage: python -m pulse_{name} [migrate]")
     else:
-        service_main(name, settings, build)
+        _run(name, settings, build)

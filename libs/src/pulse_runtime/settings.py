@@ -1,19 +1,31 @@
 """Settings from ``PULSE_*`` environment variables into frozen msgspec Structs.
 
-Read once in a service's ``main()`` and passed down; nothing else reads the environment.
-A wrong value fails at start with a message naming the variable.
+Read once at start and passed down; nothing else reads the environment. A value of the wrong
+type or out of its range raises :class:`SettingsError` naming the variable and the rule; entry
+points read through :func:`settings_or_exit`, which prints that one line and exits with status 2.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Literal, TypeVar
+import sys
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 
 SettingsT = TypeVar("SettingsT", bound=msgspec.Struct)
+T = TypeVar("T")
 
 LogFormat = Literal["auto", "json", "console"]
+
+# Ranges, checked when a value is read from the environment (not when a Struct is built in code).
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
+PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
+NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
+PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
+NonNegativeFloat = Annotated[float, msgspec.Meta(ge=0)]
+
+SETTINGS_ERROR_EXIT_STATUS = 2
 
 
 class SettingsError(ValueError):
@@ -26,11 +38,13 @@ class CommonSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     nats_url: str = "nats://127.0.0.1:4222"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: LogFormat = "auto"
-    stream_max_age_s: float = 7 * 24 * 3600.0
-    stream_max_bytes: int = 1 << 30
-    stream_duplicate_window_s: float = 120.0
-    deadletter_max_age_s: float = 30 * 24 * 3600.0
-    shutdown_timeout_s: float = 20.0
+    # JetStream's own conventions: a max age of 0 and max bytes of -1 mean no limit, and a
+    # duplicate window of 0 the server's default (2 minutes).
+    stream_max_age_s: NonNegativeFloat = 7 * 24 * 3600.0
+    stream_max_bytes: Annotated[int, msgspec.Meta(ge=-1)] = 1 << 30
+    stream_duplicate_window_s: NonNegativeFloat = 120.0
+    deadletter_max_age_s: NonNegativeFloat = 30 * 24 * 3600.0
+    shutdown_timeout_s: PositiveFloat = 20.0
 
 
 class DatabaseSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -45,6 +59,8 @@ def load_settings(
     """Build ``settings_type`` from ``environ[prefix + FIELD]``, leaving unset fields at defaults.
 
     Strings are converted leniently ("8000" -> 8000, "true" -> True); lists take commas.
+    A wrong value raises :class:`SettingsError` naming the variable and the rule, e.g.
+    ``PULSE_GATEWAY_PORT='99999' is not valid: Expected `int` <= 65535``.
     """
     values: dict[str, Any] = {}
     for field in msgspec.structs.fields(settings_type):
@@ -70,3 +86,13 @@ def _split_if_list(raw: str, field_type: Any) -> Any:
     if origin in (list, tuple, frozenset, set):
         return [item.strip() for item in raw.split(",") if item.strip()]
     return raw
+
+
+def settings_or_exit(read: Callable[[Mapping[str, str]], T], environ: Mapping[str, str]) -> T:
+    """``read(environ)``; a :class:`SettingsError` ends the process with its one-line message on
+    stderr and exit status 2 (a usage error), not a traceback."""
+    try:
+        return read(environ)
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        raise SystemExit(SETTINGS_ERROR_EXIT_STATUS) from None

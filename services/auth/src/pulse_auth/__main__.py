@@ -3,7 +3,6 @@ applies the migrations and exits (the compose migration job)."""
 
 from __future__ import annotations
 
-import os
 import sys
 
 from pulse_runtime.service import service_with_migrations_main
@@ -14,8 +13,7 @@ from .settings import Settings
 
 
 def main() -> None:
-    settings = Settings.from_environ(os.environ)  # noqa: TID251 - the one place settings are read
-    service_with_migrations_main("auth", settings, AuthService, migrate, sys.argv[1:])
+    service_with_migrations_main("auth", Settings.from_environ, AuthService, migrate, sys.argv[1:])
 
 
 if __name__ == "__main__":

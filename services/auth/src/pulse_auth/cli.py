@@ -39,6 +39,7 @@ from pulse_contracts.accounts import (
     UserReply,
 )
 from pulse_runtime.database import DATABASE_AWAY
+from pulse_runtime.settings import settings_or_exit
 
 from .authority import Authority
 from .passwords import Passwords
@@ -146,7 +147,7 @@ async def _run(settings: Settings, request: AuthRequest) -> AuthReply:
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    settings = Settings.from_environ(os.environ)  # noqa: TID251 - the one place settings are read
+    settings = settings_or_exit(Settings.from_environ, os.environ)  # noqa: TID251 - read once
     try:
         request = _request(args)
     except msgspec.ValidationError as exc:

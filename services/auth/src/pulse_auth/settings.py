@@ -3,22 +3,33 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import msgspec
-from pulse_runtime.settings import CommonSettings, DatabaseSettings, load_settings
+from pulse_runtime.settings import (
+    CommonSettings,
+    DatabaseSettings,
+    NonNegativeFloat,
+    Port,
+    PositiveFloat,
+    PositiveInt,
+    load_settings,
+)
 
 
 class AuthSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """``PULSE_AUTH_*``."""
 
     host: str = "127.0.0.1"
-    port: int = 8004
-    access_token_ttl_s: int = 15 * 60
-    refresh_token_ttl_s: int = 30 * 24 * 3600
-    login_failure_limit: int = 5
-    login_failure_window_s: float = 15 * 60
-    login_base_delay_s: float = 30.0
-    login_max_delay_s: float = 15 * 60
-    hash_workers: int = 2
-    pool_size: int = 5
+    port: Port = 8004
+    access_token_ttl_s: PositiveInt = 15 * 60
+    refresh_token_ttl_s: PositiveInt = 30 * 24 * 3600
+    login_failure_limit: PositiveInt = 5
+    login_failure_window_s: PositiveFloat = 15 * 60
+    login_base_delay_s: NonNegativeFloat = 30.0
+    login_max_delay_s: NonNegativeFloat = 15 * 60
+    hash_workers: PositiveInt = 2
+    rpc_workers: PositiveInt = 16
+    """Requests of one ``rpc.auth.<verb>`` handled at once (each verb has its own
+    subscription, so logins waiting for a hash never hold up a key check or a refresh)."""
+    pool_size: PositiveInt = 5
 
 
 class AdminSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

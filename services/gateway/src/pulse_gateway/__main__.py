@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from pulse_runtime.service import service_main
 
 from .app import GatewayService
@@ -11,8 +9,7 @@ from .settings import Settings
 
 
 def main() -> None:
-    settings = Settings.from_environ(os.environ)  # noqa: TID251 - the one place settings are read
-    service_main("gateway", settings, GatewayService)
+    service_main("gateway", Settings.from_environ, GatewayService)
 
 
 if __name__ == "__main__":

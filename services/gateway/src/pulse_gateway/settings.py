@@ -1,25 +1,34 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Annotated
 
 import msgspec
-from pulse_runtime.settings import CommonSettings, load_settings
+from pulse_runtime.settings import (
+    CommonSettings,
+    NonNegativeFloat,
+    NonNegativeInt,
+    Port,
+    PositiveFloat,
+    PositiveInt,
+    load_settings,
+)
 
 
 class GatewaySettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """``PULSE_GATEWAY_*``."""
 
     host: str = "127.0.0.1"
-    port: int = 8000
-    query_timeout_s: float = 10.0
-    max_query_points: int = 100_000
-    client_queue_size: int = 1_000
+    port: Port = 8000
+    query_timeout_s: PositiveFloat = 10.0
+    max_query_points: PositiveInt = 100_000
+    client_queue_size: PositiveInt = 1_000
     metrics_host: str = "127.0.0.1"
-    metrics_port: int = 8005
-    auth_timeout_s: float = 5.0
+    metrics_port: Port = 8005
+    auth_timeout_s: PositiveFloat = 5.0
     cookie_secure: bool = True
     cors_origins: list[str] = msgspec.field(default_factory=list)
-    max_body_bytes: int = 1 << 20
+    max_body_bytes: PositiveInt = 1 << 20
     dashboard_dir: str = ""
     """The built dashboard (``services/dashboard/dist``); empty or unbuilt: a page saying so."""
 
@@ -27,17 +36,17 @@ class GatewaySettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
 class WebSocketSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """``PULSE_WS_*``: the multiplexed ``/ws`` socket (docs/websocket.md)."""
 
-    heartbeat_s: float = 20.0
-    outbox_frames: int = 256
-    slow_consumer_grace_s: float = 10.0
-    max_subscriptions: int = 100
-    subscribe_rate: float = 10.0
-    subscribe_burst: float = 40.0
-    history_max_minutes: float = 60.0
-    history_max_points: int = 10_000
-    replay_max_messages: int = 100_000
-    max_frame_bytes: int = 64 * 1024
-    close_timeout_s: float = 10.0
+    heartbeat_s: PositiveFloat = 20.0
+    outbox_frames: PositiveInt = 256
+    slow_consumer_grace_s: NonNegativeFloat = 10.0
+    max_subscriptions: PositiveInt = 100
+    subscribe_rate: PositiveFloat = 10.0
+    subscribe_burst: Annotated[float, msgspec.Meta(ge=1)] = 40.0  # a request takes one token
+    history_max_minutes: NonNegativeFloat = 60.0
+    history_max_points: NonNegativeInt = 10_000
+    replay_max_messages: NonNegativeInt = 100_000
+    max_frame_bytes: PositiveInt = 64 * 1024
+    close_timeout_s: PositiveFloat = 10.0
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from pulse_runtime.service import service_main
 
 from .app import GeneratorService
@@ -11,8 +9,7 @@ from .settings import Settings
 
 
 def main() -> None:
-    settings = Settings.from_environ(os.environ)  # noqa: TID251 - the one place settings are read
-    service_main("generator", settings, GeneratorService)
+    service_main("generator", Settings.from_environ, GeneratorService)
 
 
 if __name__ == "__main__":

@@ -3,16 +3,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import msgspec
-from pulse_runtime.settings import CommonSettings, SettingsError, load_settings
+from pulse_runtime.settings import (
+    CommonSettings,
+    NonNegativeInt,
+    Port,
+    PositiveFloat,
+    load_settings,
+)
 
 
 class GeneratorSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """``PULSE_GENERATOR_*``."""
 
     host: str = "127.0.0.1"
-    port: int = 8002
-    rate_hz: float = 1.0
-    sensors: int = 2
+    port: Port = 8002
+    rate_hz: PositiveFloat = 1.0
+    sensors: NonNegativeInt = 2
     source: str = "sim"
     host_metrics: bool = False
     seed: int | None = None
@@ -24,10 +30,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
-        settings = cls(
+        return cls(
             common=load_settings(CommonSettings, "PULSE_", environ),
             generator=load_settings(GeneratorSettings, "PULSE_GENERATOR_", environ),
         )
-        if settings.generator.rate_hz <= 0:
-            raise SettingsError("PULSE_GENERATOR_RATE_HZ must be greater than 0")
-        return settings

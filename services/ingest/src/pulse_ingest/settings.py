@@ -3,23 +3,30 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import msgspec
-from pulse_runtime.settings import CommonSettings, load_settings
+from pulse_runtime.settings import (
+    CommonSettings,
+    NonNegativeFloat,
+    Port,
+    PositiveFloat,
+    PositiveInt,
+    load_settings,
+)
 
 
 class IngestSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """``PULSE_INGEST_*``."""
 
     host: str = "127.0.0.1"
-    port: int = 8001
+    port: Port = 8001
     metrics_host: str = "127.0.0.1"
-    metrics_port: int = 8006
-    max_body_bytes: int = 16 << 20
-    api_key_cache_s: float = 2.0
-    auth_timeout_s: float = 5.0
-    max_future_skew_s: float = 300.0
-    max_points_per_message: int = 100_000
-    publish_timeout_s: float = 5.0
-    workers: int = 8  # producer messages handled at once
+    metrics_port: Port = 8006
+    max_body_bytes: PositiveInt = 16 << 20
+    api_key_cache_s: NonNegativeFloat = 2.0
+    auth_timeout_s: PositiveFloat = 5.0
+    max_future_skew_s: NonNegativeFloat = 300.0
+    max_points_per_message: PositiveInt = 100_000
+    publish_timeout_s: PositiveFloat = 5.0
+    workers: PositiveInt = 8  # producer messages handled at once
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
