@@ -61,6 +61,63 @@ async def test_an_applied_file_that_changed_stops_the_start(
         await conn.close()
 
 
+async def test_a_new_file_numbered_below_the_latest_applied_is_refused(
+    tmp_path: Path, database_url: str
+) -> None:
+    write(tmp_path, "0001_things.sql", "CREATE TABLE things (id int);")
+    write(tmp_path, "0003_more.sql", "INSERT INTO things VALUES (3);")
+    conn = await asyncpg.connect(database_url)
+    try:
+        assert await apply_migrations(conn, "test", tmp_path) == [
+            "0001_things.sql",
+            "0003_more.sql",
+        ]
+        write(tmp_path, "0002_late.sql", "CREATE TABLE late (id int);")
+        write(tmp_path, "0004_next.sql", "CREATE TABLE next (id int);")
+        with pytest.raises(MigrationError) as refused:
+            await apply_migrations(conn, "test", tmp_path)
+        message = str(refused.value)
+        assert "test/0002_late.sql" in message
+        assert "latest applied version 0003 (0003_more.sql)" in message
+        assert "0004" not in message
+        # Refused before anything ran: neither the late file nor the next one in order.
+        assert await conn.fetchval("SELECT to_regclass('late')") is None
+        assert await conn.fetchval("SELECT to_regclass('next')") is None
+        versions = await conn.fetch("SELECT version FROM pulse_migrations ORDER BY version")
+        assert [row["version"] for row in versions] == ["0001", "0003"]
+    finally:
+        await conn.close()
+
+
+async def test_applied_versions_without_a_file_are_refused(
+    tmp_path: Path, database_url: str
+) -> None:
+    write(tmp_path, "0001_things.sql", "CREATE TABLE things (id int);")
+    write(tmp_path, "0002_more.sql", "CREATE TABLE more (id int);")
+    write(tmp_path, "0003_newer.sql", "CREATE TABLE newer (id int);")
+    conn = await asyncpg.connect(database_url)
+    try:
+        await apply_migrations(conn, "test", tmp_path)
+        # An older release's files, against the database a newer release migrated ...
+        (tmp_path / "0002_more.sql").unlink()
+        (tmp_path / "0003_newer.sql").unlink()
+        with pytest.raises(MigrationError) as refused:
+            await apply_migrations(conn, "test", tmp_path)
+        assert "no file for: 0002_more.sql, 0003_newer.sql" in str(refused.value)
+        # ... and refused before a pending file of its own could run.
+        write(tmp_path, "0004_other.sql", "CREATE TABLE other (id int);")
+        write(tmp_path, "0002_more.sql", "CREATE TABLE more (id int);")
+        with pytest.raises(MigrationError, match=r"no file for: 0003_newer\.sql \("):
+            await apply_migrations(conn, "test", tmp_path)
+        assert await conn.fetchval("SELECT to_regclass('other')") is None
+        # Another owner's history is not this owner's concern.
+        (tmp_path / "b").mkdir()
+        write(tmp_path / "b", "0001_b.sql", "CREATE TABLE b_table (id int);")
+        assert await apply_migrations(conn, "b", tmp_path / "b") == ["0001_b.sql"]
+    finally:
+        await conn.close()
+
+
 async def test_replicas_starting_at_once_apply_each_migration_once(
     tmp_path: Path, database_url: str
 ) -> None:

@@ -3,7 +3,9 @@
 Migrations are versioned SQL files owned by one service (``0001_metrics.sql``), each applied
 in its own transaction, under an advisory lock so several replicas (and services sharing a
 database) starting at once are safe.
-An applied file that changed afterwards stops the start: history is never rewritten.
+An applied file that changed afterwards stops the start: history is never rewritten. So do a
+new file numbered below the latest applied one (it would run out of order) and an applied
+version with no file (a newer release ran, or a file was deleted); nothing is applied then.
 """
 
 from __future__ import annotations
@@ -34,7 +36,51 @@ CREATE TABLE IF NOT EXISTS pulse_migrations (
 
 
 class MigrationError(RuntimeError):
-    pass
+    """The files and the database's ledger disagree: the start stops, nothing is applied."""
+
+
+_Pending = tuple[Traversable, str, str, str, str]  # file, version, name, sql, checksum
+
+
+def _pending(
+    owner: str, files: list[Traversable], ledger: dict[str, tuple[str, str]]
+) -> list[_Pending]:
+    """The files still to apply, in order, once the files agree with the ledger.
+
+    Every check comes before the first file is applied, so a refusal changes nothing.
+    """
+    known: set[str] = set()
+    pending: list[_Pending] = []
+    for entry in files:
+        version, _, name = entry.name.removesuffix(".sql").partition("_")
+        known.add(version)
+        sql = entry.read_text(encoding="utf-8")
+        checksum = hashlib.sha256(sql.encode()).hexdigest()
+        if version not in ledger:
+            pending.append((entry, version, name, sql, checksum))
+        elif ledger[version][1] != checksum:
+            raise MigrationError(
+                f"migration {owner}/{entry.name} changed after it was applied; "
+                "add a new migration instead"
+            )
+    unknown = sorted(set(ledger) - known)
+    if unknown:
+        applied = ", ".join(f"{version}_{ledger[version][0]}.sql" for version in unknown)
+        raise MigrationError(
+            f"the database has {owner} migrations applied that this code has no file for: "
+            f"{applied} (a newer release ran against it, or a file was deleted); "
+            "run a release that has them"
+        )
+    if ledger and pending:
+        latest = max(ledger)
+        late = [f"{owner}/{entry.name}" for entry, version, *_ in pending if version < latest]
+        if late:
+            raise MigrationError(
+                f"migration {', '.join(late)} {'is' if len(late) == 1 else 'are'} numbered "
+                f"below the latest applied version {latest} ({latest}_{ledger[latest][0]}.sql) "
+                "and would run out of order; renumber after it"
+            )
+    return pending
 
 
 async def create_pool(
@@ -67,22 +113,13 @@ async def apply_migrations(
     try:
         await conn.execute(_LEDGER)
         ledger = {
-            row["version"]: row["checksum"]
+            row["version"]: (row["name"], row["checksum"])
             for row in await conn.fetch(
-                "SELECT version, checksum FROM pulse_migrations WHERE owner = $1", owner
+                "SELECT version, name, checksum FROM pulse_migrations WHERE owner = $1", owner
             )
         }
-        for entry in files:
-            version, _, name = entry.name.removesuffix(".sql").partition("_")
-            sql = entry.read_text(encoding="utf-8")
-            checksum = hashlib.sha256(sql.encode()).hexdigest()
-            if version in ledger:
-                if ledger[version] != checksum:
-                    raise MigrationError(
-                        f"migration {owner}/{entry.name} changed after it was applied; "
-                        "add a new migration instead"
-                    )
-                continue
+        pending = _pending(owner, files, ledger)
+        for entry, version, name, sql, checksum in pending:
             async with conn.transaction():
                 await conn.execute(sql)
                 await conn.execute(
