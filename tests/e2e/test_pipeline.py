@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -82,12 +83,19 @@ async def test_websocket_receives_live_cpu_points_once_a_second(make_stack: Any)
     url = stack["gateway"].url("/ws/metrics?type=cpu").replace("http://", "ws://")
     async with websockets.connect(url) as socket:
         await socket.send(json.dumps({"type": "auth", "token": await stack.token()}))
-        frames = [json.loads(await asyncio.wait_for(socket.recv(), 10)) for _ in range(4)]
+        frames: list[dict[str, Any]] = []
+        arrivals: list[float] = []
+        for _ in range(4):
+            frames.append(json.loads(await asyncio.wait_for(socket.recv(), 10)))
+            arrivals.append(time.monotonic())
     assert {frame["type"] for frame in frames} == {"cpu"}
     assert all(0.0 <= frame["value"] <= 100.0 for frame in frames)
     times = [datetime.fromisoformat(frame["timestamp"]) for frame in frames]
     # The generator's schedule is 1 Hz: consecutive points are one second apart.
     assert [b - a for a, b in itertools.pairwise(times)] == [timedelta(seconds=1)] * 3
+    # ... and they arrive live, spread over about three seconds, not in one burst. A lower
+    # bound only: a loaded machine can only stretch it.
+    assert arrivals[-1] - arrivals[0] >= (len(arrivals) - 1) * 0.5, arrivals
 
 
 async def test_malformed_message_is_deadlettered_and_later_ones_still_arrive(
@@ -258,16 +266,15 @@ async def test_history_at_a_resolution_and_the_catalog(make_stack: Any) -> None:
     token = await stack.token()
     async with httpx.AsyncClient(headers=bearer(token)) as client:
 
-        async def six_hours(max_points: int) -> dict[str, Any]:
-            response = await client.get(
-                stack["gateway"].url("/api/v1/metrics"),
-                params={
-                    "name": "zoomed",
-                    "from": start.isoformat(),
-                    "to": (start + timedelta(hours=6)).isoformat(),
-                    "max_points": str(max_points),
-                },
-            )
+        async def six_hours(max_points: int | None) -> dict[str, Any]:
+            params = {
+                "name": "zoomed",
+                "from": start.isoformat(),
+                "to": (start + timedelta(hours=6)).isoformat(),
+            }
+            if max_points is not None:
+                params["max_points"] = str(max_points)
+            response = await client.get(stack["gateway"].url("/api/v1/metrics"), params=params)
             assert response.status_code == 200, response.text
             body: dict[str, Any] = response.json()
             return body
@@ -277,9 +284,17 @@ async def test_history_at_a_resolution_and_the_catalog(make_stack: Any) -> None:
 
         assert await eventually(all_stored)
         raw = await six_hours(10_000)
+        plain = await six_hours(None)
         hourly = await six_hours(6)
         catalog = (await client.get(stack["gateway"].url("/api/v1/metrics/catalog"))).json()
-    assert raw["resolution"] == "raw"
+    # With max_points (the raw points fit) and without it alike, the answer says "raw".
+    for answer in (raw, plain):
+        assert {key: value for key, value in answer.items() if key != "series"} == {
+            "resolution": "raw"
+        }
+    assert [(p["timestamp"], p["value"]) for p in plain["series"]] == [
+        (p["timestamp"], p["value"]) for p in raw["series"]
+    ]
     assert (hourly["resolution"], hourly["bucket_seconds"]) == ("1h", 3600)
     assert len(hourly["series"]) == 6
     assert hourly["series"][0] == {

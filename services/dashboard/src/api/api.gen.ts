@@ -46,7 +46,7 @@ export interface MetricPointOut {
 
 export interface MetricsHistory {
   series: Array<MetricPointOut>;
-  resolution?: string;
+  resolution: string;
   bucket_seconds?: number | null;
 }
 

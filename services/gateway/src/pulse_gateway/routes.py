@@ -105,7 +105,8 @@ async def metrics_history(
             series=[
                 MetricPointOut(timestamp=p.time, value=p.value, type=metric, source=p.source)
                 for p in result.points
-            ]
+            ],
+            resolution="raw",
         )
     return MetricsHistory(
         series=[

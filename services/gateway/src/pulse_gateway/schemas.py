@@ -26,9 +26,11 @@ class MetricPointOut(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tr
 
 class MetricsHistory(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     series: list[MetricPointOut]
-    resolution: str = "raw"
-    """``raw``, or the bucket width: ``10s``, ``1m``, ``15m``, ``1h``, ``1d`` …"""
+    resolution: str
+    """``raw``, or the bucket width: ``10s``, ``1m``, ``15m``, ``1h``, ``1d`` …; always present
+    (no default, so ``omit_defaults`` cannot drop it), whether or not ``max_points`` was given."""
     bucket_seconds: int | None = None
+    """The bucket width in seconds; absent when ``resolution`` is ``raw``."""
 
 
 class SeriesOut(msgspec.Struct, frozen=True, kw_only=True):
