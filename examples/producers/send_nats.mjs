@@ -65,9 +65,14 @@ async function send(nc, payload) {
       delay *= 2;
       continue;
     }
-    const reply = jc.decode(msg.data); // always JSON: {"accepted": n} or {"error": "…"}
-    if (reply.error !== undefined) throw new Refused(reply.error);
-    return reply.accepted;
+    // Always JSON: {"accepted": n}, {"error": "…"} or {"error": "…", "retryable": true}.
+    const reply = jc.decode(msg.data);
+    if (reply.error === undefined) return reply.accepted;
+    if (!reply.retryable || attempt === ATTEMPTS) throw new Refused(reply.error);
+    // Valid points Pulse could not store just now: the same message again is safe.
+    console.error(`attempt ${attempt}: ${reply.error}, retrying in ${delay} ms`);
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    delay *= 2;
   }
 }
 

@@ -83,18 +83,20 @@ async def send(nc: Client, payload: bytes, content_type: str) -> int:
         except (NoRespondersError, NatsTimeoutError) as exc:
             # No ingest running, or no answer in time (the points may or may not be stored):
             # sending the same points again is safe, Pulse stores them once.
+            problem = type(exc).__name__
             if attempt == ATTEMPTS:
                 raise
-            print(
-                f"attempt {attempt}: {type(exc).__name__}, retrying in {delay:g} s", file=sys.stderr
-            )
-            await asyncio.sleep(delay)
-            delay *= 2
-            continue
-        reply = json.loads(msg.data)  # always JSON: {"accepted": n} or {"error": "…"}
-        if "error" in reply:
-            raise Refused(reply["error"])
-        return int(reply["accepted"])
+        else:
+            # Always JSON: {"accepted": n}, {"error": "…"} or {"error": "…", "retryable": true}.
+            reply = json.loads(msg.data)
+            if "error" not in reply:
+                return int(reply["accepted"])
+            if not reply.get("retryable") or attempt == ATTEMPTS:
+                raise Refused(reply["error"])
+            problem = reply["error"]  # valid points Pulse could not store just now
+        print(f"attempt {attempt}: {problem}, retrying in {delay:g} s", file=sys.stderr)
+        await asyncio.sleep(delay)
+        delay *= 2
     raise AssertionError("unreachable")
 
 

@@ -78,8 +78,12 @@ class IngestAck(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """Ingest's answer to a producer that used request/reply on ``ingest.metrics`` (JSON).
 
     Sent after JetStream stored the points (``accepted``), or with the reason they were
-    refused (``error``).
+    refused (``error``). A valid message that could not be stored (JetStream away or too slow
+    to confirm) gets ``error`` with ``retryable`` true: nothing is promised, send it again.
     """
 
     accepted: int = 0
     error: str | None = None
+    retryable: bool = False
+    """With ``error``: the message was valid but not stored; the same message may succeed later
+    (a refusal, false, will not)."""

@@ -37,6 +37,7 @@ from pulse_runtime.tracing import TRACEPARENT, child_traceparent, trace_id_of, t
 
 from .http import ApiKeyCache, create_http_app
 from .settings import Settings
+from .storing import NotStored
 from .validation import InvalidMetrics, MetricsValidator
 
 log = get_logger(__name__)
@@ -69,6 +70,11 @@ class IngestService:
         self._refused = counter(
             self.registry, "pulse_ingest_messages_deadlettered_total", "Messages refused"
         )
+        self._not_stored = counter(
+            self.registry,
+            "pulse_ingest_messages_not_stored_total",
+            "Valid messages JetStream did not confirm storing (the producer is told to retry)",
+        )
         self.broker.include_router(self._router())
 
     def _router(self) -> NatsRouter:
@@ -91,7 +97,11 @@ class IngestService:
         return router
 
     async def accept_metrics(self, msg: Msg) -> None:
-        """The NATS path: a refusal is dead-lettered; a request gets an :class:`IngestAck`."""
+        """The NATS path: a refusal is dead-lettered; a request gets an :class:`IngestAck`.
+
+        A valid message JetStream did not store is neither acknowledged nor dead-lettered (the
+        data is fine, the store was away): a request is answered ``retryable``, to send again.
+        """
         headers = msg.headers or {}
         traceparent = traceparent_from(headers)
         structlog.contextvars.bind_contextvars(trace_id=trace_id_of(traceparent))
@@ -104,6 +114,17 @@ class IngestService:
                 await self._deadletter(msg, headers, str(refused), traceparent)
                 await self._reply(msg, IngestAck(error=str(refused)))
                 return
+            except NotStored as failed:
+                cause = failed.__cause__
+                log.error(
+                    "message not stored",
+                    origin=msg.subject,
+                    error=f"{type(cause).__name__}: {cause}",
+                    producer_told=bool(msg.reply),  # a plain publish has nobody to tell
+                    trace_id=trace_id_of(traceparent),
+                )
+                await self._reply(msg, IngestAck(error=str(failed), retryable=True))
+                return
             await self._reply(msg, IngestAck(accepted=accepted))
         finally:
             structlog.contextvars.unbind_contextvars("trace_id")
@@ -111,10 +132,23 @@ class IngestService:
     async def ingest_metrics(self, data: bytes, content_type: str | None, traceparent: str) -> int:
         """Validate and store in METRICS, whichever way the points came; returns how many.
 
-        Raises :class:`InvalidMetrics` with the reason; returns only once JetStream stored them.
+        Raises :class:`InvalidMetrics` with the reason; returns only once JetStream stored them,
+        else raises :class:`NotStored` (after every publish has finished, stored or not).
         """
         batches = self.validator.validate(data, content_type, datetime.now(UTC))
-        await asyncio.gather(*(self._publish(batch, traceparent) for batch in batches))
+        results = await asyncio.gather(
+            *(self._publish(batch, traceparent) for batch in batches), return_exceptions=True
+        )
+        failures = [result for result in results if isinstance(result, BaseException)]
+        for failure in failures:
+            if not isinstance(failure, Exception):  # a cancellation: not ours to answer
+                raise failure
+        if failures:
+            self._not_stored.inc()
+            raise NotStored(
+                f"not stored: JetStream did not confirm the points ({type(failures[0]).__name__},"
+                f" {len(failures)} of {len(batches)} parts); send the same message again"
+            ) from failures[0]
         accepted = sum(len(batch.values) for batch in batches)
         self._accepted_points.inc(accepted)
         return accepted
