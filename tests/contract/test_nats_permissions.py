@@ -36,6 +36,7 @@ from nats.aio.subscription import Subscription
 from nats.errors import Error as NatsError
 from nats.js.api import ConsumerConfig
 from pulse_contracts import subjects
+from pulse_contracts.accounts import AUTH_VERBS, VerifyApiKey
 from pulse_runtime.embedded import free_port
 from pulse_runtime.settings import CommonSettings
 from pulse_runtime.streams import ensure_streams, pulse_streams
@@ -49,6 +50,9 @@ HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 USERS = ["ingest", "persistence", "gateway", "auth", "generator", "producer"]
 PRODUCERS = ["producer", "generator"]
+# The subject ingest's ApiKeyCache calls (through AuthClient): the one auth verb it may use.
+VERIFY_API_KEY = subjects.auth_rpc(AUTH_VERBS[VerifyApiKey])
+AUTH_SUBJECTS = sorted(subjects.auth_rpc(verb) for verb in AUTH_VERBS.values())
 TIMEOUT = 2.0  # for anything that should happen; a refusal usually arrives within milliseconds
 QUIET = 0.3  # how long "nothing arrives" is watched
 
@@ -382,14 +386,21 @@ async def test_ingest_checks_api_keys_with_auth(connect: Connect) -> None:
 
     await auth.nc.subscribe(f"{subjects.RPC_AUTH}.>", queue=subjects.AUTH_QUEUE, cb=answer)
     await auth.nc.flush()
-    reply = await ask(ingest, subjects.auth_rpc("apikeys.verify"))
+    assert VERIFY_API_KEY == "rpc.auth.apikeys.verify"
+    reply = await ask(ingest, VERIFY_API_KEY)
     assert reply.data == b'{"valid":true}'
+    # Every other verb of auth is refused: a compromised ingest cannot create an admin.
+    await ingest.cannot_publish(subjects.auth_rpc("users.create"))
 
 
 async def test_ingest_may_do_nothing_else(connect: Connect) -> None:
     ingest = await connect("ingest")
     for subject in (
         "rpc.query.metrics",
+        subjects.auth_rpc("users.create"),
+        subjects.auth_rpc("login"),
+        subjects.auth_rpc("apikeys.create"),
+        f"{VERIFY_API_KEY}.more",
         subjects.AUTH_KEYS,
         "notifications.x",
         "logs.api",
@@ -558,6 +569,34 @@ async def test_gateway_may_do_nothing_else(connect: Connect) -> None:
         await gateway.cannot_publish(subject)
     for subject in ("rpc.query.>", "rpc.auth.>", "ingest.>", "deadletter.>", "logs.>"):
         await gateway.cannot_subscribe(subject)
+
+
+async def test_only_the_gateway_calls_auth_and_ingest_only_verifies_api_keys(
+    connect: Connect,
+) -> None:
+    """Each verb of auth is its own subject (AUTH_VERBS): login and the admin verbs
+    (users.*, apikeys.create/list/revoke) are the gateway's alone; ingest may verify API
+    keys and nothing else; no other user may call auth at all."""
+    auth = await connect("auth")
+
+    async def answer(msg: Msg) -> None:
+        await msg.respond(msg.subject.encode())
+
+    await auth.nc.subscribe(f"{subjects.RPC_AUTH}.>", queue=subjects.AUTH_QUEUE, cb=answer)
+    await auth.nc.flush()
+    assert subjects.auth_rpc("users.create") in AUTH_SUBJECTS
+    gateway = await connect("gateway")
+    for subject in AUTH_SUBJECTS:
+        assert (await ask(gateway, subject)).data == subject.encode()
+    ingest = await connect("ingest")
+    assert (await ask(ingest, VERIFY_API_KEY)).data == VERIFY_API_KEY.encode()
+    for subject in AUTH_SUBJECTS:
+        if subject != VERIFY_API_KEY:
+            await ingest.cannot_publish(subject)
+    for user in ("persistence", "auth", *PRODUCERS):
+        other = auth if user == "auth" else await connect(user)
+        for subject in AUTH_SUBJECTS:
+            await other.cannot_publish(subject)
 
 
 async def test_auth_may_do_nothing_else(connect: Connect) -> None:
