@@ -28,7 +28,7 @@ from .authority import Authority
 from .passwords import Passwords
 from .schema import migrate
 from .settings import Settings
-from .store import AccountStore
+from .store import AccountStore, FirstAdmin
 
 log = get_logger(__name__)
 
@@ -44,11 +44,26 @@ async def load_signing_keys(store: AccountStore) -> list[SigningKey]:
 
 
 async def ensure_first_admin(store: AccountStore, passwords: Passwords, settings: Settings) -> None:
+    """Create ``PULSE_ADMIN_EMAIL`` as the first admin when there is no admin at all.
+
+    Never changes an existing user: when the email belongs to someone who is not an admin,
+    auth starts without an admin and says so (promoting them silently would hand admin
+    rights to whoever registered that email)."""
     admin = settings.admin
     if not admin.email or not admin.password or await store.has_admin():
         return
-    await store.create_user(admin.email, await passwords.hash(admin.password), "admin")
-    log.info("first admin created", email=admin.email)
+    outcome = await store.create_first_admin(admin.email, await passwords.hash(admin.password))
+    match outcome:
+        case FirstAdmin.CREATED:
+            log.info("first admin created", email=admin.email)
+        case FirstAdmin.ADMIN_EXISTS:
+            log.info("first admin already created by another auth replica")
+        case FirstAdmin.EMAIL_TAKEN:
+            log.warning(
+                "PULSE_ADMIN_EMAIL belongs to a user who is not an admin: no admin created;"
+                " choose another email, or create an admin with `pulse users create --role admin`",
+                email=admin.email,
+            )
 
 
 class AuthService:
@@ -72,18 +87,26 @@ class AuthService:
         self.broker.include_router(self._router())
 
     def _router(self) -> NatsRouter:
+        """One subscription per verb, each answering up to ``rpc_workers`` requests at once.
+
+        A subscription's messages wait for one another, so a burst of logins (each ~270 ms of
+        Argon2) on a shared one would hold up every key check and refresh behind it; on its
+        own subscription it only waits for itself.
+        """
         router = NatsRouter()
 
-        @router.subscriber(
-            f"{subjects.RPC_AUTH}.>",
-            queue=subjects.AUTH_QUEUE,
-            decoder=skip_decoding,
-            no_reply=True,
-            title="rpc.auth.>",
-        )
         async def answer(message: RawMessage) -> None:
             await self.answer(message.raw_message)
 
+        for verb in AUTH_VERBS.values():
+            router.subscriber(
+                subjects.auth_rpc(verb),
+                queue=subjects.AUTH_QUEUE,
+                decoder=skip_decoding,
+                no_reply=True,
+                max_workers=self.settings.auth.rpc_workers,
+                title=f"rpc.auth.{verb}",
+            )(answer)
         return router
 
     async def answer(self, msg: Msg) -> None:
@@ -132,6 +155,7 @@ class AuthService:
             return False
         async with self.pool.acquire() as conn:
             await migrate(conn)
+        await self.passwords.prepare()  # before the first request: see Passwords.prepare
         store = AccountStore(self.pool)
         await ensure_first_admin(store, self.passwords, self.settings)
         keys = await load_signing_keys(store)

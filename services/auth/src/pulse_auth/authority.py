@@ -45,7 +45,7 @@ from pulse_runtime.logging import get_logger
 from .opaque import api_key_prefix, digest, new_api_key, new_refresh_token
 from .passwords import Passwords
 from .settings import AuthSettings
-from .store import AccountStore, EmailTaken, RefreshOutcome, parse_id
+from .store import AccountStore, EmailTaken, Failures, RefreshOutcome, parse_id
 
 log = get_logger(__name__)
 
@@ -107,11 +107,14 @@ class Authority:
     # sessions
 
     async def login(self, request: LoginRequest) -> TokenPair | RpcError:
-        keys = [f"email:{request.email.strip().lower()}"]
+        account_key = f"email:{request.email.strip().lower()}"
+        keys = [account_key]
         if request.client_ip:
             keys.append(f"ip:{request.client_ip}")
-        wait = await self._throttled_for(keys)
-        if wait > 0:
+        # The attempt counts as a failure from here on, before the password is checked, so
+        # parallel guesses cannot all slip through before any of them is recorded.
+        wait, attempt = await self._store.begin_login(keys, self._window, self._wait_for)
+        if attempt is None:
             return RpcError(
                 code="too_many_attempts",
                 message=f"too many failed logins; try again in {wait} s",
@@ -124,27 +127,30 @@ class Authority:
             found.password_hash if found else None, request.password
         )
         if found is None or not matches or found.user.disabled:
-            await self._store.record_failure(keys, self._window)
-            return _INVALID_CREDENTIALS
-        await self._store.clear_failures(keys[0])
+            return _INVALID_CREDENTIALS  # the attempt stays recorded as a failure
+        await self._store.login_succeeded(attempt, keys, account_key)
         if self._passwords.needs_rehash(found.password_hash):
             user_id = uuid.UUID(found.user.id)
             await self._store.rehash_password(user_id, await self._passwords.hash(request.password))
         refresh_token = new_refresh_token()
+        jti = uuid.uuid4().hex
         await self._store.add_refresh_token(
             user_id=uuid.UUID(found.user.id),
             token_hash=digest(refresh_token),
             ttl=timedelta(seconds=self._settings.refresh_token_ttl_s),
+            access_jti=jti,
         )
         log.info("login", user_id=found.user.id)
-        return self._token_pair(found.user, found.token_version, refresh_token)
+        return self._token_pair(found.user, found.token_version, refresh_token, jti)
 
     async def refresh(self, request: RefreshRequest) -> TokenPair | RpcError:
         new_token = new_refresh_token()
+        jti = uuid.uuid4().hex
         outcome, user_id = await self._store.rotate_refresh_token(
             digest(request.refresh_token),
             digest(new_token),
             timedelta(seconds=self._settings.refresh_token_ttl_s),
+            jti,
         )
         if outcome is RefreshOutcome.REUSED and user_id is not None:
             # Someone replayed a spent token: the chain is revoked, and so are the access
@@ -160,7 +166,7 @@ class Authority:
         found = await self._store.user_by_id(user_id)
         if found is None or found.user.disabled:
             return _INVALID_REFRESH
-        return self._token_pair(found.user, found.token_version, new_token)
+        return self._token_pair(found.user, found.token_version, new_token, jti)
 
     async def logout(self, request: LogoutRequest) -> Done | RpcError:
         user_id = parse_id(request.user_id)
@@ -171,6 +177,10 @@ class Authority:
             if family is not None:
                 await self._store.revoke_family(family)
         if request.access_jti:
+            # The session ends even when only the access token was sent (a script): the chain
+            # it was issued with is revoked too. Tokens issued before auth recorded their
+            # chain find none; for those only a sent refresh token ends the session.
+            await self._store.revoke_family_of_access_token(request.access_jti, user_id)
             until = datetime.fromtimestamp(request.access_exp, UTC)
             await self._store.revoke_token(request.access_jti, user_id, until)
             await self._publish_revocation(
@@ -263,12 +273,13 @@ class Authority:
     async def verify_api_key(self, request: VerifyApiKey) -> ApiKeyIdentity | RpcError:
         invalid = RpcError(code="invalid_api_key", message="unknown or revoked API key")
         prefix = api_key_prefix(request.secret)
-        found = await self._store.api_key_for_use(prefix) if prefix else None
+        found = await self._store.api_key_by_prefix(prefix) if prefix else None
         if found is None:
             return invalid
         api_key, secret_hash = found
         if not hmac.compare_digest(secret_hash, digest(request.secret)):
             return invalid
+        await self._store.mark_api_key_used(uuid.UUID(api_key.id))  # only with the secret
         return ApiKeyIdentity(api_key_id=api_key.id, name=api_key.name, scopes=api_key.scopes)
 
     # helpers
@@ -277,9 +288,8 @@ class Authority:
     def _window(self) -> timedelta:
         return timedelta(seconds=self._settings.login_failure_window_s)
 
-    async def _throttled_for(self, keys: list[str]) -> int:
+    def _wait_for(self, failures: Failures) -> int:
         """Seconds until another attempt is allowed: 0, or a delay that doubles per failure."""
-        failures = await self._store.recent_failures(keys, self._window)
         wait = 0.0
         for key, (count, seconds_since_last) in failures.items():
             limit = self._settings.login_failure_limit * (4 if key.startswith("ip:") else 1)
@@ -292,7 +302,7 @@ class Authority:
             wait = max(wait, delay - seconds_since_last)
         return math.ceil(wait) if wait > 0 else 0
 
-    def _token_pair(self, user: User, version: int, refresh_token: str) -> TokenPair:
+    def _token_pair(self, user: User, version: int, refresh_token: str, jti: str) -> TokenPair:
         now = int(time.time())
         ttl = self._settings.access_token_ttl_s
         claims = AccessClaims(
@@ -301,7 +311,7 @@ class Authority:
             role=user.role,
             iat=now,
             exp=now + ttl,
-            jti=uuid.uuid4().hex,
+            jti=jti,
             ver=version,
         )
         return TokenPair(

@@ -17,6 +17,12 @@ class Passwords:
         self._hasher = PasswordHasher()  # Argon2id, RFC 9106 low-memory profile
         self._decoy_hash: str | None = None
 
+    async def prepare(self) -> None:
+        """Make the decoy hash now, at start: made on first use, it would make the first
+        unknown-email login cost two hashes, which is a difference an attacker can time."""
+        if self._decoy_hash is None:
+            self._decoy_hash = await self.hash(secrets.token_urlsafe(16))
+
     async def hash(self, password: str) -> str:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._hasher.hash, password)
@@ -25,8 +31,8 @@ class Passwords:
         """True if ``password`` matches. With no hash (unknown email) a decoy hash is checked,
         so an unknown account costs the same time as a wrong password."""
         if password_hash is None:
-            if self._decoy_hash is None:
-                self._decoy_hash = await self.hash(secrets.token_urlsafe(16))
+            await self.prepare()  # done already by any service: only the CLI gets here first
+            assert self._decoy_hash is not None
             password_hash = self._decoy_hash
             password = password + "\x00decoy"  # never matches, whatever was sent
         loop = asyncio.get_running_loop()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 import uuid
+import zlib
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -11,6 +13,13 @@ from pulse_contracts.accounts import ApiKey, Role, Scope, User
 
 _USER_COLUMNS = "id, email, role, disabled, created_at, updated_at"
 _API_KEY_COLUMNS = "id, name, prefix, scopes, created_at, last_used_at, revoked_at"
+# Advisory locks of auth, in PostgreSQL's two-int key space (the migrations lock a single
+# bigint, a space that does not overlap): (namespace, hashtext(key)).
+_LOGIN_LOCK = zlib.crc32(b"pulse-auth-login") & 0x7FFFFFFF
+_FIRST_ADMIN_LOCK = zlib.crc32(b"pulse-auth-first-admin") & 0x7FFFFFFF
+
+Failures = Mapping[str, tuple[int, float]]
+"""Per throttle key: failures within the window, and seconds since the last one."""
 
 
 class EmailTaken(Exception):
@@ -54,6 +63,12 @@ class UserWithSecret:
         self.user = user
         self.password_hash = password_hash
         self.token_version = token_version
+
+
+class FirstAdmin(enum.Enum):
+    CREATED = "created"
+    ADMIN_EXISTS = "admin_exists"  # there was one already, or another replica just made it
+    EMAIL_TAKEN = "email_taken"  # a user who is not an admin has that email
 
 
 class RefreshOutcome(enum.Enum):
@@ -106,6 +121,28 @@ class AccountStore:
     async def list_users(self) -> list[User]:
         rows = await self._pool.fetch(f"SELECT {_USER_COLUMNS} FROM auth.users ORDER BY email")
         return [_user(row) for row in rows]
+
+    async def create_first_admin(self, email: str, password_hash: str) -> FirstAdmin:
+        """Create the admin ``email`` unless an admin, or a user with that email, exists.
+
+        Under a lock, so auth replicas starting together create one admin, not one each."""
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock($1, 0)", _FIRST_ADMIN_LOCK)
+                if await conn.fetchval(
+                    "SELECT EXISTS (SELECT 1 FROM auth.users WHERE role = 'admin')"
+                ):
+                    return FirstAdmin.ADMIN_EXISTS
+                await conn.execute(
+                    "INSERT INTO auth.users (id, email, password_hash, role)"
+                    " VALUES ($1, $2, $3, 'admin')",
+                    uuid.uuid4(),
+                    email,
+                    password_hash,
+                )
+        except asyncpg.UniqueViolationError:
+            return FirstAdmin.EMAIL_TAKEN
+        return FirstAdmin.CREATED
 
     async def has_admin(self) -> bool:
         return bool(
@@ -193,22 +230,26 @@ class AccountStore:
         user_id: uuid.UUID,
         token_hash: bytes,
         ttl: timedelta,
+        access_jti: str,
     ) -> None:
-        """The first token of a new chain (a login)."""
+        """The first token of a new chain (a login), with the ``jti`` of the access token
+        issued alongside, so a logout with only that access token finds the chain."""
         await self._pool.execute(
-            "INSERT INTO auth.refresh_tokens (id, family_id, user_id, token_hash, expires_at)"
-            " VALUES ($1, $2, $3, $4, now() + $5::interval)",
+            "INSERT INTO auth.refresh_tokens (id, family_id, user_id, token_hash, expires_at,"
+            " access_jti) VALUES ($1, $2, $3, $4, now() + $5::interval, $6)",
             uuid.uuid4(),
             uuid.uuid4(),
             user_id,
             token_hash,
             ttl,
+            access_jti,
         )
 
     async def rotate_refresh_token(
-        self, token_hash: bytes, new_hash: bytes, ttl: timedelta
+        self, token_hash: bytes, new_hash: bytes, ttl: timedelta, access_jti: str
     ) -> tuple[RefreshOutcome, uuid.UUID | None]:
-        """Spend a refresh token and issue its successor in one transaction.
+        """Spend a refresh token and issue its successor (issued with the access token
+        ``access_jti``) in one transaction.
 
         A token used a second time means it was stolen (or replayed): the whole chain it
         belongs to is revoked, so neither the thief nor the owner can continue with it.
@@ -235,13 +276,14 @@ class AccountStore:
             )
             await conn.execute(
                 "INSERT INTO auth.refresh_tokens (id, family_id, parent_id, user_id, token_hash,"
-                " expires_at) VALUES ($1, $2, $3, $4, $5, now() + $6::interval)",
+                " expires_at, access_jti) VALUES ($1, $2, $3, $4, $5, now() + $6::interval, $7)",
                 uuid.uuid4(),
                 row["family_id"],
                 row["id"],
                 row["user_id"],
                 new_hash,
                 ttl,
+                access_jti,
             )
             return RefreshOutcome.ROTATED, row["user_id"]
 
@@ -250,6 +292,17 @@ class AccountStore:
             "UPDATE auth.refresh_tokens SET revoked_at = now()"
             " WHERE family_id = $1 AND revoked_at IS NULL",
             family_id,
+        )
+
+    async def revoke_family_of_access_token(self, access_jti: str, user_id: uuid.UUID) -> None:
+        """Revoke the chain the access token ``access_jti`` was issued with, if known (tokens
+        issued before auth recorded that have none)."""
+        await self._pool.execute(
+            "UPDATE auth.refresh_tokens SET revoked_at = now() WHERE revoked_at IS NULL"
+            " AND family_id IN (SELECT family_id FROM auth.refresh_tokens"
+            " WHERE access_jti = $1 AND user_id = $2)",
+            access_jti,
+            user_id,
         )
 
     async def family_of(self, token_hash: bytes, user_id: uuid.UUID) -> uuid.UUID | None:
@@ -306,14 +359,20 @@ class AccountStore:
         )
         return None if row is None else _api_key(row)
 
-    async def api_key_for_use(self, prefix: str) -> tuple[ApiKey, bytes] | None:
-        """The key with that prefix and its secret's hash, marking it used (if not revoked)."""
+    async def api_key_by_prefix(self, prefix: str) -> tuple[ApiKey, bytes] | None:
+        """The unrevoked key with that prefix and its secret's hash. Nothing is written: the
+        prefix is public, so only a verified secret may mark the key used."""
         row = await self._pool.fetchrow(
-            "UPDATE auth.api_keys SET last_used_at = now() WHERE prefix = $1"
-            f" AND revoked_at IS NULL RETURNING {_API_KEY_COLUMNS}, secret_hash",
+            f"SELECT {_API_KEY_COLUMNS}, secret_hash FROM auth.api_keys"
+            " WHERE prefix = $1 AND revoked_at IS NULL",
             prefix,
         )
         return None if row is None else (_api_key(row), bytes(row["secret_hash"]))
+
+    async def mark_api_key_used(self, key_id: uuid.UUID) -> None:
+        await self._pool.execute(
+            "UPDATE auth.api_keys SET last_used_at = now() WHERE id = $1", key_id
+        )
 
     # signing keys
 
@@ -334,29 +393,53 @@ class AccountStore:
 
     # login failures (rate limiting that holds across auth replicas)
 
-    async def recent_failures(
-        self, keys: list[str], window: timedelta
-    ) -> dict[str, tuple[int, float]]:
-        """Per key: failures within ``window`` and seconds since the last one (the database's
-        clock, so replicas with drifting clocks agree)."""
-        rows = await self._pool.fetch(
-            "SELECT key, count(*) AS failures,"
-            " extract(epoch FROM now() - max(failed_at))::float8 AS since_last"
-            " FROM auth.login_failures"
-            " WHERE key = any($1::text[]) AND failed_at > now() - $2::interval GROUP BY key",
-            keys,
-            window,
-        )
-        return {row["key"]: (row["failures"], row["since_last"]) for row in rows}
+    async def begin_login(
+        self, keys: list[str], window: timedelta, wait_for: Callable[[Failures], int]
+    ) -> tuple[int, uuid.UUID | None]:
+        """Check the throttle and record this attempt as a failure, atomically.
 
-    async def record_failure(self, keys: list[str], window: timedelta) -> None:
+        ``wait_for`` decides from the failures so far (within ``window``; the database's
+        clock, so replicas with drifting clocks agree) how long the caller must wait. If 0,
+        the attempt is recorded before its password is checked and its id returned: parallel
+        guesses queue on a lock per key (across replicas too) and each sees the ones before
+        it. A login that succeeds takes its attempt back with :meth:`login_succeeded`.
+        """
+        keys = sorted(set(keys))  # one order for everyone: no deadlock between two keys
         async with self._pool.acquire() as conn, conn.transaction():
-            await conn.executemany(
-                "INSERT INTO auth.login_failures (key) VALUES ($1)", [(key,) for key in keys]
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock($1, hashtext(key)) FROM unnest($2::text[]) AS key",
+                _LOGIN_LOCK,
+                keys,
+            )
+            rows = await conn.fetch(
+                "SELECT key, count(*) AS failures,"
+                " extract(epoch FROM now() - max(failed_at))::float8 AS since_last"
+                " FROM auth.login_failures"
+                " WHERE key = any($1::text[]) AND failed_at > now() - $2::interval GROUP BY key",
+                keys,
+                window,
+            )
+            wait = wait_for({row["key"]: (row["failures"], row["since_last"]) for row in rows})
+            if wait > 0:
+                return wait, None
+            attempt = uuid.uuid4()
+            await conn.execute(
+                "INSERT INTO auth.login_failures (key, attempt_id)"
+                " SELECT key, $2 FROM unnest($1::text[]) AS key",
+                keys,
+                attempt,
             )
             await conn.execute(
                 "DELETE FROM auth.login_failures WHERE failed_at < now() - $1::interval", window * 2
             )
+        return 0, attempt
 
-    async def clear_failures(self, key: str) -> None:
-        await self._pool.execute("DELETE FROM auth.login_failures WHERE key = $1", key)
+    async def login_succeeded(self, attempt: uuid.UUID, keys: list[str], clear_key: str) -> None:
+        """Take back the attempt's failures, and forget every failure of ``clear_key``."""
+        await self._pool.execute(
+            "DELETE FROM auth.login_failures"
+            " WHERE key = any($1::text[]) AND (attempt_id = $2 OR key = $3)",
+            keys,
+            attempt,
+            clear_key,
+        )
