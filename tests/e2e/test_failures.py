@@ -22,7 +22,15 @@ import websockets
 from pulse_contracts import subjects
 from pulse_runtime.embedded import EmbeddedPostgres
 
-from tests.support.stack import PulseStack, bearer, create_database, eventually, stored_rows
+from tests.support.stack import (
+    PulseStack,
+    StoredPoint,
+    bearer,
+    create_database,
+    eventually,
+    stored_points,
+    stored_rows,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -74,6 +82,17 @@ class SteadyProducer:
                 for k in range(POINTS_PER_REQUEST)
             ]
         ).encode()
+
+    def sent(self, count: int) -> list[StoredPoint]:
+        """The first ``count`` points of :meth:`payload`'s sequence as stored, sorted."""
+        return sorted(
+            (
+                f"unit{n % POINTS_PER_REQUEST % 2}",
+                self._base + timedelta(milliseconds=n),
+                float(n // POINTS_PER_REQUEST),
+            )
+            for n in range(count)
+        )
 
     async def run(self) -> None:
         index = 0
@@ -173,8 +192,7 @@ async def test_postgres_stopped_for_30_s_under_steady_ingest_loses_and_duplicate
 
                 async def some_rows_stored() -> int:
                     assert not producing.done(), "the producer stopped"
-                    total, _ = await stored_rows(database_url, PROBE)
-                    return total
+                    return await stored_rows(database_url, PROBE)
 
                 assert await eventually(some_rows_stored, within_s=TIMEOUT_S)
                 status, body = await readyz(client, ready_url)
@@ -233,11 +251,11 @@ async def test_postgres_stopped_for_30_s_under_steady_ingest_loses_and_duplicate
         assert expected > 0
 
         async def all_stored() -> bool:
-            total, _ = await stored_rows(database_url, PROBE)
+            total = await stored_rows(database_url, PROBE)
             return total >= expected
 
         await eventually(all_stored, within_s=TIMEOUT_S, interval_s=0.5)
-        assert await stored_rows(database_url, PROBE) == (expected, expected)
+        assert await stored_points(database_url, PROBE) == producer.sent(expected)
 
         # The same process rode the outage out: never restarted, still healthy, and its log
         # holds the expected warnings but no error, no traceback and no other complaint.

@@ -14,27 +14,52 @@ import nats
 import pytest
 from pulse_contracts import Codec, SeriesBatch, subjects, to_epoch_us
 from pulse_runtime.embedded import free_port
+from pulse_runtime.settings import CommonSettings
+from pulse_runtime.streams import ensure_streams, pulse_streams
 
-from tests.support.stack import PulseStack, ServiceProcess, eventually, stored_rows
+from tests.support.stack import (
+    PulseStack,
+    ServiceProcess,
+    StoredPoint,
+    bearer,
+    create_api_key,
+    eventually,
+    stored_points,
+    stored_rows,
+)
 
 pytestmark = pytest.mark.integration
 
 MESSAGES = 400
 POINTS_PER_MESSAGE = 10
+SOURCES = 3  # each message holds points of three series: ingest stores three stream messages
+
+Point = StoredPoint
+"""(source, time, value) of one ``crash_probe`` point."""
+
+
+def points(index: int, base: datetime) -> list[Point]:
+    return [
+        (
+            f"unit{k % SOURCES}",
+            base + timedelta(milliseconds=index * POINTS_PER_MESSAGE + k),
+            float(index),
+        )
+        for k in range(POINTS_PER_MESSAGE)
+    ]
 
 
 def message(index: int, base: datetime) -> bytes:
     return json.dumps(
         [
-            {
-                "time": (base + timedelta(milliseconds=index * POINTS_PER_MESSAGE + k)).isoformat(),
-                "source": f"unit{k % 3}",
-                "name": "crash_probe",
-                "value": float(index),
-            }
-            for k in range(POINTS_PER_MESSAGE)
+            {"time": time.isoformat(), "source": source, "name": "crash_probe", "value": value}
+            for source, time, value in points(index, base)
         ]
     ).encode()
+
+
+def sent(indices: range, base: datetime) -> list[Point]:
+    return sorted(point for index in indices for point in points(index, base))
 
 
 async def test_persistence_sigkilled_mid_stream_stores_every_point_exactly_once(
@@ -46,7 +71,7 @@ async def test_persistence_sigkilled_mid_stream_stores_every_point_exactly_once(
     stack.start(["persistence", "ingest"])
     base = datetime.now(UTC) - timedelta(hours=1)
     nc = await nats.connect(stack.nats_url)
-    killed_at: tuple[int, int] | None = None
+    killed_at: int | None = None
     try:
         for index in range(MESSAGES):
             # request/reply: ingest answers once JetStream has stored the points.
@@ -61,47 +86,93 @@ async def test_persistence_sigkilled_mid_stream_stores_every_point_exactly_once(
     finally:
         await nc.drain()
     assert killed_at is not None
-    assert 0 < killed_at[0] < MESSAGES * POINTS_PER_MESSAGE, "the kill was not mid-stream"
+    assert 0 < killed_at < MESSAGES * POINTS_PER_MESSAGE, "the kill was not mid-stream"
 
     stack["persistence"].start()
     stack["persistence"].wait_ready()
     expected = MESSAGES * POINTS_PER_MESSAGE
 
     async def all_stored() -> bool:
-        total, _ = await stored_rows(database_url, "crash_probe")
+        total = await stored_rows(database_url, "crash_probe")
         return total >= expected
 
     await eventually(all_stored, within_s=60)
-    assert await stored_rows(database_url, "crash_probe") == (expected, expected)
+    assert await stored_points(database_url, "crash_probe") == sent(range(MESSAGES), base)
 
 
 async def _some_rows(database_url: str) -> bool:
-    total, _ = await stored_rows(database_url, "crash_probe")
-    return total > 0
+    return await stored_rows(database_url, "crash_probe") > 0
 
 
 async def test_republished_points_are_stored_once(make_stack: Any, database_url: str) -> None:
     stack: PulseStack = make_stack()
     stack.start(["persistence", "ingest"])
-    payload = message(1, datetime.now(UTC))
+    base, marker_base = datetime.now(UTC), datetime.now(UTC) + timedelta(seconds=1)
+    payload = message(1, base)
     nc = await nats.connect(stack.nats_url)
     try:
         for _ in range(3):  # a producer retrying the same message
-            await nc.request(subjects.INGEST_METRICS, payload, timeout=10)
-        marker = message(2, datetime.now(UTC) + timedelta(seconds=1))
+            reply = await nc.request(subjects.INGEST_METRICS, payload, timeout=10)
+            assert json.loads(reply.data) == {"accepted": POINTS_PER_MESSAGE}
+        marker = message(2, marker_base)
         await nc.request(subjects.INGEST_METRICS, marker, timeout=10)
+        # JetStream itself dropped the repeats (ingest's Nats-Msg-Id within the duplicate
+        # window): the stream holds the first message's series once, then the marker's.
+        # Without the header it would hold 4 * SOURCES, and only the database's unique key
+        # would hide the repeats below.
+        metrics = await nc.jetstream().stream_info(subjects.METRICS_STREAM)
     finally:
         await nc.drain()
+    assert metrics.state.messages == 2 * SOURCES
 
     async def marker_stored() -> bool:
-        total, _ = await stored_rows(database_url, "crash_probe")
+        total = await stored_rows(database_url, "crash_probe")
         return total >= 2 * POINTS_PER_MESSAGE
 
     await eventually(marker_stored)
-    assert await stored_rows(database_url, "crash_probe") == (
-        2 * POINTS_PER_MESSAGE,
-        2 * POINTS_PER_MESSAGE,
+    assert await stored_points(database_url, "crash_probe") == sorted(
+        points(1, base) + points(2, marker_base)
     )
+
+
+async def test_valid_points_jetstream_cannot_store_are_answered_retryable_not_deadlettered(
+    make_stack: Any,
+) -> None:
+    stack: PulseStack = make_stack()
+    stack.start(["auth", "ingest", "gateway"])
+    _, api_key = await create_api_key(stack, ["ingest:metrics"])
+    payload = message(1, datetime.now(UTC))
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    headers = {"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
+    nc = await nats.connect(stack.nats_url)
+    try:
+        js = nc.jetstream()
+        await js.delete_stream(subjects.METRICS_STREAM)  # nothing can store the points now
+        failed = await nc.request(subjects.INGEST_METRICS, payload, timeout=10, headers=headers)
+        async with httpx.AsyncClient(timeout=30) as client:
+            posted = await client.post(
+                stack["ingest"].url("/api/v1/metrics"),
+                content=payload,
+                headers={**bearer(api_key), "Content-Type": "application/json"},
+            )
+        deadlettered = (await js.stream_info(subjects.DEADLETTER_STREAM)).state.messages
+        await ensure_streams(js, pulse_streams(CommonSettings()))  # the store is back
+        retried = await nc.request(subjects.INGEST_METRICS, payload, timeout=10, headers=headers)
+        stored = (await js.stream_info(subjects.METRICS_STREAM)).state.messages
+    finally:
+        await nc.drain()
+    answer = json.loads(failed.data)
+    assert answer == {"error": answer["error"], "retryable": True}  # not accepted
+    assert answer["error"].startswith("not stored: ")
+    assert (posted.status_code, posted.json()["code"]) == (503, "not_stored")
+    assert posted.headers["Retry-After"] == "1"
+    assert deadlettered == 0  # the points were fine: no dead letter
+    assert json.loads(retried.data) == {"accepted": POINTS_PER_MESSAGE}
+    assert stored == SOURCES
+    lines = [json.loads(line) for line in stack["ingest"].output().splitlines() if line]
+    errors = [line for line in lines if line["level"] == "error"]
+    assert [line["event"] for line in errors] == ["message not stored", "points not stored"]
+    assert errors[0]["trace_id"] == trace_id
 
 
 async def test_every_service_reports_health_and_stops_cleanly_on_sigterm(
@@ -180,8 +251,7 @@ async def test_poison_messages_are_set_aside_and_the_stream_keeps_flowing(
 
 
 async def _rows_total(database_url: str) -> int:
-    total, _ = await stored_rows(database_url, "crash_probe")
-    return total
+    return await stored_rows(database_url, "crash_probe")
 
 
 async def test_two_persistence_processes_share_the_stream_without_writing_twice(
@@ -206,11 +276,11 @@ async def test_two_persistence_processes_share_the_stream_without_writing_twice(
         expected = 200 * POINTS_PER_MESSAGE
 
         async def all_stored() -> bool:
-            total, _ = await stored_rows(database_url, "crash_probe")
+            total = await stored_rows(database_url, "crash_probe")
             return total >= expected
 
         assert await eventually(all_stored, within_s=60)
-        assert await stored_rows(database_url, "crash_probe") == (expected, expected)
+        assert await stored_points(database_url, "crash_probe") == sent(range(200), base)
         shares = [await _rows_written(service) for service in (stack["persistence"], second)]
     finally:
         assert second.terminate() == 0
@@ -288,11 +358,24 @@ async def test_a_million_points_with_persistence_sigkilled_halfway_are_all_store
             return await count() >= total_points
 
         assert await eventually(all_stored, within_s=180, interval_s=0.5)
-        distinct = await conn.fetchval(
-            "SELECT count(DISTINCT (m.series_id, m.time)) FROM metrics m"
-            " JOIN series s ON s.id = m.series_id WHERE s.name = 'million'"
+        # Point i was sent as (source m{i % 4}, base + i ms, value i). Rows that match that
+        # rule have distinct values (the unique key forbids two at one series and time), so
+        # total_points of them with whole values in [0, total_points) are exactly what was sent.
+        stored = await conn.fetchrow(
+            "SELECT count(*) AS total, min(m.value) AS low, max(m.value) AS high,"
+            " count(*) FILTER (WHERE m.value = floor(m.value)"
+            "  AND m.time = $1::timestamptz + m.value * interval '1 millisecond'"
+            "  AND s.source = 'm' || (m.value::bigint % 4)) AS as_sent"
+            " FROM metrics m JOIN series s ON s.id = m.series_id WHERE s.name = 'million'",
+            base,
         )
-        assert (await count(), distinct) == (total_points, total_points)
+        assert stored is not None
+        assert dict(stored) == {
+            "total": total_points,
+            "as_sent": total_points,
+            "low": 0.0,
+            "high": float(total_points - 1),
+        }
     finally:
         await nc.drain()
         await conn.close()

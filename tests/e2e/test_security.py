@@ -7,28 +7,48 @@ import base64
 import hashlib
 import hmac
 import json
+import shutil
 import subprocess
 import sys
 import time
-from typing import Any
+import uuid
+from collections.abc import Awaitable, Callable
+from http.cookies import SimpleCookie
+from pathlib import Path
+from typing import Any, get_args
 
 import httpx
 import nats
+import pulse_ingest.http
 import pytest
 import websockets
-from litestar.routes import HTTPRoute
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from litestar import post
+from litestar.routes import HTTPRoute, WebSocketRoute
 from pulse_contracts import Codec, subjects
-from pulse_contracts.accounts import KeysRequest, PublicKeys
+from pulse_contracts.accounts import KeysRequest, PublicKeys, Scope
 from pulse_gateway.app import describing_app
 from pulse_gateway.security import access_of
+from pulse_runtime.access_tokens import AccessClaims, SigningKey, issue_access_token
 from pulse_runtime.embedded import free_port
 
-from tests.support.stack import ADMIN_EMAIL, ADMIN_PASSWORD, PulseStack, bearer, eventually, login
+from tests.support.stack import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    PulseStack,
+    bearer,
+    create_api_key,
+    eventually,
+    login,
+    signing_key,
+)
 
 pytestmark = pytest.mark.integration
 
 USER_EMAIL = "someone@pulse.test"
 USER_PASSWORD = "a perfectly long password"
+# The installed console script (the `pulse` entry point of pulse-auth), as operators run it.
+PULSE_CLI = shutil.which("pulse", path=str(Path(sys.executable).parent))
 
 
 def b64(data: bytes) -> str:
@@ -65,7 +85,7 @@ def stack(make_stack: Any) -> PulseStack:
 def declared_routes() -> list[tuple[str, str, str]]:
     """(method, path, access) of every registered HTTP route of the real app."""
     app = describing_app()
-    table = []
+    table: list[tuple[str, str, str]] = []
     for route in app.routes:
         if not isinstance(route, HTTPRoute):
             continue
@@ -81,6 +101,7 @@ def declared_routes() -> list[tuple[str, str, str]]:
 
 
 ROUTES = declared_routes()
+ADMIN_PREFIX = "/api/v1/admin/"
 
 
 def test_every_route_declares_its_access_and_only_the_expected_ones_are_public() -> None:
@@ -94,6 +115,18 @@ def test_every_route_declares_its_access_and_only_the_expected_ones_are_public()
         "/readyz",
     ]
     assert any(path.startswith("/schema") for _, path, _ in ROUTES)
+    # The admin API is admin-only whatever a route declares: not trusted, pinned here.
+    admin = {(method, path): access for method, path, access in ROUTES if ADMIN_PREFIX in path}
+    assert {route for route, access in admin.items() if access != "admin"} == set()
+    assert sorted(admin) == [
+        ("DELETE", "/api/v1/admin/api-keys/00000000-0000-0000-0000-000000000000"),
+        ("GET", "/api/v1/admin/api-keys"),
+        ("GET", "/api/v1/admin/users"),
+        ("PATCH", "/api/v1/admin/users/00000000-0000-0000-0000-000000000000"),
+        ("POST", "/api/v1/admin/api-keys"),
+        ("POST", "/api/v1/admin/users"),
+        ("POST", "/api/v1/admin/users/00000000-0000-0000-0000-000000000000/password"),
+    ]
 
 
 def refused_by_guard(response: httpx.Response) -> bool:
@@ -109,6 +142,7 @@ async def test_no_token_is_401_and_wrong_role_is_403_on_every_route(stack: Pulse
     admin_token = await stack.token()
     # logout revokes the token that calls it: walk it last
     table = sorted(ROUTES, key=lambda route: route[1] == "/api/v1/auth/logout")
+    admin_routes_walked = 0
     async with httpx.AsyncClient() as client:
         for method, path, access in table:
             url = stack["gateway"].url(path)
@@ -116,6 +150,10 @@ async def test_no_token_is_401_and_wrong_role_is_403_on_every_route(stack: Pulse
             as_user = await client.request(method, url, headers=bearer(user_token))
             as_admin = await client.request(method, url, headers=bearer(admin_token))
             where = f"{method} {path} ({access})"
+            if path.startswith(ADMIN_PREFIX):  # whatever the route declares
+                admin_routes_walked += 1
+                assert (anonymous.status_code, as_user.status_code) == (401, 403), where
+                assert as_user.json()["code"] == "forbidden", where
             if access == "public":
                 assert not refused_by_guard(anonymous), where
                 continue
@@ -128,30 +166,148 @@ async def test_no_token_is_401_and_wrong_role_is_403_on_every_route(stack: Pulse
             else:
                 assert not refused_by_guard(as_user), where
             assert not refused_by_guard(as_admin), where
+    assert admin_routes_walked == 7
 
 
-async def test_websocket_needs_a_token(stack: PulseStack) -> None:
-    url = stack["gateway"].url("/ws/metrics?type=cpu").replace("http://", "ws://")
-    async with websockets.connect(url) as socket:
-        await socket.send(json.dumps({"type": "auth", "token": "not-a-token"}))
+# --- every WebSocket route closes an unauthenticated socket with 4401 ---------------------
+
+# What a WebSocket route may need besides a token (/ws/metrics: the metric); /ws ignores it.
+WS_QUERY = "?type=cpu"
+
+
+def declared_websockets() -> list[tuple[str, str]]:
+    """(path, access) of every registered WebSocket route of the real app."""
+    return [
+        (route.path, str(access_of(route.route_handler)))
+        for route in describing_app().routes
+        if isinstance(route, WebSocketRoute)
+    ]
+
+
+async def closed_with(
+    url: str, first_frame: str | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, str]:
+    """Open a socket, send ``first_frame`` (if any) and read until the gateway closes it: its
+    (code, reason). Waits past the 5 s the gateway allows for the auth frame."""
+    async with websockets.connect(url, additional_headers=headers) as socket:
+        if first_frame is not None:
+            await socket.send(first_frame)
         with pytest.raises(websockets.ConnectionClosed) as closed:
-            await asyncio.wait_for(socket.recv(), 10)
-    assert closed.value.rcvd is not None
-    assert closed.value.rcvd.code == 4401
-    async with websockets.connect(url) as socket:  # says nothing at all
-        with pytest.raises(websockets.ConnectionClosed) as closed:
-            await asyncio.wait_for(socket.recv(), 10)
-    assert closed.value.rcvd is not None
-    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4401, "authentication required")
+            await read_unauthenticated(socket)
+    assert closed.value.rcvd is not None, url
+    return closed.value.rcvd.code, closed.value.rcvd.reason
+
+
+async def read_unauthenticated(socket: websockets.ClientConnection) -> None:
+    """Read until the socket closes; an unauthenticated socket must never get ready or data."""
+    while True:
+        frame = json.loads(await asyncio.wait_for(socket.recv(), 15))
+        assert frame.get("type") not in ("ready", "data"), frame
+
+
+async def test_every_websocket_route_closes_without_a_valid_token_with_4401(
+    stack: PulseStack,
+) -> None:
+    """docs/websocket.md: the token comes in the first frame (or the handshake's
+    Authorization header); none within 5 s, or a bad one, closes the socket with 4401."""
+    sockets = declared_websockets()
+    assert {"/ws", "/ws/metrics"} <= {path for path, _ in sockets}
+    assert all(access in ("user", "admin") for _, access in sockets), sockets
+    cases: dict[str, dict[str, Any]] = {
+        "silent": {},
+        "bad token": {"first_frame": json.dumps({"type": "auth", "token": "not-a-token"})},
+        "not an auth frame": {"first_frame": json.dumps({"type": "subscribe", "channel": "x"})},
+        "bad handshake token": {"headers": bearer("not-a-token")},
+    }
+    reasons = {
+        "silent": "authentication required",
+        "bad token": "invalid token (malformed)",
+        "not an auth frame": "authentication required",
+        "bad handshake token": "invalid token (malformed)",
+    }
+    walks = {
+        (path, case): closed_with(
+            stack["gateway"].url(path + WS_QUERY).replace("http://", "ws://"), **kwargs
+        )
+        for path, _ in sockets
+        for case, kwargs in cases.items()
+    }
+    results = dict(zip(walks, await asyncio.gather(*walks.values()), strict=True))
+    for (path, case), (code, reason) in results.items():
+        assert (code, reason) == (4401, reasons[case]), (path, case)
+
+
+# --- every route of ingest needs an API key with its scope --------------------------------
+
+INGEST_UNGUARDED = ("/healthz", "/readyz", "/metrics")
+
+
+def declared_ingest_routes() -> list[tuple[str, str, str]]:
+    """(method, path, access) of every registered HTTP route of ingest's real app."""
+    app = pulse_ingest.http.create_http_app(
+        keys=None,  # type: ignore[arg-type]
+        ingest=None,  # type: ignore[arg-type]
+        readiness=None,  # type: ignore[arg-type]
+        max_body_bytes=1024,
+    )
+    table: list[tuple[str, str, str]] = []
+    for route in app.routes:
+        assert isinstance(route, HTTPRoute), route.path
+        for handler in route.route_handlers:
+            access = pulse_ingest.http.access_of(handler)
+            assert access is not None, route.path
+            for method in sorted(handler.http_methods - {"OPTIONS", "HEAD"}):
+                table.append((method, route.path, access))
+    return table
+
+
+def test_ingest_refuses_to_start_with_a_route_that_declares_no_access(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    @post("/api/v1/events")
+    async def undeclared() -> None: ...
+
+    @post("/api/v1/other", opt={"access": "ingest:everything"})
+    async def unknown_scope() -> None: ...
+
+    for handler in (undeclared, unknown_scope):
+        monkeypatch.setattr(pulse_ingest.http, "ROUTES", [*pulse_ingest.http.ROUTES, handler])
+        with pytest.raises(RuntimeError, match="without a declared access level: /api/v1/"):
+            declared_ingest_routes()
+    monkeypatch.undo()
+    scopes = set(get_args(Scope))
+    for method, path, access in declared_ingest_routes():
+        if path in INGEST_UNGUARDED:
+            assert access == "public", path
+        else:
+            assert access in scopes, (method, path, access)
 
 
 # --- forged and stale tokens ------------------------------------------------------------
+
+
+def refusal_code(response: httpx.Response) -> str:
+    """The verifier's reason, from ``WWW-Authenticate: Bearer error_description="..."``."""
+    challenge: str = response.headers.get("www-authenticate", "")
+    return challenge.partition('error_description="')[2].rstrip('"')
 
 
 async def test_forged_and_expired_tokens_are_rejected(stack: PulseStack) -> None:
     valid = await stack.token()
     header, payload, signature = valid.split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    # Auth's real signing key (from its database): the tokens below differ from a real one
+    # only in what each case is about, so only that check can refuse them.
+    real_key = await signing_key(
+        stack.database_url, json.loads(base64.urlsafe_b64decode(header + "=="))["kid"]
+    )
+    now = int(time.time())
+
+    def signed(key: SigningKey, **changes: Any) -> str:
+        fresh = {**claims, "jti": uuid.uuid4().hex, "iat": now, "exp": now + 600}
+        return issue_access_token(AccessClaims(**{**fresh, **changes}), key)
+
+    never_seen = SigningKey(f"never-seen-{uuid.uuid4().hex[:8]}", Ed25519PrivateKey.generate())
     nc = await nats.connect(stack.nats_url)
     try:
         codec = Codec()
@@ -169,21 +325,29 @@ async def test_forged_and_expired_tokens_are_rejected(stack: PulseStack) -> None
         "tampered payload": ".".join(
             (header, b64(json.dumps({**claims, "role": "admin", "sub": "x"}).encode()), signature)
         ),
-        "expired": forge(
-            {"alg": "EdDSA", "kid": kid}, {**claims, "exp": int(time.time()) - 3600}, b"x" * 64
-        ),
-        "unknown kid": forge({"alg": "EdDSA", "kid": "nope"}, claims, b"x" * 64),
+        "expired": signed(real_key, iat=now - 3600, exp=now - 1800),
+        "unknown kid": signed(never_seen),
         "alg none": forge({"alg": "none", "kid": kid}, claims),
         "HS256 with the public key": hs256_unsigned
         + "."
         + b64(hmac.new(public_raw, hs256_unsigned.encode(), hashlib.sha256).digest()),
     }
+    reasons = {
+        "tampered signature": "bad_signature",
+        "tampered payload": "bad_signature",
+        "expired": "expired",
+        "unknown kid": "unknown_kid",
+        "alg none": "bad_algorithm",
+        "HS256 with the public key": "bad_algorithm",
+    }
     async with httpx.AsyncClient() as client:
         me = stack["gateway"].url("/api/v1/auth/me")
         assert (await client.get(me, headers=bearer(valid))).status_code == 200
+        # The test's own signing is right: the same key and claims, not expired, are let in.
+        assert (await client.get(me, headers=bearer(signed(real_key)))).status_code == 200
         for name, token in forged.items():
             response = await client.get(me, headers=bearer(token))
-            assert response.status_code == 401, name
+            assert (response.status_code, refusal_code(response)) == (401, reasons[name]), name
 
 
 # --- sessions ---------------------------------------------------------------------------
@@ -195,10 +359,22 @@ async def test_refresh_rotates_and_reuse_revokes_the_chain(stack: PulseStack) ->
             stack["gateway"].url("/api/v1/auth/login"),
             json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD},
         )
-        first = login_reply.json()["refresh_token"]
-        assert "pulse_refresh=" in login_reply.headers["set-cookie"]
-        assert "HttpOnly" in login_reply.headers["set-cookie"]
-        assert "SameSite=strict" in login_reply.headers["set-cookie"]
+        body = login_reply.json()
+        assert sorted(body) == ["access_token", "expires_in", "refresh_token", "token_type"]
+        assert body["token_type"] == "bearer"
+        assert isinstance(body["expires_in"], int)
+        assert body["expires_in"] == 900  # PULSE_AUTH_ACCESS_TOKEN_TTL_S's default
+        assert all(
+            isinstance(body[name], str) and body[name] for name in body if name != "expires_in"
+        )
+        first = body["refresh_token"]
+        cookie = SimpleCookie()
+        cookie.load(login_reply.headers["set-cookie"])
+        refresh_cookie = cookie["pulse_refresh"]
+        assert refresh_cookie.value == first
+        assert refresh_cookie["httponly"] is True
+        assert refresh_cookie["samesite"].lower() == "strict"
+        assert refresh_cookie["path"] == "/api/v1/auth"
         refresh = stack["gateway"].url("/api/v1/auth/refresh")
         rotated = await client.post(refresh, json={"refresh_token": first})
         assert rotated.status_code == 200
@@ -305,6 +481,63 @@ async def test_the_sixth_rapid_wrong_password_is_429(stack: PulseStack) -> None:
     assert right_password_now.status_code == 429  # locked means locked
 
 
+async def test_one_address_trying_many_accounts_is_throttled(make_stack: Any) -> None:
+    """Per account the limit is PULSE_AUTH_LOGIN_FAILURE_LIMIT failures; per client address
+    four times that, whatever the accounts: here 2 and 8, each account tried once."""
+    stack: PulseStack = make_stack(PULSE_AUTH_LOGIN_FAILURE_LIMIT="2")
+    stack.start(["auth", "gateway"])
+    async with httpx.AsyncClient() as client:
+        url = stack["gateway"].url("/api/v1/auth/login")
+        attempts = [
+            await client.post(url, json={"email": f"guess{i}@pulse.test", "password": "nope"})
+            for i in range(9)
+        ]
+        right_password_now = await client.post(
+            url, json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+        )
+    assert [r.status_code for r in attempts] == [401] * 8 + [429]
+    assert attempts[-1].json()["code"] == "too_many_attempts"
+    assert int(attempts[-1].headers["retry-after"]) > 0
+    # an account that never failed, from the same address: the address is locked
+    assert right_password_now.status_code == 429
+
+
+async def test_the_delay_grows_with_each_further_failure(make_stack: Any) -> None:
+    """Once locked, each failure after the wait doubles the next wait: the Retry-After of the
+    first 429 after each further failure never decreases and ends larger."""
+    stack: PulseStack = make_stack(
+        PULSE_AUTH_LOGIN_FAILURE_LIMIT="2", PULSE_AUTH_LOGIN_BASE_DELAY_S="1"
+    )
+    stack.start(["auth", "gateway"])
+    waits: list[int] = []
+    async with httpx.AsyncClient() as client:
+        url = stack["gateway"].url("/api/v1/auth/login")
+
+        async def wrong() -> httpx.Response:
+            return await client.post(url, json={"email": ADMIN_EMAIL, "password": "wrong"})
+
+        assert [(await wrong()).status_code for _ in range(2)] == [401, 401]
+        while len(waits) < 3:
+            refused = await wrong()
+            assert refused.status_code == 429, refused.text
+            waits.append(int(refused.headers["retry-after"]))
+            # Wait it out, then fail once more (a 401, recorded): the next lock is longer.
+            failed = await eventually(
+                lambda: _not_throttled(wrong), within_s=4 * waits[-1] + 10, interval_s=0.25
+            )
+            assert failed is not None
+            assert failed.status_code == 401
+    assert waits == sorted(waits), waits
+    assert waits[-1] > waits[0], waits
+
+
+async def _not_throttled(
+    attempt: Callable[[], Awaitable[httpx.Response]],
+) -> httpx.Response | None:
+    response = await attempt()
+    return None if response.status_code == 429 else response
+
+
 async def test_logs_of_a_login_hold_no_password_and_no_token(stack: PulseStack) -> None:
     async with httpx.AsyncClient() as client:
         logged_in = await client.post(
@@ -315,17 +548,25 @@ async def test_logs_of_a_login_hold_no_password_and_no_token(stack: PulseStack) 
         await client.get(
             stack["gateway"].url("/api/v1/auth/me"), headers=bearer(tokens["access_token"])
         )
-        await client.post(
+        refreshed = await client.post(
             stack["gateway"].url("/api/v1/auth/refresh"),
             json={"refresh_token": tokens["refresh_token"]},
         )
+        assert refreshed.status_code == 200, refreshed.text
+        renewed = refreshed.json()
+        await client.get(
+            stack["gateway"].url("/api/v1/auth/me"), headers=bearer(renewed["access_token"])
+        )
     stack.stop()
-    logs = "".join(service.output() for service in stack.services.values())
+    # Whole log files: output() keeps only the tail.
+    logs = "".join(service.log_path.read_text() for service in stack.services.values())
     assert '"event": "login"' in logs  # the login was logged...
-    assert ADMIN_PASSWORD not in logs  # ...without its secrets
-    assert tokens["access_token"] not in logs
-    assert tokens["access_token"].split(".")[2] not in logs
-    assert tokens["refresh_token"] not in logs
+    assert '"path": "/api/v1/auth/refresh"' in logs  # ...and the refresh...
+    assert ADMIN_PASSWORD not in logs  # ...without their secrets
+    for pair in (tokens, renewed):
+        assert pair["access_token"] not in logs
+        assert pair["access_token"].split(".")[2] not in logs
+        assert pair["refresh_token"] not in logs
 
 
 async def test_security_headers_and_body_limit(stack: PulseStack) -> None:
@@ -336,7 +577,10 @@ async def test_security_headers_and_body_limit(stack: PulseStack) -> None:
         )
     assert page.headers["x-content-type-options"] == "nosniff"
     assert page.headers["x-frame-options"] == "DENY"
-    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    csp = [part.strip() for part in page.headers["content-security-policy"].split(";")]
+    assert "frame-ancestors 'none'" in csp
+    # the page's own origin only (its /ws included): never `ws:`/`wss:` to any host
+    assert "connect-src 'self'" in csp
     assert huge.status_code == 413
 
 
@@ -344,8 +588,9 @@ async def test_security_headers_and_body_limit(stack: PulseStack) -> None:
 
 
 def test_cli_creates_users_and_api_keys(database_url: str) -> None:
+    assert PULSE_CLI is not None, "the pulse console script is not installed next to python"
     env = {"PULSE_DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"}
-    pulse = [sys.executable, "-m", "pulse_auth.cli"]
+    pulse = [PULSE_CLI]
     created = subprocess.run(
         [
             *pulse,
@@ -393,21 +638,41 @@ def test_cli_creates_users_and_api_keys(database_url: str) -> None:
 # --- producers over HTTP ----------------------------------------------------------------
 
 
-async def create_api_key(stack: PulseStack, scopes: list[str]) -> tuple[str, str]:
+async def walk_ingest_routes(stack: PulseStack) -> None:
+    """Every route of ingest but health and readiness: no key is 401, a key with every
+    scope but the route's is 403, a key with the route's scope gets past the check."""
+    scopes: list[str] = list(get_args(Scope))
+    keys: dict[tuple[str, ...], str] = {}
+
+    async def key_for(wanted: list[str]) -> str:
+        if tuple(wanted) not in keys:
+            keys[tuple(wanted)] = (await create_api_key(stack, wanted))[1]
+        return keys[tuple(wanted)]
+
+    guarded = 0
     async with httpx.AsyncClient() as client:
-        response = await client.post(
-            stack["gateway"].url("/api/v1/admin/api-keys"),
-            headers=bearer(await stack.token()),
-            json={"name": "test producer", "scopes": scopes},
-        )
-    assert response.status_code == 201, response.text
-    body = response.json()
-    return body["api_key"]["id"], body["secret"]
+        for method, path, access in declared_ingest_routes():
+            url, where = stack["ingest"].url(path), f"{method} {path} ({access})"
+            anonymous = await client.request(method, url)
+            if path in INGEST_UNGUARDED:
+                assert anonymous.status_code not in (401, 403), where
+                continue
+            guarded += 1
+            assert access in scopes, where  # never public
+            assert (anonymous.status_code, anonymous.json()["code"]) == (401, "unauthorized")
+            assert anonymous.headers["www-authenticate"] == "Bearer", where
+            others = [scope for scope in scopes if scope != access]
+            lacking = await client.request(method, url, headers=bearer(await key_for(others)))
+            assert (lacking.status_code, lacking.json()["code"]) == (403, "forbidden"), where
+            allowed = await client.request(method, url, headers=bearer(await key_for([access])))
+            assert allowed.status_code not in (401, 403), where
+    assert guarded >= 1
 
 
 async def test_ingest_http_needs_a_valid_key_with_the_scope(make_stack: Any) -> None:
     stack: PulseStack = make_stack()
     stack.start(["persistence", "auth", "ingest", "gateway"])
+    await walk_ingest_routes(stack)
     key_id, secret = await create_api_key(stack, ["ingest:metrics"])
     _, events_only = await create_api_key(stack, ["ingest:events"])
     url = stack["ingest"].url("/api/v1/metrics")
@@ -416,7 +681,10 @@ async def test_ingest_http_needs_a_valid_key_with_the_scope(make_stack: Any) -> 
         missing = await client.post(url, json=point)
         wrong = await client.post(url, json=point, headers=bearer("pk_00000000_nope"))
         lacking = await client.post(url, json=point, headers=bearer(events_only))
-        accepted = await client.post(url, json=[point, point], headers=bearer(secret))
+        traceparent = f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"
+        accepted = await client.post(
+            url, json=[point, point], headers={**bearer(secret), "traceparent": traceparent}
+        )
         invalid = await client.post(url, json={**point, "value": "high"}, headers=bearer(secret))
         too_big = await client.post(
             url, content=b"[" + b" " * (17 << 20) + b"]", headers=bearer(secret)
@@ -425,6 +693,7 @@ async def test_ingest_http_needs_a_valid_key_with_the_scope(make_stack: Any) -> 
         assert (wrong.status_code, wrong.json()["code"]) == (401, "invalid_api_key")
         assert (lacking.status_code, lacking.json()["code"]) == (403, "forbidden")
         assert (accepted.status_code, accepted.json()) == (202, {"accepted": 2})
+        assert accepted.headers["traceparent"] == traceparent
         assert invalid.status_code == 400
         assert invalid.json() == {
             "code": "invalid_metrics",
@@ -447,6 +716,20 @@ async def test_ingest_http_needs_a_valid_key_with_the_scope(make_stack: Any) -> 
         assert await eventually(key_refused, within_s=5, interval_s=0.25)
     # Within the 5 s promise: the cache holds an answer for 2 s.
     assert time.monotonic() - refused_at < 5
+    # The POST's log line carries the trace id the producer sent (as the gateway's do).
+    stack.stop()
+    lines = [
+        json.loads(line)
+        for line in stack["ingest"].log_path.read_text().splitlines()
+        if line.startswith("{")
+    ]
+    trace_id = traceparent.split("-")[1]
+    assert [
+        (line["event"], line["method"], line["path"], line["status"])
+        for line in lines
+        if line.get("trace_id") == trace_id
+    ] == [("request", "POST", "/api/v1/metrics", 202)]
+    assert secret not in stack["ingest"].log_path.read_text()
 
 
 async def drain_until_closed(socket: websockets.ClientConnection) -> None:
@@ -502,9 +785,10 @@ async def test_a_large_post_of_one_series_is_accepted_whole(make_stack: Any) -> 
 
 
 def test_cli_says_plainly_when_the_database_is_unreachable() -> None:
+    assert PULSE_CLI is not None, "the pulse console script is not installed next to python"
     url = f"postgresql://ops:hunter2-secret@127.0.0.1:{free_port()}/pulse"
     result = subprocess.run(
-        [sys.executable, "-m", "pulse_auth.cli", "users", "list"],
+        [PULSE_CLI, "users", "list"],
         env={"PULSE_DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,

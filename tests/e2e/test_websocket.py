@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import signal
 import socket
+import time
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,11 +19,19 @@ import msgspec
 import nats
 import pytest
 import websockets
+from pulse_runtime.access_tokens import AccessClaims, issue_access_token
 from websockets.asyncio.client import ClientConnection
 from websockets.client import ClientProtocol
 from websockets.uri import parse_uri
 
-from tests.support.stack import PulseStack, bearer, eventually
+from tests.support.stack import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    PulseStack,
+    bearer,
+    eventually,
+    signing_key,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -497,3 +508,163 @@ async def test_a_socket_that_never_reads_again_is_cut_off_after_the_close_timeou
     finally:
         await nc.drain()
         stalled.writer.close()
+
+
+# --- authentication: in time, valid, renewed, revoked ---------------------------------------
+
+
+def claims_of(token: str) -> dict[str, Any]:
+    payload: dict[str, Any] = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    return payload
+
+
+async def closed_by_gateway(connection: ClientConnection, within_s: float = 30) -> tuple[int, str]:
+    """Read (answering pings) until the gateway closes the socket: its (code, reason). A
+    socket still open after ``within_s`` fails the test (TimeoutError)."""
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await asyncio.wait_for(read_until_closed(connection), within_s)
+    assert closed.value.rcvd is not None
+    return closed.value.rcvd.code, closed.value.rcvd.reason
+
+
+async def read_until_closed(connection: ClientConnection) -> None:
+    while True:
+        frame = json.loads(await connection.recv())
+        if frame["type"] == "ping":
+            await connection.send(json.dumps({"type": "pong"}))
+
+
+async def test_without_a_valid_token_in_time_the_socket_closes_with_4401(
+    make_stack: Any,
+) -> None:
+    stack: PulseStack = make_stack()
+    stack.start(SERVICES)
+    valid = await stack.token()
+    # Properly signed with auth's real key, only its lifetime is over.
+    key = await signing_key(stack.database_url, json.loads(base64.urlsafe_b64decode(
+        valid.split(".")[0] + "=="))["kid"])  # fmt: skip
+    now = int(time.time())
+    expired = issue_access_token(
+        AccessClaims(**{**claims_of(valid), "iat": now - 3600, "exp": now - 1800}), key
+    )
+    first_frames = {
+        "authentication required": None,  # says nothing within the 5 s allowed
+        "invalid token (malformed)": json.dumps({"type": "auth", "token": "not-a-token"}),
+        "invalid token (expired)": json.dumps({"type": "auth", "token": expired}),
+    }
+
+    async def refused(first_frame: str | None) -> tuple[int, str]:
+        async with websockets.connect(ws_url(stack)) as connection:
+            if first_frame is not None:
+                await connection.send(first_frame)
+            return await closed_by_gateway(connection)
+
+    closes = await asyncio.gather(*(refused(frame) for frame in first_frames.values()))
+    assert closes == [(4401, reason) for reason in first_frames]
+    async with websockets.connect(ws_url(stack)) as connection:  # and a valid one is let in
+        await connection.send(json.dumps({"type": "auth", "token": valid}))
+        assert json.loads(await asyncio.wait_for(connection.recv(), 10))["type"] == "ready"
+
+
+async def test_a_socket_closes_at_token_expiry_unless_a_fresh_auth_frame_came(
+    make_stack: Any,
+) -> None:
+    """Tokens live 6 s here. ``lapsing`` never renews (a bad renewal does not count) and is
+    closed with 4401; ``renewed`` sends a token from a refresh and keeps receiving data past
+    its first token's expiry, until the fresh token's own expiry closes it."""
+    stack: PulseStack = make_stack(PULSE_AUTH_ACCESS_TOKEN_TTL_S="6")
+    stack.start(SERVICES)
+    async with httpx.AsyncClient() as client:
+        logins = [
+            (
+                await client.post(
+                    stack["gateway"].url("/api/v1/auth/login"),
+                    json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD},
+                )
+            ).json()
+            for _ in range(2)
+        ]
+    first, second = logins[0]["access_token"], logins[1]["access_token"]
+    nc = await nats.connect(stack.nats_url)
+    publishing = asyncio.create_task(Publisher(nc, "ws_j", "lease").publish(1000, every_s=0.05))
+    try:
+        async with (
+            websockets.connect(ws_url(stack)) as lapsing_ws,
+            websockets.connect(ws_url(stack)) as renewed_ws,
+        ):
+            lapsing, renewed = Socket(lapsing_ws), Socket(renewed_ws)
+            for socket_, token in ((lapsing, first), (renewed, second)):
+                await socket_.send(type="auth", token=token)
+                ready = await socket_.until("ready")
+                assert ready["expires_at"].startswith(
+                    datetime.fromtimestamp(claims_of(token)["exp"], UTC).isoformat()[:19]
+                )
+                await socket_.send(type="subscribe", channel="metric:lease")
+                await socket_.until("subscribed")
+            await lapsing.send(type="auth", token="not-a-token")
+            assert (await lapsing.until("error"))["code"] == "invalid_token"
+            # Half the lifetime later, a fresh token from the refresh token, in time.
+            await asyncio.sleep(3)
+            async with httpx.AsyncClient() as client:
+                refreshed = await client.post(
+                    stack["gateway"].url("/api/v1/auth/refresh"),
+                    json={"refresh_token": logins[1]["refresh_token"]},
+                )
+            fresh = refreshed.json()["access_token"]
+            first_expiry = claims_of(second)["exp"]
+            assert claims_of(fresh)["exp"] >= first_expiry + 2
+            await renewed.send(type="auth", token=fresh)
+
+            assert await closed_by_gateway(lapsing.connection) == (4401, "token expired")
+            # Past the second socket's first token (and a sweep of the gateway after it):
+            # still open, still receiving.
+            while time.time() < first_expiry + 1.2:
+                await renewed.until("data")
+            assert time.time() < claims_of(fresh)["exp"]
+            assert (await renewed.until("data"))["channel"] == "metric:lease"
+            # Without another renewal, the fresh token's expiry closes it in turn.
+            assert await closed_by_gateway(renewed.connection) == (4401, "token expired")
+            assert time.time() >= claims_of(fresh)["exp"]
+    finally:
+        publishing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await publishing
+        await nc.drain()
+
+
+async def test_disabling_a_user_closes_their_open_sockets(make_stack: Any) -> None:
+    stack: PulseStack = make_stack()
+    stack.start(SERVICES)
+    email, password = f"ws-{uuid.uuid4().hex[:8]}@example.com", "a long user password"
+    admin = await stack.token()
+    async with httpx.AsyncClient(base_url=stack["gateway"].url("")) as client:
+        created = await client.post(
+            "/api/v1/admin/users",
+            json={"email": email, "password": password, "role": "user"},
+            headers=bearer(admin),
+        )
+        assert created.status_code == 201, created.text
+        logged_in = await client.post(
+            "/api/v1/auth/login", json={"email": email, "password": password}
+        )
+        user_token = logged_in.json()["access_token"]
+        async with (
+            websockets.connect(ws_url(stack)) as user_ws,
+            open_socket(stack) as admin_socket,
+        ):
+            user = Socket(user_ws)
+            await user.send(type="auth", token=user_token)
+            assert (await user.until("ready"))["role"] == "user"
+            await user.send(type="subscribe", channel="metric:revoked")
+            await user.until("subscribed")
+            disabled = await client.patch(
+                f"/api/v1/admin/users/{created.json()['id']}",
+                json={"disabled": True},
+                headers=bearer(admin),
+            )
+            assert disabled.json()["disabled"] is True
+            # The gateway learns of the revocation (auth.revocations) and its sweep closes it.
+            assert await closed_by_gateway(user.connection) == (4401, "token expired")
+            # Others' sockets are not disturbed.
+            await admin_socket.send(type="ping")
+            assert await admin_socket.until("pong") == {"type": "pong"}

@@ -15,12 +15,14 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
+from pulse_runtime.access_tokens import SigningKey
 from pulse_runtime.embedded import EmbeddedNats, free_port
 
 T = TypeVar("T")
@@ -220,17 +222,57 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def stored_rows(database_url: str, name: str) -> tuple[int, int]:
-    """(rows, distinct (series, time) pairs) stored for the metric ``name``: equal when
-    nothing was written twice."""
+async def create_api_key(stack: PulseStack, scopes: list[str]) -> tuple[str, str]:
+    """An API key made through the gateway's admin API: its id and its secret."""
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            stack["gateway"].url("/api/v1/admin/api-keys"),
+            headers=bearer(await stack.token()),
+            json={"name": "test producer", "scopes": scopes},
+        )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return body["api_key"]["id"], body["secret"]
+
+
+async def stored_rows(database_url: str, name: str) -> int:
+    """How many points of the metric ``name`` are stored (the unique key on (series, time)
+    already rules out one stored twice: compare :func:`stored_points` with what was sent)."""
     conn = await asyncpg.connect(database_url)
     try:
-        row = await conn.fetchrow(
-            "SELECT count(*) AS total, count(DISTINCT (m.series_id, m.time)) AS distinct_points"
-            " FROM metrics m JOIN series s ON s.id = m.series_id WHERE s.name = $1",
+        total: int = await conn.fetchval(
+            "SELECT count(*) FROM metrics m JOIN series s ON s.id = m.series_id WHERE s.name = $1",
             name,
         )
     finally:
         await conn.close()
-    assert row is not None
-    return row["total"], row["distinct_points"]
+    return total
+
+
+StoredPoint = tuple[str, datetime, float]
+
+
+async def stored_points(database_url: str, name: str) -> list[StoredPoint]:
+    """Every stored point of the metric ``name`` as (source, time, value), sorted."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT s.source, m.time, m.value FROM metrics m JOIN series s ON s.id = m.series_id"
+            " WHERE s.name = $1",
+            name,
+        )
+    finally:
+        await conn.close()
+    return sorted((row["source"], row["time"], row["value"]) for row in rows)
+
+
+async def signing_key(database_url: str, kid: str) -> SigningKey:
+    """Auth's private signing key ``kid``, read from the stack's database (auth keeps it in
+    ``auth.signing_keys``): tests sign tokens that differ from real ones in one claim only."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        pem = await conn.fetchval("SELECT private_pem FROM auth.signing_keys WHERE kid = $1", kid)
+    finally:
+        await conn.close()
+    assert pem is not None, f"no signing key {kid!r} in auth.signing_keys"
+    return SigningKey.from_pem(kid, str(pem).encode())

@@ -14,9 +14,11 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
     (b"cross-origin-opener-policy", b"same-origin"),
+    # connect-src 'self' covers the page's own /ws too (CSP3: 'self' matches ws:/wss: of the
+    # same host and port); `ws: wss:` would let an injected script talk to any host.
     (
         b"content-security-policy",
-        b"default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
+        b"default-src 'self'; connect-src 'self'; img-src 'self' data:; "
         b"object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
     ),
 ]

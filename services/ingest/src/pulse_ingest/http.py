@@ -3,28 +3,44 @@
 Every producer authenticates with an API key (``Authorization: Bearer pk_…``) whose scopes
 allow the route; keys are checked with auth and cached briefly, so a revoked key stops
 working within ``PULSE_INGEST_API_KEY_CACHE_S`` (2 s by default).
+
+Every route declares its access in ``opt={"access": ...}``: ``"public"`` or the API key scope
+it needs. One guard enforces it, and the app refuses to start with a route that declares
+nothing (a new route cannot end up public by forgetting the key check).
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from contextvars import ContextVar
+from typing import Any, get_args
 
 import msgspec
+import structlog
 from litestar import Litestar, Request, Response, get, post
+from litestar.connection import ASGIConnection
+from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
+from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.routes import HTTPRoute
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from pulse_contracts import IngestAck
-from pulse_contracts.accounts import ApiKeyIdentity, Scope, VerifyApiKey
+from pulse_contracts.accounts import ApiKeyIdentity, VerifyApiKey
+from pulse_contracts.accounts import Scope as KeyScope
 from pulse_runtime.auth_client import AuthClient, AuthRefused, AuthUnavailable
 from pulse_runtime.health import ReadinessCheck, readiness_report
 from pulse_runtime.logging import get_logger
-from pulse_runtime.tracing import traceparent_from
+from pulse_runtime.tracing import TRACEPARENT, trace_id_of, traceparent_from
 
+from .storing import NotStored
 from .validation import InvalidMetrics, ItemError
 
 log = get_logger(__name__)
+access_log = get_logger("pulse_ingest.access")
 
 IngestMetrics = Callable[[bytes, str | None, str], Awaitable[int]]
 
@@ -46,16 +62,21 @@ class Refused(Exception):
 
 
 class ApiKeyCache:
-    """Answers of ``rpc.auth.apikeys.verify`` for a short while (valid and invalid alike)."""
+    """Answers of ``rpc.auth.apikeys.verify`` for a short while (valid and invalid alike).
+
+    Entries are keyed by the SHA-256 digest of the secret, never by the secret itself: the
+    cache outlives the request, and a dump of its keys must not hand out working API keys.
+    """
 
     def __init__(self, auth: AuthClient, ttl_s: float) -> None:
         self._auth = auth
         self._ttl_s = ttl_s
-        self._entries: dict[str, tuple[float, ApiKeyIdentity | None]] = {}
+        self._entries: dict[bytes, tuple[float, ApiKeyIdentity | None]] = {}
 
     async def identify(self, secret: str) -> ApiKeyIdentity | None:
         now = time.monotonic()
-        cached = self._entries.get(secret)
+        digest = hashlib.sha256(secret.encode()).digest()
+        cached = self._entries.get(digest)
         if cached is not None and cached[0] > now:
             return cached[1]
         try:
@@ -66,14 +87,14 @@ class ApiKeyCache:
             identity = None
         if len(self._entries) > 10_000:  # bounded: forget everything rather than grow
             self._entries.clear()
-        self._entries[secret] = (now + self._ttl_s, identity)
+        self._entries[digest] = (now + self._ttl_s, identity)
         return identity
 
 
 async def require_key(
-    request: Request[Any, Any, Any], keys: ApiKeyCache, scope: Scope
+    connection: ASGIConnection[Any, Any, Any, Any], keys: ApiKeyCache, scope: str
 ) -> ApiKeyIdentity:
-    authorization = request.headers.get("authorization", "")
+    authorization = connection.headers.get("authorization", "")
     scheme, _, secret = authorization.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise Refused(401, "unauthorized", "send Authorization: Bearer <API key>")
@@ -88,37 +109,132 @@ async def require_key(
     return identity
 
 
-@post("/api/v1/metrics", status_code=202, summary="Store metric points")
+ACCESS_LEVELS: frozenset[str] = frozenset({"public", *get_args(KeyScope)})
+"""What a route may declare: public, or the API key scope it needs."""
+
+
+def access_of(handler: BaseRouteHandler) -> str | None:
+    """The handler's declared access; Litestar's own OPTIONS handlers are public."""
+    access = handler.opt.get("access")
+    if access is None and handler.handler_name == "options_handler":
+        return "public"
+    return access if isinstance(access, str) else None
+
+
+async def require_access(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """The app-wide guard: the route's declared access decides (an undeclared one needs a key
+    with a scope no key has, so it is refused: the startup check makes that moot)."""
+    access = access_of(handler)
+    if access == "public":
+        return
+    keys: ApiKeyCache = connection.app.state["api_keys"]  # `.keys` is Mapping.keys
+    await require_key(connection, keys, access or "undeclared")
+
+
+def undeclared_routes(app: Litestar) -> list[str]:
+    """Routes that do not say who may use them: the app refuses to start with any."""
+    missing = []
+    for route in app.routes:
+        handlers = route.route_handlers if isinstance(route, HTTPRoute) else [route.route_handler]
+        for handler in handlers:
+            if access_of(handler) not in ACCESS_LEVELS:
+                missing.append(f"{route.path} ({handler.handler_name})")
+    return missing
+
+
+current_traceparent: ContextVar[str] = ContextVar("ingest_traceparent")
+_QUIET_PATHS = frozenset({"/healthz", "/readyz"})
+
+
+def trace_requests(app: ASGIApp) -> ASGIApp:
+    """As the gateway does: the request's trace id (``traceparent`` or new) is bound for every
+    log line it causes, answered in the ``traceparent`` header, and one line logs the request."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        incoming = {
+            key.decode("latin-1"): value.decode("latin-1")
+            for key, value in scope["headers"]
+            if key == TRACEPARENT.encode()
+        }
+        traceparent = traceparent_from(incoming)
+        token = current_traceparent.set(traceparent)
+        structlog.contextvars.bind_contextvars(trace_id=trace_id_of(traceparent))
+        status = 0
+        started = time.perf_counter()
+
+        async def send_with_trace(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (TRACEPARENT.encode(), traceparent.encode()),
+                ]
+            await send(message)
+
+        try:
+            await app(scope, receive, send_with_trace)
+        finally:
+            if scope["path"] not in _QUIET_PATHS:
+                access_log.info(
+                    "request",
+                    method=scope.get("method"),
+                    path=scope["path"],
+                    status=status,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                )
+            structlog.contextvars.unbind_contextvars("trace_id")
+            current_traceparent.reset(token)
+
+    return middleware
+
+
+@post(
+    "/api/v1/metrics",
+    status_code=202,
+    summary="Store metric points",
+    opt={"access": "ingest:metrics"},
+)
 async def post_metrics(
-    request: Request[Any, Any, Any],
-    keys: NamedDependency[ApiKeyCache],
-    ingest: NamedDependency[IngestMetrics],
+    request: Request[Any, Any, Any], ingest: NamedDependency[IngestMetrics]
 ) -> IngestAck:
     """One point or an array of points, JSON or msgpack (``Content-Type``). 202 once stored."""
-    await require_key(request, keys, "ingest:metrics")
     body = await request.body()
-    traceparent = traceparent_from({"traceparent": request.headers.get("traceparent", "")})
+    traceparent = current_traceparent.get(None) or traceparent_from(
+        {TRACEPARENT: request.headers.get(TRACEPARENT, "")}
+    )
     try:
         accepted = await ingest(body, request.headers.get("content-type"), traceparent)
     except InvalidMetrics as refused:
         raise Refused(400, "invalid_metrics", str(refused), refused.errors) from None
+    except NotStored as failed:
+        cause = failed.__cause__
+        log.error("points not stored", error=f"{type(cause).__name__}: {cause}")
+        raise Refused(503, "not_stored", str(failed)) from None
     return IngestAck(accepted=accepted)
 
 
-@get("/healthz", include_in_schema=False)
+@get("/healthz", include_in_schema=False, opt={"access": "public"})
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/readyz", include_in_schema=False)
+@get("/readyz", include_in_schema=False, opt={"access": "public"})
 async def readyz(readiness: NamedDependency[ReadinessCheck]) -> Response[dict[str, object]]:
     status, body = readiness_report(await readiness())
     return Response(body, status_code=status)
 
 
+_REFUSAL_HEADERS = {401: {"WWW-Authenticate": "Bearer"}, 503: {"Retry-After": "1"}}
+
+
 def _refused(_: Request[Any, Any, Any], exc: Refused) -> Response[ErrorBody]:
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    return Response(exc.body, status_code=exc.status, headers=headers)
+    return Response(exc.body, status_code=exc.status, headers=_REFUSAL_HEADERS.get(exc.status))
 
 
 def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
@@ -137,6 +253,9 @@ def _internal_error(_: Request[Any, Any, Any], exc: Exception) -> Response[Error
     )
 
 
+ROUTES = [post_metrics, healthz, readyz]
+
+
 def create_http_app(
     *,
     keys: ApiKeyCache,
@@ -147,22 +266,27 @@ def create_http_app(
     def provide(value: object) -> Provide:
         return Provide(lambda: value, use_cache=True, sync_to_thread=False)
 
-    return Litestar(
-        route_handlers=[post_metrics, healthz, readyz],
+    app = Litestar(
+        route_handlers=list(ROUTES),
         dependencies={
-            "keys": provide(keys),
             "ingest": provide(ingest),
             "readiness": provide(readiness),
         },
+        guards=[require_access],
+        state=State({"api_keys": keys}),
         exception_handlers={
             Refused: _refused,
             HTTPException: _http_error,
             Exception: _internal_error,
         },
+        middleware=[trace_requests],
         request_max_body_size=max_body_bytes,
         logging_config=None,
         openapi_config=None,
     )
+    if missing := undeclared_routes(app):
+        raise RuntimeError(f"routes without a declared access level: {', '.join(missing)}")
+    return app
 
 
 __all__ = ["ApiKeyCache", "create_http_app"]
