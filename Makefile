@@ -32,7 +32,7 @@ DASHBOARD_SOURCES := $(shell find $(DASHBOARD)/src $(DASHBOARD)/public -type f 2
 	$(wildcard $(DASHBOARD)/index.html $(DASHBOARD)/*.config.ts $(DASHBOARD)/tsconfig*.json)
 
 $(DASHBOARD)/node_modules/.installed: $(DASHBOARD)/package-lock.json $(DASHBOARD)/package.json
-	cd $(DASHBOARD) && npm ci --no-audit --no-fund --loglevel=error
+	cd $(DASHBOARD) && npm ci --prefer-offline --no-audit --no-fund --loglevel=error
 	@touch $@
 
 $(DASHBOARD)/dist/index.html: $(DASHBOARD)/node_modules/.installed $(DASHBOARD_SOURCES)
@@ -47,7 +47,7 @@ dashboard: $(DASHBOARD)/dist/index.html ## build the dashboard (only when its so
 endif
 
 dashboard-test: $(DASHBOARD)/dist/index.html ## the dashboard's type check, unit tests (Vitest) and size budget
-	cd $(DASHBOARD) && npm run --silent test && npm run --silent size
+	cd $(DASHBOARD) && npm run --silent typecheck && npm run --silent test && npm run --silent size
 
 types: sync ## regenerate the dashboard's TypeScript types from the gateway's schemas
 	$(PY) -m pulse_gateway.typescript $(DASHBOARD)/src/api
