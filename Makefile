@@ -22,7 +22,8 @@ $(VENV)/.synced: uv.lock pyproject.toml */pyproject.toml services/*/pyproject.to
 
 sync: $(VENV)/.synced ## create .venv and install every package (from uv.lock)
 
-run: sync dashboard ## start the whole platform (embedded NATS and PostgreSQL unless PULSE_NATS_URL / PULSE_DATABASE_URL are set)
+run: ## start the whole platform (embedded NATS and PostgreSQL unless PULSE_NATS_URL / PULSE_DATABASE_URL are set)
+	@$(MAKE) --no-print-directory -j2 sync dashboard  # independent: install both at once
 	@$(PY) -m pulse_runtime.devstack
 
 # --- the dashboard (services/dashboard: React + Vite, built with npm) -----------------------
