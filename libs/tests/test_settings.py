@@ -3,11 +3,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Literal
 
 import msgspec
 import pytest
+from pulse_auth.settings import Settings as AuthSettings
 from pulse_gateway.settings import Settings as GatewaySettings
 from pulse_persistence.settings import Settings as PersistenceSettings
 from pulse_runtime.settings import (
@@ -96,6 +97,58 @@ def test_service_settings_are_range_checked() -> None:
         PersistenceSettings.from_environ({"PULSE_PERSISTENCE_BATCH_SIZE": "-5"})
     assert str(raised.value) == (
         "PULSE_PERSISTENCE_BATCH_SIZE='-5' is not valid: Expected `int` >= 1"
+    )
+
+
+@pytest.mark.parametrize(
+    ("read", "environ", "message"),
+    [
+        (
+            PersistenceSettings.from_environ,
+            {"PULSE_STREAM_MAX_AGE_S": "60"},
+            "PULSE_STREAM_DUPLICATE_WINDOW_S=120 is longer than PULSE_STREAM_MAX_AGE_S=60:"
+            " a message cannot be remembered for longer than it is kept",
+        ),
+        (
+            PersistenceSettings.from_environ,
+            {"PULSE_DEADLETTER_MAX_AGE_S": "30", "PULSE_STREAM_DUPLICATE_WINDOW_S": "60"},
+            "PULSE_STREAM_DUPLICATE_WINDOW_S=60 is longer than PULSE_DEADLETTER_MAX_AGE_S=30:"
+            " a message cannot be remembered for longer than it is kept",
+        ),
+        (
+            PersistenceSettings.from_environ,
+            {"PULSE_PERSISTENCE_POOL_SIZE": "4", "PULSE_PERSISTENCE_WRITERS": "4"},
+            "PULSE_PERSISTENCE_POOL_SIZE=4 leaves no connection for history queries beside"
+            " PULSE_PERSISTENCE_WRITERS=4 writers: make it at least 5",
+        ),
+        (
+            AuthSettings.from_environ,
+            {"PULSE_AUTH_LOGIN_BASE_DELAY_S": "60", "PULSE_AUTH_LOGIN_MAX_DELAY_S": "10"},
+            "PULSE_AUTH_LOGIN_MAX_DELAY_S=10 is below PULSE_AUTH_LOGIN_BASE_DELAY_S=60:"
+            " the delay grows from the base up to the maximum",
+        ),
+    ],
+)
+def test_rules_between_settings_name_both_variables(
+    read: Callable[[Mapping[str, str]], object], environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(SettingsError) as refused:
+        read(environ)
+    assert str(refused.value) == message
+
+
+def test_related_settings_that_agree_are_accepted() -> None:
+    """No max age (0) bounds no duplicate window; equal delays and one spare connection pass."""
+    PersistenceSettings.from_environ(
+        {
+            "PULSE_STREAM_MAX_AGE_S": "0",
+            "PULSE_STREAM_DUPLICATE_WINDOW_S": "600",
+            "PULSE_PERSISTENCE_POOL_SIZE": "3",
+            "PULSE_PERSISTENCE_WRITERS": "2",
+        }
+    )
+    AuthSettings.from_environ(
+        {"PULSE_AUTH_LOGIN_BASE_DELAY_S": "5", "PULSE_AUTH_LOGIN_MAX_DELAY_S": "5"}
     )
 
 

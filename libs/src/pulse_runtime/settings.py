@@ -46,6 +46,19 @@ class CommonSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     deadletter_max_age_s: NonNegativeFloat = 30 * 24 * 3600.0
     shutdown_timeout_s: PositiveFloat = 20.0
 
+    def __post_init__(self) -> None:
+        # JetStream refuses such a stream at start, with a less helpful message.
+        for max_age_s, variable in (
+            (self.stream_max_age_s, "PULSE_STREAM_MAX_AGE_S"),
+            (self.deadletter_max_age_s, "PULSE_DEADLETTER_MAX_AGE_S"),
+        ):
+            if 0 < max_age_s < self.stream_duplicate_window_s:
+                raise ValueError(
+                    f"PULSE_STREAM_DUPLICATE_WINDOW_S={self.stream_duplicate_window_s:g} is longer"
+                    f" than {variable}={max_age_s:g}: a message cannot be remembered for longer"
+                    " than it is kept"
+                )
+
 
 class DatabaseSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """``PULSE_DATABASE_URL``: for the services that own a schema (persistence, auth)."""
@@ -77,8 +90,8 @@ def load_settings(
             raise SettingsError(f"{variable}={raw!r} is not valid: {reason}") from None
     try:
         return msgspec.convert(values, settings_type)
-    except msgspec.ValidationError as exc:
-        raise SettingsError(f"settings with prefix {prefix}: {exc}") from None
+    except msgspec.ValidationError as exc:  # a rule between settings (``__post_init__``)
+        raise SettingsError(str(exc).split(" - at ", 1)[0]) from None
 
 
 def _split_if_list(raw: str, field_type: Any) -> Any:

@@ -31,6 +31,14 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     subscription, so logins waiting for a hash never hold up a key check or a refresh)."""
     pool_size: PositiveInt = 5
 
+    def __post_init__(self) -> None:
+        if self.login_max_delay_s < self.login_base_delay_s:
+            raise ValueError(
+                f"PULSE_AUTH_LOGIN_MAX_DELAY_S={self.login_max_delay_s:g} is below"
+                f" PULSE_AUTH_LOGIN_BASE_DELAY_S={self.login_base_delay_s:g}: the delay grows"
+                " from the base up to the maximum"
+            )
+
 
 class AdminSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """``PULSE_ADMIN_EMAIL`` / ``PULSE_ADMIN_PASSWORD``: the first admin, if none exists."""

@@ -33,6 +33,14 @@ class PersistenceSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unkn
     retention_s: NonNegativeInt = 0
     rollup_retention_s: NonNegativeInt = 0
 
+    def __post_init__(self) -> None:
+        if self.pool_size <= self.writers:
+            raise ValueError(
+                f"PULSE_PERSISTENCE_POOL_SIZE={self.pool_size} leaves no connection for history"
+                f" queries beside PULSE_PERSISTENCE_WRITERS={self.writers} writers: make it at"
+                f" least {self.writers + 1}"
+            )
+
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     common: CommonSettings
