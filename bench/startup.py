@@ -27,27 +27,11 @@ import psutil
 from pulse_runtime.embedded import free_port
 
 from bench.report import table, write
-from tests.support.stack import DASHBOARD_DIST
+from tests.support.stack import DASHBOARD_DIST, devstack_env
 
 SCRIPT = DASHBOARD_DIST.parent / "e2e" / "startup.mjs"
 _ADMIN = re.compile(r"first admin: (\S+)  password: (\S+)")
 _RUNNING = re.compile(r"Pulse is running: open (\S+)")
-
-
-def _devstack_env(data: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PULSE_")}  # noqa: TID251
-    env.update(
-        PULSE_DATA_DIR=str(data),
-        PULSE_GATEWAY_PORT=str(free_port()),
-        PULSE_INGEST_PORT=str(free_port()),
-        PULSE_PERSISTENCE_PORT=str(free_port()),
-        PULSE_GENERATOR_PORT=str(free_port()),
-        PULSE_AUTH_PORT=str(free_port()),
-        PULSE_GATEWAY_METRICS_PORT=str(free_port()),
-        PULSE_INGEST_METRICS_PORT=str(free_port()),
-        PULSE_LOG_FORMAT="json",
-    )
-    return env
 
 
 async def _browser(url: str, email: str, password: str) -> dict[str, Any]:
@@ -80,7 +64,7 @@ async def _one_run(data: Path, label: str) -> dict[str, Any]:
     print(f"{label}: starting `make run` (data in {data})", flush=True)
     started = time.time()
     devstack = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "pulse_runtime.devstack", env=_devstack_env(data),
+        sys.executable, "-m", "pulse_runtime.devstack", env=devstack_env(data, free_port()),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     assert devstack.stdout is not None

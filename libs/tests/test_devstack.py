@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -20,25 +19,15 @@ import pytest
 from pulse_runtime import devstack as devstack_module
 from pulse_runtime.embedded import free_port
 
+from tests.support.stack import devstack_env
+
 pytestmark = pytest.mark.integration
 
 
 def start_devstack(data_dir: Path, gateway_port: int) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PULSE_")}  # noqa: TID251
-    env.update(
-        PULSE_DATA_DIR=str(data_dir),
-        PULSE_GATEWAY_PORT=str(gateway_port),
-        PULSE_INGEST_PORT=str(free_port()),
-        PULSE_PERSISTENCE_PORT=str(free_port()),
-        PULSE_GENERATOR_PORT=str(free_port()),
-        PULSE_AUTH_PORT=str(free_port()),
-        PULSE_GATEWAY_METRICS_PORT=str(free_port()),
-        PULSE_INGEST_METRICS_PORT=str(free_port()),
-        PULSE_LOG_FORMAT="json",
-    )
     return subprocess.Popen(
         [sys.executable, "-m", "pulse_runtime.devstack"],
-        env=env,
+        env=devstack_env(data_dir, gateway_port),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -28,9 +28,9 @@ from litestar.routes import HTTPRoute, WebSocketRoute
 from pulse_contracts import Codec, subjects
 from pulse_contracts.accounts import KeysRequest, PublicKeys, Scope
 from pulse_gateway.app import describing_app
-from pulse_gateway.security import access_of
 from pulse_runtime.access_tokens import AccessClaims, SigningKey, issue_access_token
 from pulse_runtime.embedded import free_port
+from pulse_runtime.web import access_of
 
 from tests.support.stack import (
     ADMIN_EMAIL,
@@ -254,7 +254,7 @@ def declared_ingest_routes() -> list[tuple[str, str, str]]:
     for route in app.routes:
         assert isinstance(route, HTTPRoute), route.path
         for handler in route.route_handlers:
-            access = pulse_ingest.http.access_of(handler)
+            access = access_of(handler)
             assert access is not None, route.path
             for method in sorted(handler.http_methods - {"OPTIONS", "HEAD"}):
                 table.append((method, route.path, access))

@@ -123,6 +123,25 @@ class ServiceProcess:
         return self.log_path.read_text(errors="replace")[-6000:] if self.log_path.exists() else ""
 
 
+def devstack_env(data_dir: Path, gateway_port: int) -> dict[str, str]:
+    """The environment for ``python -m pulse_runtime.devstack`` (what ``make run`` starts) on
+    ``data_dir``: no inherited ``PULSE_*``, free ports for everything but NATS and PostgreSQL
+    (the supervisor picks those), JSON logs."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PULSE_")}  # noqa: TID251
+    env.update(
+        PULSE_DATA_DIR=str(data_dir),
+        PULSE_GATEWAY_PORT=str(gateway_port),
+        PULSE_INGEST_PORT=str(free_port()),
+        PULSE_PERSISTENCE_PORT=str(free_port()),
+        PULSE_GENERATOR_PORT=str(free_port()),
+        PULSE_AUTH_PORT=str(free_port()),
+        PULSE_GATEWAY_METRICS_PORT=str(free_port()),
+        PULSE_INGEST_METRICS_PORT=str(free_port()),
+        PULSE_LOG_FORMAT="json",
+    )
+    return env
+
+
 class PulseStack:
     """A NATS server of its own, a database of its own, and any Pulse services on them."""
 

@@ -39,10 +39,10 @@ from pulse_contracts.accounts import (
 )
 from pulse_runtime.access_tokens import AccessClaims
 from pulse_runtime.auth_client import AuthClient, AuthRefused, AuthUnavailable
+from pulse_runtime.web import current_traceparent
 
 from .errors import ApiError
 from .settings import GatewaySettings
-from .tracing import current_traceparent
 
 REFRESH_COOKIE = "pulse_refresh"
 _COOKIE_PATH = "/api/v1/auth"

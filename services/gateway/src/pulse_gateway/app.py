@@ -20,6 +20,7 @@ from pulse_runtime.logging import get_logger
 from pulse_runtime.messaging import create_broker, is_connected, start_broker
 from pulse_runtime.service import Lifecycle
 from pulse_runtime.telemetry import counter, gauge, new_registry
+from pulse_runtime.web import trace_requests, undeclared_routes
 
 from . import accounts, routes, ws_route
 from .errors import (
@@ -31,16 +32,16 @@ from .errors import (
 )
 from .fanout import ChannelHub
 from .history import HistoryClient
-from .protections import security_headers, undeclared_routes
+from .protections import security_headers
 from .replay import StreamReader
-from .security import KeyRing, require_access
+from .security import ACCESS_LEVELS, KeyRing, require_access
 from .settings import GatewaySettings, Settings
-from .tracing import trace_requests
 from .ws_direct import expose_websocket_protocol
 from .ws_frames import FrameCodec
 from .ws_route import SocketRegistry
 
 log = get_logger(__name__)
+_QUIET_PATHS = ("/healthz", "/readyz", "/metrics")  # probes and scrapes: no request line
 
 
 def dashboard_directory(configured: str) -> Path:
@@ -101,7 +102,7 @@ def create_app(
             HTTPException: http_error_handler,
             Exception: internal_error_handler,
         },
-        middleware=[trace_requests, security_headers],
+        middleware=[trace_requests("pulse_gateway.access", _QUIET_PATHS), security_headers],
         cors_config=CORSConfig(allow_origins=settings.cors_origins, allow_credentials=True)
         if settings.cors_origins
         else None,
@@ -114,7 +115,7 @@ def create_app(
         ),
         logging_config=None,
     )
-    if missing := undeclared_routes(app):
+    if missing := undeclared_routes(app, ACCESS_LEVELS):
         raise RuntimeError(f"routes without a declared access level: {', '.join(missing)}")
     return app
 

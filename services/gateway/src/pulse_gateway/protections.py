@@ -1,13 +1,9 @@
-"""Response headers every answer carries, and the check that every route declares its access."""
+"""Response headers every answer carries."""
 
 from __future__ import annotations
 
-from litestar import Litestar
 from litestar.enums import ScopeType
-from litestar.routes import HTTPRoute
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-
-from .security import ACCESS_LEVELS, access_of
 
 SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"x-content-type-options", b"nosniff"),
@@ -38,14 +34,3 @@ def security_headers(app: ASGIApp) -> ASGIApp:
         await app(scope, receive, send_with_headers)
 
     return middleware
-
-
-def undeclared_routes(app: Litestar) -> list[str]:
-    """Routes that do not say who may use them: the app refuses to start with any."""
-    missing = []
-    for route in app.routes:
-        handlers = route.route_handlers if isinstance(route, HTTPRoute) else [route.route_handler]
-        for handler in handlers:
-            if access_of(handler) not in ACCESS_LEVELS:
-                missing.append(f"{route.path} ({handler.handler_name})")
-    return missing

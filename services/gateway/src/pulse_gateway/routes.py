@@ -13,6 +13,7 @@ from litestar.openapi import ResponseSpec
 from litestar.params import QueryParameter
 from pulse_contracts import SERIES_TOKEN_PATTERN
 from pulse_runtime.health import ReadinessCheck, readiness_report
+from pulse_runtime.web import current_traceparent
 
 from .channels import parse_channel
 from .errors import ApiError, ErrorBody, invalid_parameter, missing_parameter
@@ -21,7 +22,6 @@ from .history import HistoryClient
 from .schemas import MetricPointOut, MetricsHistory, SeriesCatalog, SeriesOut
 from .security import KeyRing
 from .settings import GatewaySettings
-from .tracing import current_traceparent
 from .websocket_auth import SocketSession
 
 _SERIES_TOKEN = re.compile(SERIES_TOKEN_PATTERN)

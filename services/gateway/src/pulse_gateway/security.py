@@ -31,6 +31,7 @@ from pulse_contracts.accounts import (
 from pulse_runtime.access_tokens import AccessClaims, InvalidToken, TokenVerifier
 from pulse_runtime.auth_client import AuthClient, AuthRefused, AuthUnavailable
 from pulse_runtime.logging import get_logger
+from pulse_runtime.web import access_of
 
 log = get_logger(__name__)
 
@@ -156,15 +157,6 @@ def bearer_token(authorization: str | None) -> str | None:
         return None
     scheme, _, token = authorization.partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
-
-
-def access_of(handler: BaseRouteHandler) -> str | None:
-    """The handler's declared access; Litestar's own OPTIONS (CORS preflight) handlers are
-    public, as a preflight never carries credentials."""
-    access = handler.opt.get("access")
-    if access is None and handler.handler_name == "options_handler":
-        return "public"
-    return access if isinstance(access, str) else None
 
 
 async def require_access(

@@ -14,33 +14,28 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
 from typing import Any, get_args
 
 import msgspec
-import structlog
 from litestar import Litestar, Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.routes import HTTPRoute
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from pulse_contracts import IngestAck
 from pulse_contracts.accounts import ApiKeyIdentity, VerifyApiKey
 from pulse_contracts.accounts import Scope as KeyScope
 from pulse_runtime.auth_client import AuthClient, AuthRefused, AuthUnavailable
 from pulse_runtime.health import ReadinessCheck, readiness_report
 from pulse_runtime.logging import get_logger
-from pulse_runtime.tracing import TRACEPARENT, trace_id_of, traceparent_from
+from pulse_runtime.tracing import TRACEPARENT, traceparent_from
+from pulse_runtime.web import access_of, current_traceparent, trace_requests, undeclared_routes
 
 from .storing import NotStored
 from .validation import InvalidMetrics, ItemError
 
 log = get_logger(__name__)
-access_log = get_logger("pulse_ingest.access")
 
 IngestMetrics = Callable[[bytes, str | None, str], Awaitable[int]]
 
@@ -113,14 +108,6 @@ ACCESS_LEVELS: frozenset[str] = frozenset({"public", *get_args(KeyScope)})
 """What a route may declare: public, or the API key scope it needs."""
 
 
-def access_of(handler: BaseRouteHandler) -> str | None:
-    """The handler's declared access; Litestar's own OPTIONS handlers are public."""
-    access = handler.opt.get("access")
-    if access is None and handler.handler_name == "options_handler":
-        return "public"
-    return access if isinstance(access, str) else None
-
-
 async def require_access(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
@@ -131,67 +118,6 @@ async def require_access(
         return
     keys: ApiKeyCache = connection.app.state["api_keys"]  # `.keys` is Mapping.keys
     await require_key(connection, keys, access or "undeclared")
-
-
-def undeclared_routes(app: Litestar) -> list[str]:
-    """Routes that do not say who may use them: the app refuses to start with any."""
-    missing = []
-    for route in app.routes:
-        handlers = route.route_handlers if isinstance(route, HTTPRoute) else [route.route_handler]
-        for handler in handlers:
-            if access_of(handler) not in ACCESS_LEVELS:
-                missing.append(f"{route.path} ({handler.handler_name})")
-    return missing
-
-
-current_traceparent: ContextVar[str] = ContextVar("ingest_traceparent")
-_QUIET_PATHS = frozenset({"/healthz", "/readyz"})
-
-
-def trace_requests(app: ASGIApp) -> ASGIApp:
-    """As the gateway does: the request's trace id (``traceparent`` or new) is bound for every
-    log line it causes, answered in the ``traceparent`` header, and one line logs the request."""
-
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await app(scope, receive, send)
-            return
-        incoming = {
-            key.decode("latin-1"): value.decode("latin-1")
-            for key, value in scope["headers"]
-            if key == TRACEPARENT.encode()
-        }
-        traceparent = traceparent_from(incoming)
-        token = current_traceparent.set(traceparent)
-        structlog.contextvars.bind_contextvars(trace_id=trace_id_of(traceparent))
-        status = 0
-        started = time.perf_counter()
-
-        async def send_with_trace(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [
-                    *message.get("headers", []),
-                    (TRACEPARENT.encode(), traceparent.encode()),
-                ]
-            await send(message)
-
-        try:
-            await app(scope, receive, send_with_trace)
-        finally:
-            if scope["path"] not in _QUIET_PATHS:
-                access_log.info(
-                    "request",
-                    method=scope.get("method"),
-                    path=scope["path"],
-                    status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                )
-            structlog.contextvars.unbind_contextvars("trace_id")
-            current_traceparent.reset(token)
-
-    return middleware
 
 
 @post(
@@ -279,12 +205,12 @@ def create_http_app(
             HTTPException: _http_error,
             Exception: _internal_error,
         },
-        middleware=[trace_requests],
+        middleware=[trace_requests("pulse_ingest.access", ("/healthz", "/readyz"))],
         request_max_body_size=max_body_bytes,
         logging_config=None,
         openapi_config=None,
     )
-    if missing := undeclared_routes(app):
+    if missing := undeclared_routes(app, ACCESS_LEVELS):
         raise RuntimeError(f"routes without a declared access level: {', '.join(missing)}")
     return app
 
