@@ -575,6 +575,18 @@ async def test_security_headers_and_body_limit(stack: PulseStack) -> None:
         huge = await client.post(
             stack["gateway"].url("/api/v1/auth/login"), content=b"x" * (2 << 20)
         )
+        # Answers no route gave pass through the same edge: headers and trace context.
+        traceparent = f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"
+        missing = await client.get(
+            stack["gateway"].url("/api/v1/nowhere"), headers={"traceparent": traceparent}
+        )
+        wrong_method = await client.delete(stack["gateway"].url("/api/v1/auth/login"))
+    assert (missing.status_code, missing.json()["code"]) == (404, "not_found")
+    assert missing.headers["traceparent"] == traceparent
+    assert wrong_method.status_code == 405
+    for answer in (missing, wrong_method):
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert "traceparent" in answer.headers
     assert page.headers["x-content-type-options"] == "nosniff"
     assert page.headers["x-frame-options"] == "DENY"
     csp = [part.strip() for part in page.headers["content-security-policy"].split(";")]
@@ -686,6 +698,8 @@ async def test_ingest_http_needs_a_valid_key_with_the_scope(make_stack: Any) -> 
             url, json=[point, point], headers={**bearer(secret), "traceparent": traceparent}
         )
         invalid = await client.post(url, json={**point, "value": "high"}, headers=bearer(secret))
+        lost = f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"
+        nowhere = await client.get(stack["ingest"].url("/nowhere"), headers={"traceparent": lost})
         too_big = await client.post(
             url, content=b"[" + b" " * (17 << 20) + b"]", headers=bearer(secret)
         )
@@ -694,6 +708,7 @@ async def test_ingest_http_needs_a_valid_key_with_the_scope(make_stack: Any) -> 
         assert (lacking.status_code, lacking.json()["code"]) == (403, "forbidden")
         assert (accepted.status_code, accepted.json()) == (202, {"accepted": 2})
         assert accepted.headers["traceparent"] == traceparent
+        assert (nowhere.status_code, nowhere.headers["traceparent"]) == (404, lost)
         assert invalid.status_code == 400
         assert invalid.json() == {
             "code": "invalid_metrics",
@@ -729,6 +744,11 @@ async def test_ingest_http_needs_a_valid_key_with_the_scope(make_stack: Any) -> 
         for line in lines
         if line.get("trace_id") == trace_id
     ] == [("request", "POST", "/api/v1/metrics", 202)]
+    assert [
+        (line["event"], line["path"], line["status"])
+        for line in lines
+        if line.get("trace_id") == lost.split("-")[1]
+    ] == [("request", "/nowhere", 404)]
     assert secret not in stack["ingest"].log_path.read_text()
 
 

@@ -12,6 +12,7 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
+from litestar.types import ASGIApp
 from pulse_contracts import Codec, subjects
 from pulse_runtime.auth_client import AuthClient
 from pulse_runtime.health import HealthListener, ReadinessCheck
@@ -102,7 +103,6 @@ def create_app(
             HTTPException: http_error_handler,
             Exception: internal_error_handler,
         },
-        middleware=[trace_requests("pulse_gateway.access", _QUIET_PATHS), security_headers],
         cors_config=CORSConfig(allow_origins=settings.cors_origins, allow_credentials=True)
         if settings.cors_origins
         else None,
@@ -118,6 +118,12 @@ def create_app(
     if missing := undeclared_routes(app, ACCESS_LEVELS):
         raise RuntimeError(f"routes without a declared access level: {', '.join(missing)}")
     return app
+
+
+def served(app: Litestar) -> ASGIApp:
+    """The app as the server runs it: tracing and security headers wrap it whole, since a
+    Litestar middleware never sees an answer no route gave (404, 405)."""
+    return trace_requests("pulse_gateway.access", _QUIET_PATHS)(security_headers(app))
 
 
 def describing_app() -> Litestar:
@@ -197,7 +203,7 @@ class GatewayService:
             readiness=self.readiness,
         )
         self.server = HttpServer(
-            expose_websocket_protocol(app),
+            expose_websocket_protocol(served(app)),
             host=own.host,
             port=own.port,
             ws_max_size=self.settings.websocket.max_frame_bytes,

@@ -35,7 +35,7 @@ from pulse_runtime.streams import pulse_streams
 from pulse_runtime.telemetry import counter, new_registry
 from pulse_runtime.tracing import TRACEPARENT, child_traceparent, trace_id_of, traceparent_from
 
-from .http import ApiKeyCache, create_http_app
+from .http import ApiKeyCache, create_http_app, served
 from .settings import Settings
 from .storing import NotStored
 from .validation import InvalidMetrics, MetricsValidator
@@ -209,7 +209,7 @@ class IngestService:
             readiness=self.readiness,
             max_body_bytes=own.max_body_bytes,
         )
-        self.http = HttpServer(app, host=own.host, port=own.port)
+        self.http = HttpServer(served(app), host=own.host, port=own.port)
         if not await self.http.start():
             return False
         self._started = True

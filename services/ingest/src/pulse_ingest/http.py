@@ -23,6 +23,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.types import ASGIApp
 from pulse_contracts import IngestAck
 from pulse_contracts.accounts import ApiKeyIdentity, VerifyApiKey
 from pulse_contracts.accounts import Scope as KeyScope
@@ -205,7 +206,6 @@ def create_http_app(
             HTTPException: _http_error,
             Exception: _internal_error,
         },
-        middleware=[trace_requests("pulse_ingest.access", ("/healthz", "/readyz"))],
         request_max_body_size=max_body_bytes,
         logging_config=None,
         openapi_config=None,
@@ -215,4 +215,10 @@ def create_http_app(
     return app
 
 
-__all__ = ["ApiKeyCache", "create_http_app"]
+def served(app: Litestar) -> ASGIApp:
+    """The app as the server runs it: tracing wraps it whole, since a Litestar middleware never
+    sees an answer no route gave (404, 405)."""
+    return trace_requests("pulse_ingest.access", ("/healthz", "/readyz"))(app)
+
+
+__all__ = ["ApiKeyCache", "create_http_app", "served"]
