@@ -664,7 +664,7 @@ async def test_disabling_a_user_closes_their_open_sockets(make_stack: Any) -> No
             )
             assert disabled.json()["disabled"] is True
             # The gateway learns of the revocation (auth.revocations) and its sweep closes it.
-            assert await closed_by_gateway(user.connection) == (4401, "token expired")
+            assert await closed_by_gateway(user.connection) == (4401, "token revoked")
             # Others' sockets are not disturbed.
             await admin_socket.send(type="ping")
             assert await admin_socket.until("pong") == {"type": "pong"}

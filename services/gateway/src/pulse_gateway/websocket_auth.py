@@ -93,7 +93,10 @@ class SocketSession:
         while True:
             self._renewed.clear()
             remaining = self.claims.exp - time.time()
-            if remaining <= 0 or self._keyring.is_revoked(self.claims):
+            if self._keyring.is_revoked(self.claims):
+                await self._socket.close(code=CLOSE_UNAUTHENTICATED, reason="token revoked")
+                return
+            if remaining <= 0:
                 await self._socket.close(code=CLOSE_UNAUTHENTICATED, reason="token expired")
                 return
             with contextlib.suppress(TimeoutError):

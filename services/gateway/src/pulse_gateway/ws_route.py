@@ -107,7 +107,9 @@ class SocketRegistry:
                 claims = client.claims
                 if claims is None:
                     continue
-                if claims.exp <= wall or self.keyring.is_revoked(claims):
+                if self.keyring.is_revoked(claims):
+                    client.close(CLOSE_UNAUTHENTICATED, "token revoked")
+                elif claims.exp <= wall:
                     client.close(CLOSE_UNAUTHENTICATED, "token expired")
                 elif now - client.last_heard > 2 * heartbeat:
                     client.close(CLOSE_HEARTBEAT_MISSED, "no frame from the client in time")
