@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 
 import asyncpg
@@ -162,3 +163,31 @@ async def test_two_owners_starting_at_once_share_the_ledger_safely(
         for conn in connections:
             await conn.close()
     assert results == [["0001_x.sql"], ["0001_x.sql"]]
+
+
+async def test_an_existing_ledger_needs_no_create_privilege(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A role that may not create in public (compose's pulse_auth) uses the ledger made for
+    it: CREATE TABLE IF NOT EXISTS would need CREATE on the schema even though it exists."""
+    conn = await asyncpg.connect(database_url)
+    role = f"pulse_test_{uuid.uuid4().hex[:12]}"
+    try:
+        if not await conn.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"):
+            pytest.skip("needs a superuser to create a role and SET ROLE to it")
+        assert await apply_migrations(conn, "first", tmp_path) == []  # creates the ledger
+        await conn.execute(f"CREATE ROLE {role} NOLOGIN")
+        await conn.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
+        await conn.execute(f"GRANT SELECT, INSERT ON pulse_migrations TO {role}")
+        await conn.execute(f"SET ROLE {role}")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("CREATE TABLE IF NOT EXISTS pulse_migrations (id int)")
+        write(tmp_path, "0001_nothing.sql", "SELECT 1;")
+        assert await apply_migrations(conn, "second", tmp_path) == ["0001_nothing.sql"]
+        assert await apply_migrations(conn, "second", tmp_path) == []
+    finally:
+        await conn.execute("RESET ROLE")
+        if await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
+            await conn.execute(f"DROP OWNED BY {role}")  # its grants, in this database only
+            await conn.execute(f"DROP ROLE {role}")
+        await conn.close()

@@ -3,7 +3,8 @@
 They run offline and need no Docker engine: compose.yaml is validated against the Compose
 Specification JSON schema and checked for Pulse's own invariants; the Dockerfile is parsed as
 text; nats.conf is checked by the real nats-server (`-t`) when its binary is installed.
-What each NATS user may do is proven against a running server in test_nats_permissions.py.
+What each NATS user may do is proven against a running server in test_nats_permissions.py,
+what each database role may do against a real PostgreSQL in test_database_roles.py.
 
 Vendored schema: tests/contract/compose-spec.json
     The Compose Specification schema (compose-spec/compose-spec, schema/compose-spec.json;
@@ -41,6 +42,8 @@ COMPOSE_FILE = ROOT / "compose.yaml"
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 NATS_CONF = ROOT / "deploy" / "nats" / "nats.conf"
+ROLES_SCRIPT = ROOT / "deploy" / "postgres" / "10-pulse-roles.sh"
+ROLES_SQL = ROOT / "deploy" / "postgres" / "roles.sql"
 SCHEMA_FILE = Path(__file__).with_name("compose-spec.json")
 COMPOSE_SPEC_SHA256 = "46b7d35f19dd93a05f8fea530291bf84d881c1791ec167ecf0e6fb94e639d496"
 
@@ -65,7 +68,19 @@ EXTRA_DEPENDENCIES = {
 }
 # One-shot migration jobs and the service whose image (and migrations) each one runs.
 MIGRATE_JOBS = {"migrate": "persistence", "migrate-auth": "auth"}
-DB_USERS = {"persistence", "auth", *MIGRATE_JOBS}
+# The database role each service (and its migration job) logs in as, and its password's
+# variable (deploy/postgres/roles.sql creates the roles). The superuser's is the db's alone.
+DB_ROLES = {
+    "persistence": "pulse_metrics",
+    "migrate": "pulse_metrics",
+    "auth": "pulse_auth",
+    "migrate-auth": "pulse_auth",
+}
+DB_ROLE_PASSWORDS = {
+    "pulse_auth": "PULSE_AUTH_DB_PASSWORD",
+    "pulse_metrics": "PULSE_METRICS_DB_PASSWORD",
+}
+DB_SUPERUSER_PASSWORD = "PULSE_DB_PASSWORD"
 # NATS users (deploy/nats/nats.conf): one per Pulse service, plus the external producer.
 NATS_USERS = [*PULSE_SERVICES, "producer"]
 INTERPOLATION = re.compile(r"^\$\{[A-Z][A-Z0-9_]*(?::?[-?+][^}]*)?\}$")
@@ -350,11 +365,19 @@ def test_environment(services: dict[str, dict[str, Any]], name: str) -> None:
         assert "PULSE_NATS_URL" not in env, "migration jobs need no NATS credentials"
     others = {k: v for k, v in env.items() if k != "PULSE_NATS_URL"}
     assert "PULSE_NATS_" not in json.dumps(others), "a service gets only its own NATS password"
-    if name in DB_USERS:
+    if name in DB_ROLES:
+        # Its own role (never the superuser), with that role's password and nobody else's.
+        role = DB_ROLES[name]
+        variable = DB_ROLE_PASSWORDS[role]
         url = env["PULSE_DATABASE_URL"]
-        assert re.fullmatch(r"postgresql://pulse:\$\{PULSE_DB_PASSWORD[^}]*\}@db:5432/pulse", url)
+        assert re.fullmatch(
+            rf"postgresql://{role}:\$\{{{variable}:\?[^}}]+\}}@db:5432/pulse", url
+        ), url
+        others = {k: v for k, v in env.items() if k != "PULSE_DATABASE_URL"}
+        assert not re.search(r"PULSE_\w*DB_PASSWORD", json.dumps(others)), others
     else:
         assert "PULSE_DATABASE_URL" not in env
+    assert DB_SUPERUSER_PASSWORD not in json.dumps(env), "the superuser's password is the db's"
 
 
 def test_services_scale(services: dict[str, dict[str, Any]]) -> None:
@@ -401,10 +424,57 @@ def test_database(services: dict[str, dict[str, Any]], compose: dict[str, Any]) 
     assert env["POSTGRES_USER"] == env["POSTGRES_DB"] == "pulse"
     assert re.fullmatch(r"\$\{PULSE_DB_PASSWORD:\?[^}]+\}", env["POSTGRES_PASSWORD"])
     assert "pg_isready" in " ".join(db["healthcheck"]["test"])
-    (volume,) = db["volumes"]
-    source, target = volume.split(":")[:2]
+    # The role script's passwords, required: compose refuses to start without them.
+    for variable in DB_ROLE_PASSWORDS.values():
+        assert re.fullmatch(rf"\$\{{{variable}:\?[^}}]+\}}", env[variable]), env[variable]
+    mounts = {}  # target -> (source, options)
+    for volume in db["volumes"]:
+        source, target, *options = volume.split(":")
+        mounts[target] = (source, options)
+    source, options = mounts.pop("/var/lib/postgresql/data")
     assert source in compose["volumes"]
-    assert target == "/var/lib/postgresql/data"
+    assert not options
+    # The init files, read-only, from the repository: the image runs *.sh files in
+    # /docker-entrypoint-initdb.d once, when it initialises an empty data directory.
+    init_files = {
+        "/docker-entrypoint-initdb.d/10-pulse-roles.sh": ROLES_SCRIPT,
+        "/pulse/roles.sql": ROLES_SQL,
+    }
+    assert set(mounts) == set(init_files)
+    for target, path in init_files.items():
+        source, options = mounts[target]
+        assert source.startswith("./")
+        assert (ROOT / source).resolve() == path
+        assert path.is_file()
+        assert options == ["ro"]
+
+
+def test_database_roles_script() -> None:
+    script = ROLES_SCRIPT.read_text(encoding="utf-8")
+    assert script.startswith("#!/bin/sh\n")
+    assert ROLES_SCRIPT.stat().st_mode & 0o111, "the image sources a non-executable *.sh"
+    assert re.search(r"^set -eu$", script, re.MULTILINE)
+    command = " ".join(re.sub(r"#.*", "", script).replace("\\\n", " ").split())
+    for part in (
+        "psql -v ON_ERROR_STOP=1",
+        '--username "$POSTGRES_USER" --dbname "$POSTGRES_DB"',
+        '-v dbname="$POSTGRES_DB"',
+        "-f /pulse/roles.sql",
+    ):
+        assert part in command, part
+    sql = ROLES_SQL.read_text(encoding="utf-8")
+    for role, variable in DB_ROLE_PASSWORDS.items():
+        # Refuses to run without the password rather than creating a role without one.
+        assert f'"${{{variable}:?' in script, variable
+        psql_variable = role.removeprefix("pulse_") + "_password"
+        assert f'-v {psql_variable}="${variable}"' in command, variable
+        assert re.search(
+            rf"^CREATE ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE .*\n"
+            rf"\s+PASSWORD :'{psql_variable}';$",
+            sql,
+            re.MULTILINE,
+        ), role
+    assert set(DB_ROLES.values()) == set(DB_ROLE_PASSWORDS)
 
 
 def test_no_literal_secrets(compose: dict[str, Any]) -> None:

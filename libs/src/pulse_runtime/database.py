@@ -23,6 +23,7 @@ from .logging import get_logger
 
 log = get_logger(__name__)
 
+# deploy/postgres/roles.sql creates the same table for compose's separate roles (a test checks).
 _LEDGER = """
 CREATE TABLE IF NOT EXISTS pulse_migrations (
     owner text NOT NULL,
@@ -111,7 +112,11 @@ async def apply_migrations(
     applied_now: list[str] = []
     await conn.execute("SELECT pg_advisory_lock($1)", lock_key)
     try:
-        await conn.execute(_LEDGER)
+        # Only when missing: CREATE TABLE IF NOT EXISTS needs CREATE on the schema even when
+        # the table exists, and a role without it (compose's pulse_auth, which may not create
+        # in public) finds the ledger made for it by deploy/postgres/roles.sql.
+        if await conn.fetchval("SELECT to_regclass('pulse_migrations')") is None:
+            await conn.execute(_LEDGER)
         ledger = {
             row["version"]: (row["name"], row["checksum"])
             for row in await conn.fetch(
