@@ -21,6 +21,16 @@ AUTH_TIMEOUT_S = 5.0
 _decode_auth = msgspec.json.Decoder(Auth)
 
 
+def lapsed(claims: AccessClaims, keyring: KeyRing, now: float) -> str | None:
+    """Why a socket authenticated with ``claims`` must close (4401) at wall time ``now``:
+    ``"token revoked"``, ``"token expired"``, or None while the token holds."""
+    if keyring.is_revoked(claims):
+        return "token revoked"
+    if claims.exp <= now:
+        return "token expired"
+    return None
+
+
 async def authenticate(
     socket: WebSocket[Any, Any, Any],
     keyring: KeyRing,
@@ -92,12 +102,10 @@ class SocketSession:
         """Close with 4401 at expiry (or revocation) unless a fresh token came first."""
         while True:
             self._renewed.clear()
-            remaining = self.claims.exp - time.time()
-            if self._keyring.is_revoked(self.claims):
-                await self._socket.close(code=CLOSE_UNAUTHENTICATED, reason="token revoked")
+            now = time.time()
+            if reason := lapsed(self.claims, self._keyring, now):
+                await self._socket.close(code=CLOSE_UNAUTHENTICATED, reason=reason)
                 return
-            if remaining <= 0:
-                await self._socket.close(code=CLOSE_UNAUTHENTICATED, reason="token expired")
-                return
+            remaining = self.claims.exp - now
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._renewed.wait(), min(remaining, 1.0))

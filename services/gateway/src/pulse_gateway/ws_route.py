@@ -21,6 +21,7 @@ from .fanout import ChannelHub
 from .replay import StreamReader
 from .security import KeyRing
 from .settings import WebSocketSettings
+from .websocket_auth import lapsed
 from .ws_client import FrameCounts, SocketClient
 from .ws_frames import (
     CLOSE_HEARTBEAT_MISSED,
@@ -107,10 +108,8 @@ class SocketRegistry:
                 claims = client.claims
                 if claims is None:
                     continue
-                if self.keyring.is_revoked(claims):
-                    client.close(CLOSE_UNAUTHENTICATED, "token revoked")
-                elif claims.exp <= wall:
-                    client.close(CLOSE_UNAUTHENTICATED, "token expired")
+                if reason := lapsed(claims, self.keyring, wall):
+                    client.close(CLOSE_UNAUTHENTICATED, reason)
                 elif now - client.last_heard > 2 * heartbeat:
                     client.close(CLOSE_HEARTBEAT_MISSED, "no frame from the client in time")
                 elif now - client.last_ping >= heartbeat:
