@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import hashlib
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib.resources.abc import Traversable
 
 import asyncpg
@@ -174,6 +174,19 @@ DATABASE_AWAY: tuple[type[BaseException], ...] = (
     # socket closed) refuses to run anything; the retry gets a fresh one.
     asyncpg.InternalClientError,
 )
+
+
+@contextlib.asynccontextmanager
+async def acquired(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """``pool.acquire()``, except that a connection the database dropped (perhaps inside a
+    transaction) is ended here instead of handed back: the pool would reset it and report
+    "Resetting connection with an active transaction" as an error."""
+    async with pool.acquire() as conn:
+        try:
+            yield conn
+        except DATABASE_AWAY:
+            conn.terminate()
+            raise
 
 
 async def create_pool_when_reachable(

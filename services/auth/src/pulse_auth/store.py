@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 from pulse_contracts.accounts import ApiKey, Role, Scope, User
+from pulse_runtime.database import acquired
 
 _USER_COLUMNS = "id, email, role, disabled, created_at, updated_at"
 _API_KEY_COLUMNS = "id, name, prefix, scopes, created_at, last_used_at, revoked_at"
@@ -127,7 +128,7 @@ class AccountStore:
 
         Under a lock, so auth replicas starting together create one admin, not one each."""
         try:
-            async with self._pool.acquire() as conn, conn.transaction():
+            async with acquired(self._pool) as conn, conn.transaction():
                 await conn.execute("SELECT pg_advisory_xact_lock($1, 0)", _FIRST_ADMIN_LOCK)
                 if await conn.fetchval(
                     "SELECT EXISTS (SELECT 1 FROM auth.users WHERE role = 'admin')"
@@ -156,7 +157,7 @@ class AccountStore:
     ) -> tuple[User, int] | None:
         """Change role and/or disabled. Earlier access tokens stop working (the token version
         goes up); disabling also revokes every refresh token. Returns the new version."""
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with acquired(self._pool) as conn, conn.transaction():
             row = await conn.fetchrow(
                 f"UPDATE auth.users SET role = COALESCE($2, role),"
                 f" disabled = COALESCE($3, disabled), token_version = token_version + 1,"
@@ -172,7 +173,7 @@ class AccountStore:
 
     async def set_password(self, user_id: uuid.UUID, password_hash: str) -> tuple[User, int] | None:
         """A reset password ends every session: tokens of both kinds stop working."""
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with acquired(self._pool) as conn, conn.transaction():
             row = await conn.fetchrow(
                 f"UPDATE auth.users SET password_hash = $2, token_version = token_version + 1,"
                 f" tokens_revoked_at = now(), updated_at = now() WHERE id = $1"
@@ -254,7 +255,7 @@ class AccountStore:
         A token used a second time means it was stolen (or replayed): the whole chain it
         belongs to is revoked, so neither the thief nor the owner can continue with it.
         """
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with acquired(self._pool) as conn, conn.transaction():
             row = await conn.fetchrow(
                 "SELECT id, family_id, user_id, expires_at > now() AS live, used_at, revoked_at"
                 " FROM auth.refresh_tokens WHERE token_hash = $1 FOR UPDATE",
@@ -405,7 +406,7 @@ class AccountStore:
         it. A login that succeeds takes its attempt back with :meth:`login_succeeded`.
         """
         keys = sorted(set(keys))  # one order for everyone: no deadlock between two keys
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with acquired(self._pool) as conn, conn.transaction():
             await conn.execute(
                 "SELECT pg_advisory_xact_lock($1, hashtext(key)) FROM unnest($2::text[]) AS key",
                 _LOGIN_LOCK,

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 import asyncpg
 import msgspec
 from pulse_contracts import SeriesBatch
-from pulse_runtime.database import DATABASE_AWAY
+from pulse_runtime.database import acquired
 
 _RESOLVE_SERIES = """
 INSERT INTO series (source, name, unit, tags)
@@ -69,35 +69,19 @@ class MetricsWriter:
                 _COPY_TRAILER,
             ]
         )
-        async with self._pool.acquire() as conn:
+        async with acquired(self._pool) as conn:
             try:
-                return await self._copy_or_merge(conn, data, ids, batches)
-            except DATABASE_AWAY:
-                # The server went away, perhaps mid-transaction: end the connection here. The
-                # pool would otherwise reset it on release and report "Resetting connection
-                # with an active transaction" as an error.
-                conn.terminate()
-                raise
-
-    async def _copy_or_merge(
-        self,
-        conn: asyncpg.Connection,
-        data: bytes,
-        ids: list[int],
-        batches: Sequence[SeriesBatch],
-    ) -> int:
-        try:
-            # In a transaction although COPY is atomic by itself: BEGIN finds a connection
-            # that died in the pool the ordinary way, before asyncpg starts a COPY on it
-            # (which would leave an unretrieved exception behind in asyncpg).
-            async with conn.transaction():
-                await conn.copy_to_table(  # a memoryview: plain bytes would be a file path
-                    "metrics", source=memoryview(data), columns=_COLUMNS, format="binary"
-                )
-            return sum(len(batch.values) for batch in batches)
-        except asyncpg.UniqueViolationError:
-            self._on_merge()
-        return await self._merge(conn, ids, batches)
+                # In a transaction although COPY is atomic by itself: BEGIN finds a connection
+                # that died in the pool the ordinary way, before asyncpg starts a COPY on it
+                # (which would leave an unretrieved exception behind in asyncpg).
+                async with conn.transaction():
+                    await conn.copy_to_table(  # a memoryview: plain bytes would be a file path
+                        "metrics", source=memoryview(data), columns=_COLUMNS, format="binary"
+                    )
+                return sum(len(batch.values) for batch in batches)
+            except asyncpg.UniqueViolationError:
+                self._on_merge()
+            return await self._merge(conn, ids, batches)
 
     @staticmethod
     async def _merge(
