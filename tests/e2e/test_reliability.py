@@ -34,11 +34,8 @@ MESSAGES = 400
 POINTS_PER_MESSAGE = 10
 SOURCES = 3  # each message holds points of three series: ingest stores three stream messages
 
-Point = StoredPoint
-"""(source, time, value) of one ``crash_probe`` point."""
 
-
-def points(index: int, base: datetime) -> list[Point]:
+def points(index: int, base: datetime) -> list[StoredPoint]:
     return [
         (
             f"unit{k % SOURCES}",
@@ -58,7 +55,7 @@ def message(index: int, base: datetime) -> bytes:
     ).encode()
 
 
-def sent(indices: range, base: datetime) -> list[Point]:
+def sent(indices: range, base: datetime) -> list[StoredPoint]:
     return sorted(point for index in indices for point in points(index, base))
 
 
