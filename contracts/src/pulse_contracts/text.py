@@ -1,0 +1,16 @@
+"""Text that PostgreSQL can store: ``text`` and ``jsonb`` refuse the NUL character (U+0000).
+
+A field that ends up in the database takes :data:`STORABLE` beside its length limits, so a NUL
+is refused where the message arrives (a 400 or a dead letter naming the field), not by the
+database long after the message was accepted.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+STORABLE_TEXT_PATTERN = r"^[^\x00]*$"
+"""Any text without a NUL (``$`` may match before a final newline, which is allowed text)."""
+
+STORABLE = msgspec.Meta(pattern=STORABLE_TEXT_PATTERN, description="text without NUL (U+0000)")
+"""Add to a ``str`` field's ``Annotated[...]`` metadata: ``Annotated[str, Meta(...), STORABLE]``."""
