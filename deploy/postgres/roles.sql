@@ -33,6 +33,18 @@ GRANT USAGE ON SCHEMA public TO pulse_auth;
 -- pulse_metrics could shadow persistence's tables. persistence resolves names in public only.
 ALTER ROLE pulse_metrics SET search_path = public;
 
+-- TimescaleDB, when this server preloads it: installed by the superuser, since pulse_metrics
+-- may not create in the database (its migration uses the extension when it finds it here, and
+-- stops with a hint when the server preloads TimescaleDB but the database lacks it).
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')
+       AND current_setting('timescaledb.disable_load', true) IS NOT NULL THEN
+        CREATE EXTENSION IF NOT EXISTS timescaledb;
+    END IF;
+END
+$$;
+
 -- The migration ledger both share (pulse_runtime.database, same definition): created here,
 -- owned by the superuser, so neither role needs to create it. Each may read it and add rows;
 -- neither may change or delete a row.

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from pathlib import Path
 
@@ -56,6 +57,30 @@ async def test_an_applied_file_that_changed_stops_the_start(
     try:
         await apply_migrations(conn, "test", tmp_path)
         write(tmp_path, "0001_things.sql", "CREATE TABLE things (id bigint);")
+        with pytest.raises(MigrationError, match="changed after it was applied"):
+            await apply_migrations(conn, "test", tmp_path)
+    finally:
+        await conn.close()
+
+
+async def test_an_amended_file_naming_the_text_it_replaces_is_accepted(
+    tmp_path: Path, database_url: str
+) -> None:
+    old = "CREATE TABLE things (id int);"
+    write(tmp_path, "0001_things.sql", old)
+    conn = await asyncpg.connect(database_url)
+    try:
+        await apply_migrations(conn, "test", tmp_path)
+        ledger = await conn.fetchval("SELECT checksum FROM pulse_migrations WHERE owner = 'test'")
+        amended = f"-- pulse:supersedes sha256={ledger}\nCREATE TABLE things (id int);\n"
+        write(tmp_path, "0001_things.sql", amended)
+        assert await apply_migrations(conn, "test", tmp_path) == []
+        # The ledger keeps the text that ran, so the release before the amendment still starts.
+        write(tmp_path, "0001_things.sql", old)
+        assert await apply_migrations(conn, "test", tmp_path) == []
+        # Naming some other text is no licence to change this one.
+        other = hashlib.sha256(b"something else").hexdigest()
+        write(tmp_path, "0001_things.sql", f"-- pulse:supersedes sha256={other}\n{old}")
         with pytest.raises(MigrationError, match="changed after it was applied"):
             await apply_migrations(conn, "test", tmp_path)
     finally:

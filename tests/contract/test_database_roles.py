@@ -8,8 +8,10 @@ role may and may not do is checked. Roles are global to a server, so every test 
 with a random suffix, and drops them afterwards.
 
 The SQL is run by psql with its variables, as in the image, and also with the variables
-substituted here and sent by asyncpg (for machines without psql). TimescaleDB is not on the
-test server: its objects (hypertable, continuous aggregates) are not covered.
+substituted here and sent by asyncpg (for machines without psql). On a server that preloads
+TimescaleDB (``PULSE_TEST_DATABASE_URL``), roles.sql installs the extension and the migrations
+make the hypertable and the continuous aggregates as pulse_metrics, without the privileges a
+superuser has.
 """
 
 from __future__ import annotations
@@ -271,6 +273,33 @@ async def test_each_service_gets_a_role_of_its_own(
         await assert_roles(roles, auth, metrics)
     finally:
         await auth.close()
+        await metrics.close()
+
+
+async def test_a_role_that_may_not_install_timescaledb_is_told_what_to_do(
+    roles: Roles, tmp_path: Path
+) -> None:
+    """On a server that preloads TimescaleDB, a database without the extension and a role that
+    may not install it: the migration stops with a hint instead of making plain tables."""
+    superuser = await asyncpg.connect(roles.database_url)
+    try:
+        preloaded = await superuser.fetchval(
+            "SELECT current_setting('timescaledb.disable_load', true) IS NOT NULL"
+        )
+        if not preloaded:
+            pytest.skip("this server does not preload TimescaleDB")
+        await roles.apply("asyncpg", tmp_path)
+        await superuser.execute("DROP EXTENSION timescaledb")  # as if roles.sql had not run
+    finally:
+        await superuser.close()
+    metrics = await asyncpg.connect(roles.url(roles.metrics))
+    try:
+        with pytest.raises(asyncpg.RaiseError) as stopped:
+            await persistence_schema.migrate(metrics)
+        assert "TimescaleDB is preloaded on this server but not installed" in str(stopped.value)
+        assert "CREATE EXTENSION timescaledb" in (stopped.value.hint or "")
+        assert await metrics.fetchval("SELECT to_regclass('metrics')") is None  # nothing half
+    finally:
         await metrics.close()
 
 

@@ -3,7 +3,10 @@
 Migrations are versioned SQL files owned by one service (``0001_metrics.sql``), each applied
 in its own transaction, under an advisory lock so several replicas (and services sharing a
 database) starting at once are safe.
-An applied file that changed afterwards stops the start: history is never rewritten. So do a
+An applied file that changed afterwards stops the start: history is never rewritten. (A file
+may be amended only when the new text names the one it replaces, in a line
+``-- pulse:supersedes sha256=<checksum>``, and does the same wherever the old one ran: a fix
+for a text that failed on some servers. The ledger keeps the old checksum.) So do a
 new file numbered below the latest applied one (it would run out of order) and an applied
 version with no file (a newer release ran, or a file was deleted); nothing is applied then.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import re
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib.resources.abc import Traversable
@@ -34,6 +38,9 @@ CREATE TABLE IF NOT EXISTS pulse_migrations (
     PRIMARY KEY (owner, version)
 )
 """
+
+
+_SUPERSEDES = re.compile(r"^-- pulse:supersedes sha256=([0-9a-f]{64})\s*$", re.MULTILINE)
 
 
 class MigrationError(RuntimeError):
@@ -59,7 +66,7 @@ def _pending(
         checksum = hashlib.sha256(sql.encode()).hexdigest()
         if version not in ledger:
             pending.append((entry, version, name, sql, checksum))
-        elif ledger[version][1] != checksum:
+        elif ledger[version][1] not in {checksum, *_SUPERSEDES.findall(sql)}:
             raise MigrationError(
                 f"migration {owner}/{entry.name} changed after it was applied; "
                 "add a new migration instead"
