@@ -44,7 +44,8 @@ from pulse_runtime.streams import pulse_streams
 from pulse_runtime.telemetry import counter, histogram, new_registry
 from pulse_runtime.tracing import TRACEPARENT, trace_id_of
 
-from .policies import apply_policies
+from .backfill import RollupRefresher
+from .policies import REFRESH, apply_policies
 from .queries import MetricsQueries, rollups_present
 from .schema import migrate, prepare_connection
 from .settings import Settings
@@ -88,6 +89,12 @@ class PersistenceService:
         self._failures = counter(
             self.registry, "pulse_persistence_write_failures_total", "Batches nacked for retry"
         )
+        self._refresh_seconds = histogram(
+            self.registry,
+            "pulse_persistence_rollup_refresh_seconds",
+            "Refreshes of the rollups after backfill (TimescaleDB), per rollup",
+        )
+        self.refresher: RollupRefresher | None = None
         self.broker.include_router(self._router())
         self.consumer: PullConsumer | None = None
         self._stopping = asyncio.Event()  # the lifecycle's, once started
@@ -175,6 +182,8 @@ class PersistenceService:
         elapsed = time.perf_counter() - started
         for msg, _ in decoded:
             await msg.ack()
+        if self.refresher is not None:
+            self.refresher.note(batches)
         points = sum(len(batch.values) for batch in batches)
         self._points.inc(points)
         self._rows.inc(rows)
@@ -248,6 +257,14 @@ class PersistenceService:
                 await apply_policies(conn, self.settings.persistence)
             rollups = timescale and await rollups_present(conn)
         log.info("history storage", timescaledb=timescale, rollups=rollups)
+        if rollups:
+            self.refresher = RollupRefresher(
+                self.pool,
+                REFRESH,
+                delay_s=self.settings.persistence.backfill_refresh_delay_s,
+                on_refresh=lambda _, seconds: self._refresh_seconds.observe(seconds),
+            )
+            self.refresher.start()
         self.writer = MetricsWriter(self.pool, on_merge=self._merges.inc)
         self.queries = MetricsQueries(
             self.pool, max_points=self.settings.persistence.max_query_points, rollups=rollups
@@ -274,6 +291,9 @@ class PersistenceService:
     async def stop(self) -> None:
         if self.consumer is not None:
             await self.consumer.stop()  # finishes and acks the batch in hand
+        if self.refresher is not None:
+            # A refresh still owed is made at the next start (the invalidations are stored).
+            await self.refresher.stop()
         await self.broker.stop()  # then the query responder, and drains NATS
         if self.pool is not None:
             await self.pool.close()

@@ -6,28 +6,42 @@ replaced. Only called when the extension is present.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import asyncpg
+import msgspec
 
 from .settings import PersistenceSettings
 
-_REFRESH = {
-    # rollup: (start_offset, end_offset, schedule_interval)
-    "metrics_1m": ("2 hours", "1 minute", "1 minute"),
-    "metrics_1h": ("3 days", "1 hour", "30 minutes"),
+
+class RefreshPolicy(msgspec.Struct, frozen=True):
+    """How a rollup follows new rows: every ``schedule``, the buckets between ``start`` and
+    ``end`` ago are materialised. Older rows arriving later (backfill) are outside that window:
+    :mod:`.backfill` refreshes their buckets after the commit that wrote them."""
+
+    start: timedelta
+    end: timedelta
+    schedule: timedelta
+
+
+REFRESH = {
+    "metrics_1m": RefreshPolicy(timedelta(hours=2), timedelta(minutes=1), timedelta(minutes=1)),
+    "metrics_1h": RefreshPolicy(timedelta(days=3), timedelta(hours=1), timedelta(minutes=30)),
 }
 
 
 async def apply_policies(conn: asyncpg.Connection, settings: PersistenceSettings) -> None:
-    for rollup, (start, end, every) in _REFRESH.items():
+    for rollup, policy in REFRESH.items():
         if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", rollup):
+            # asyncpg sends an interval from a timedelta (a string would be refused).
             await conn.execute(
                 "SELECT add_continuous_aggregate_policy($1::regclass,"
                 " start_offset => $2::interval, end_offset => $3::interval,"
                 " schedule_interval => $4::interval, if_not_exists => true)",
                 rollup,
-                start,
-                end,
-                every,
+                policy.start,
+                policy.end,
+                policy.schedule,
             )
     await _replace(
         conn,
@@ -45,7 +59,7 @@ async def apply_policies(conn: asyncpg.Connection, settings: PersistenceSettings
         "drop_after",
         seconds=settings.retention_s,
     )
-    for rollup in _REFRESH:
+    for rollup in REFRESH:
         if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", rollup):
             await _replace(
                 conn,

@@ -32,6 +32,9 @@ class PersistenceSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unkn
     compress_after_s: NonNegativeInt = 7 * 24 * 3600
     retention_s: NonNegativeInt = 0
     rollup_retention_s: NonNegativeInt = 0
+    # TimescaleDB only: after a commit that wrote points older than a rollup's refresh window
+    # (backfill), its buckets are refreshed; writes within this delay share one refresh.
+    backfill_refresh_delay_s: NonNegativeFloat = 1.0
 
     def __post_init__(self) -> None:
         if self.pool_size <= self.writers:
