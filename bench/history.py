@@ -9,6 +9,7 @@ is plain PostgreSQL.
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -24,7 +25,7 @@ from pulse_runtime.database import create_pool, has_timescaledb
 from pulse_runtime.embedded import EmbeddedPostgres
 
 from bench.report import Progress, percentile, table, write
-from tests.support.stack import create_database
+from tests.support.stack import create_database, drop_database
 
 SERIES = 10
 REPEATS = 50
@@ -75,8 +76,9 @@ async def run_history(*, points: int, batch: int) -> int:
     print(f"history benchmark: {rows:,} rows, each question asked {REPEATS} times")
     external = os.environ.get("PULSE_BENCH_DATABASE_URL")  # noqa: TID251
     postgres = None
+    scratch = Path(tempfile.mkdtemp(prefix="pulse-bench-"))
     if not external:
-        postgres = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="pulse-bench-")) / "pg")
+        postgres = EmbeddedPostgres(scratch / "pg")
         postgres.start()
     server_url = external or (postgres.url if postgres else "")
     database_url = await create_database(server_url)
@@ -119,9 +121,13 @@ async def run_history(*, points: int, batch: int) -> int:
                 (label, f"p50 {r['p50_ms']} ms  p95 {r['p95_ms']} ms  ({buckets} x {resolution})")
             )
     finally:
+        # Nothing stays behind: the 10M-row database is dropped (on an external server too),
+        # and the embedded server's files are removed.
         await pool.close()
+        await drop_database(server_url, database_url)
         if postgres is not None:
             postgres.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
     path = write("history", results)
     database = "TimescaleDB" if results["timescaledb"] else "plain PostgreSQL"
     table([("database", database), *lines, ("results", str(path))])
