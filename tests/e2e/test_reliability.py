@@ -191,6 +191,14 @@ async def test_every_service_reports_health_and_stops_cleanly_on_sigterm(
                 if metrics_port
                 else service.url("/metrics")
             )
+            if metrics_port:
+                # The management listener beside the public port answers the probes too, and
+                # is ready when the service is (the gateway's once said 503 forever).
+                management = f"http://127.0.0.1:{metrics_port}"
+                assert (await client.get(f"{management}/healthz")).status_code == 200
+                probe = await client.get(f"{management}/readyz")
+                assert probe.status_code == 200, (name, probe.text)
+                assert all(probe.json()["checks"].values()), name
             scrape = await client.get(metrics_url)
             assert scrape.status_code == 200
             assert "faststream_received_messages_total" in scrape.text or name == "generator"

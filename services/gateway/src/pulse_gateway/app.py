@@ -215,6 +215,7 @@ class GatewayService:
         )
         if not await self.server.start():
             return False
+        self.management.mark_started()
         log.info("gateway listening", url=f"http://{own.host}:{own.port}/")
         return True
 
