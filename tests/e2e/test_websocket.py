@@ -158,13 +158,23 @@ async def close_code(
     connection: ClientConnection, *, answer_pings: bool = False, within_s: float = 30
 ) -> int | None:
     """Read until the gateway closes the socket; the code it closed with."""
+    code, _ = await closed_with(connection, answer_pings=answer_pings, within_s=within_s)
+    return code
+
+
+async def closed_with(
+    connection: ClientConnection, *, answer_pings: bool = False, within_s: float = 30
+) -> tuple[int | None, str | None]:
+    """Read until the gateway closes the socket; the code and reason it closed with."""
     try:
         while True:
             raw = await asyncio.wait_for(connection.recv(), within_s)
             if answer_pings and json.loads(raw)["type"] == "ping":
                 await connection.send(json.dumps({"type": "pong"}))
     except websockets.ConnectionClosed as closed:
-        return closed.rcvd.code if closed.rcvd is not None else None
+        if closed.rcvd is None:
+            return None, None
+        return closed.rcvd.code, closed.rcvd.reason
 
 
 def values_of(frames: list[dict[str, Any]]) -> list[float]:
@@ -342,7 +352,18 @@ async def test_bad_frames_get_errors_and_never_disturb_other_clients(make_stack:
                 assert (await bad.until("error"))["code"] == "history_too_long"
                 for _ in range(8):  # a burst of 5 allowed, then refusals, then the close
                     await bad.send(type="subscribe", channel="metric:flood")
-                assert await close_code(bad.connection, answer_pings=True) == 4429
+                assert await closed_with(bad.connection, answer_pings=True) == (
+                    4429,
+                    "too many subscribe requests",
+                )
+
+            async with open_socket(stack) as garbled:
+                for _ in range(40):  # unreadable frames, past the refusals a socket may earn
+                    await garbled.connection.send("{not json")
+                assert await closed_with(garbled.connection, answer_pings=True) == (
+                    4400,
+                    "too many refused frames",
+                )
 
             async with websockets.connect(ws_url(stack)) as ws:
                 await ws.send(json.dumps({"type": "auth", "token": user_token}))

@@ -374,8 +374,10 @@ class SocketClient:
         """An error frame; a client that keeps sending bad frames is closed."""
         self.send(Error(code=code, message=message, channel=channel))
         if not self._errors.take():
-            closing = CLOSE_FLOOD if code == "rate_limited" else CLOSE_BAD_FRAMES
-            self.close(closing, "too many refused frames")
+            if code == "rate_limited":
+                self.close(CLOSE_FLOOD, "too many subscribe requests")
+            else:
+                self.close(CLOSE_BAD_FRAMES, "too many refused frames")
 
     # -- subscriptions -----------------------------------------------------------------------
 
