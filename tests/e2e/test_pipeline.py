@@ -9,6 +9,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import httpx
 import msgspec
 import nats
@@ -310,3 +311,76 @@ async def test_history_at_a_resolution_and_the_catalog(make_stack: Any) -> None:
     [zoom] = [s for s in catalog["series"] if s["name"] == "zoomed"]
     assert zoom["latest_time"] == "2026-11-20T05:59:50Z"
     assert zoom["latest_value"] == 59.0
+
+
+async def bucket_counts(
+    stack: PulseStack, name: str, start: datetime, end: datetime, max_points: int
+) -> tuple[str, int]:
+    """The resolution of a bucketed answer and how many points its buckets count."""
+    async with httpx.AsyncClient() as client:
+        response = await client.get(
+            stack["gateway"].url("/api/v1/metrics"),
+            params={
+                "name": name,
+                "from": start.isoformat(),
+                "to": end.isoformat(),
+                "max_points": max_points,
+            },
+            headers=bearer(await stack.token()),
+        )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    return body["resolution"], sum(bucket["count"] for bucket in body["series"])
+
+
+async def test_backfilled_points_reach_bucketed_history_in_every_range(
+    make_stack: Any, database_url: str
+) -> None:
+    """Points 3 days to 3 hours old arrive after the rollups were refreshed over newer data
+    (on TimescaleDB: below their watermark). Bucketed answers over that span count them all,
+    at every resolution; on plain PostgreSQL they are computed from the raw rows anyway."""
+    stack: PulseStack = make_stack()
+    stack.start(["persistence", "auth", "ingest", "gateway"])
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    recent = [point("backfilled", 1.0, now - timedelta(minutes=m)) for m in range(120, 1, -1)]
+    old = [
+        point("backfilled", float(m % 50), now - timedelta(minutes=m)) for m in range(4320, 180, -1)
+    ]
+    nc = await nats.connect(stack.nats_url)
+    try:
+        ack = await nc.request(subjects.INGEST_METRICS, json.dumps(recent).encode(), timeout=10)
+        assert json.loads(ack.data) == {"accepted": len(recent)}
+        span = (now - timedelta(hours=2, minutes=1), now)
+        assert await eventually(
+            lambda: bucket_counts(stack, "backfilled", *span, 10), within_s=30
+        ) == ("15m", len(recent)), "the recent points were not stored"
+        conn = await asyncpg.connect(database_url)
+        try:
+            if await conn.fetchval(
+                "SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'"
+            ):
+                # What the refresh policies do on schedule: materialise up to their window end.
+                for rollup, end_offset in (("metrics_1m", "1 minute"), ("metrics_1h", "1 hour")):
+                    await conn.execute(
+                        f"CALL refresh_continuous_aggregate('{rollup}', NULL,"
+                        f" now() - interval '{end_offset}')"
+                    )
+        finally:
+            await conn.close()
+
+        ack = await nc.request(subjects.INGEST_METRICS, json.dumps(old).encode(), timeout=10)
+        assert json.loads(ack.data) == {"accepted": len(old)}
+    finally:
+        await nc.drain()
+
+    start, end = now - timedelta(days=3), now - timedelta(hours=3)
+    for max_points, resolution in ((864, "5m"), (144, "30m"), (72, "1h")):
+
+        async def counted(max_points: int = max_points) -> tuple[str, int] | None:
+            answer = await bucket_counts(stack, "backfilled", start, end, max_points)
+            return answer if answer[1] == len(old) else None
+
+        answer = await eventually(counted, within_s=30)
+        assert answer == (resolution, len(old)), await bucket_counts(
+            stack, "backfilled", start, end, max_points
+        )
