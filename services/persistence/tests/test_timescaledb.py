@@ -30,12 +30,13 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     pool = await create_pool(database_url, max_size=4, init=prepare_connection)
     async with pool.acquire() as conn:
         await migrate(conn)
-        if not await has_timescaledb(conn):
-            await pool.close()
-            pytest.skip(
-                "TimescaleDB is not installed on this server: point PULSE_TEST_DATABASE_URL at "
-                "one that preloads it to run the rollup, policy and backfill tests"
-            )
+        timescale = await has_timescaledb(conn)
+    if not timescale:
+        await pool.close()
+        pytest.skip(
+            "TimescaleDB is not installed on this server: point PULSE_TEST_DATABASE_URL at "
+            "one that preloads it to run the rollup, policy and backfill tests"
+        )
     yield pool
     await pool.close()
 
