@@ -57,8 +57,13 @@ def make_stack(tmp_path: Path, database_url: str) -> Iterator[type[PulseStack]]:
     """Build stacks inside the test; every one is stopped at the end, even on failure."""
     stacks: list[PulseStack] = []
 
-    def factory(**extra_env: str) -> PulseStack:
-        stack = PulseStack(tmp_path / f"stack{len(stacks)}", database_url, extra_env)
+    def factory(*, nats_max_payload: int | None = None, **extra_env: str) -> PulseStack:
+        stack = PulseStack(
+            tmp_path / f"stack{len(stacks)}",
+            database_url,
+            extra_env,
+            nats_max_payload=nats_max_payload,
+        )
         stacks.append(stack)
         return stack
 

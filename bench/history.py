@@ -1,7 +1,11 @@
-"""History queries over 10,000,000 rows: a day at 1-minute buckets, a week in 1,000 points.
+"""History queries over 10,000,000 rows: a day at 1-minute buckets, a week in 1,000 points,
+and 100,000 raw points through the gateway.
 
 The rows are generated inside PostgreSQL (ten series at 1 Hz for about 11.6 days), then the
-two questions are asked repeatedly through persistence's query code, and p50/p95 reported.
+two bucketed questions are asked repeatedly through persistence's query code, and p50/p95
+reported. Then persistence, auth and the gateway run as processes on that database and
+``GET /api/v1/metrics`` asks for the newest 100,000 raw points of one series (the documented
+limit: an answer of several MB, more than one NATS message, ADR 12), timed to the last byte.
 TimescaleDB is used when the server has it (``PULSE_BENCH_DATABASE_URL``); the embedded server
 is plain PostgreSQL.
 """
@@ -18,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 from pulse_contracts import MetricsQuery, MetricsQueryResult
 from pulse_persistence.queries import MetricsQueries, rollups_present
 from pulse_persistence.schema import migrate
@@ -25,10 +30,12 @@ from pulse_runtime.database import create_pool, has_timescaledb
 from pulse_runtime.embedded import EmbeddedPostgres
 
 from bench.report import Progress, percentile, table, write
-from tests.support.stack import create_database, drop_database
+from tests.support.stack import PulseStack, bearer, create_database, drop_database
 
 SERIES = 10
 REPEATS = 50
+RAW_POINTS = 100_000  # PULSE_GATEWAY_MAX_QUERY_POINTS: the largest raw answer
+RAW_REPEATS = 20
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -71,8 +78,52 @@ async def _timed(queries: MetricsQueries, question: MetricsQuery) -> tuple[list[
     return durations, answer.resolution, len(answer.buckets)
 
 
+async def _raw_through_gateway(work: Path, database_url: str, end: datetime) -> dict[str, Any]:
+    """``GET /api/v1/metrics`` for the newest RAW_POINTS points of one series, RAW_REPEATS
+    times: each timed to the last byte of the body; refusals counted by status and code."""
+    stack = PulseStack(work / "stack", database_url, {"PULSE_LOG_LEVEL": "warning"})
+    params = {
+        "name": "history",
+        "source": "host1",
+        "from": (end - timedelta(seconds=RAW_POINTS)).isoformat(),
+        "to": end.isoformat(),
+    }
+    durations: list[float] = []
+    refused: dict[str, int] = {}
+    body_bytes = 0
+    try:
+        stack.start(["persistence", "auth", "gateway"])
+        headers = bearer(await stack.token())
+        async with httpx.AsyncClient(headers=headers, timeout=120) as client:
+            url = stack["gateway"].url("/api/v1/metrics")
+            for _ in range(RAW_REPEATS):
+                started = time.perf_counter()
+                response = await client.get(url, params=params)
+                elapsed = time.perf_counter() - started
+                if response.status_code == 200 and len(response.json()["series"]) == RAW_POINTS:
+                    durations.append(elapsed)
+                    body_bytes = len(response.content)
+                else:
+                    reason = f"{response.status_code} {response.json().get('code', '?')}"
+                    refused[reason] = refused.get(reason, 0) + 1
+                print(f"  {RAW_POINTS:,} raw points: {response.status_code} in {elapsed:.2f} s")
+    finally:
+        stack.stop()
+    return {
+        "answered": len(durations),
+        "asked": RAW_REPEATS,
+        "refused": refused,
+        "body_bytes": body_bytes,
+        "p50_ms": round(percentile(durations, 0.50) * 1000, 2),
+        "p95_ms": round(percentile(durations, 0.95) * 1000, 2),
+    }
+
+
 async def run_history(*, points: int, batch: int) -> int:
     rows = points if points != 1_000_000 else 10_000_000  # the default of `make bench`
+    if rows // SERIES < RAW_POINTS + 60:  # the range ends on a whole minute
+        print(f"history benchmark: --points must be at least {SERIES * (RAW_POINTS + 60):,}")
+        return 2
     print(f"history benchmark: {rows:,} rows, each question asked {REPEATS} times")
     external = os.environ.get("PULSE_BENCH_DATABASE_URL")  # noqa: TID251
     postgres = None
@@ -120,6 +171,16 @@ async def run_history(*, points: int, batch: int) -> int:
             lines.append(
                 (label, f"p50 {r['p50_ms']} ms  p95 {r['p95_ms']} ms  ({buckets} x {resolution})")
             )
+        raw = results[
+            f"{RAW_POINTS:,} raw points, GET /api/v1/metrics"
+        ] = await _raw_through_gateway(scratch, database_url, end)
+        summary = f"{raw['answered']}/{raw['asked']} answered"
+        if raw["answered"]:
+            summary += f", p50 {raw['p50_ms']} ms  p95 {raw['p95_ms']} ms"
+            summary += f"  ({raw['body_bytes'] / 1e6:.1f} MB of JSON)"
+        if raw["refused"]:
+            summary += "; refused: " + ", ".join(f"{k} x{n}" for k, n in raw["refused"].items())
+        lines.append((f"{RAW_POINTS:,} raw points via the gateway", summary))
     finally:
         # Nothing stays behind: the 10M-row database is dropped (on an external server too),
         # and the embedded server's files are removed.

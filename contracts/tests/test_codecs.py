@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import msgspec
 import pytest
 from pulse_contracts import (
+    CatalogQuery,
     Codec,
     MetricPoint,
     MetricsQuery,
@@ -116,6 +117,37 @@ def test_query_replies_are_a_tagged_union() -> None:
     assert codec.metrics_query_reply.decode(codec.pack(error)) == error
     query = MetricsQuery(name="cpu", start=from_epoch_us(0), end=from_epoch_us(10))
     assert codec.metrics_query.decode(codec.pack(query)) == query
+
+
+class GatewayBeforeParts(msgspec.Struct, frozen=True, kw_only=True, tag="metrics_query"):
+    """MetricsQuery as gateways sent it before answers came in parts (ADR 12)."""
+
+    name: str
+    start: datetime
+    end: datetime
+    source: str | None = None
+    limit: int = 100_000
+    max_points: int | None = None
+
+
+def test_part_bytes_travel_and_older_queries_take_no_parts() -> None:
+    codec = Codec()
+    start, end = from_epoch_us(0), from_epoch_us(10)
+    older = codec.pack(GatewayBeforeParts(name="cpu", start=start, end=end))
+    assert codec.metrics_query.decode(older).part_bytes == 0
+    newer = MetricsQuery(name="cpu", start=start, end=end, part_bytes=65536)
+    assert codec.metrics_query.decode(codec.pack(newer)) == newer
+    # An older reader ignores the new field.
+    old_reader = msgspec.msgpack.Decoder(GatewayBeforeParts)
+    assert old_reader.decode(codec.pack(newer)) == GatewayBeforeParts(
+        name="cpu", start=start, end=end
+    )
+    assert codec.catalog_query.decode(codec.pack(CatalogQuery())).part_bytes == 0
+    assert codec.catalog_query.decode(codec.pack(CatalogQuery(part_bytes=1024))).part_bytes == 1024
+    with pytest.raises(
+        msgspec.ValidationError, match=r"^Expected `int` >= 0 - at `\$.part_bytes`$"
+    ):
+        codec.metrics_query.decode(codec.pack({**msgspec.to_builtins(newer), "part_bytes": -1}))
 
 
 def test_subject_names() -> None:

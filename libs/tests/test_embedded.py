@@ -53,6 +53,21 @@ async def test_nats_restarts_after_kill(tmp_path: Path) -> None:
         await nc.close()
 
 
+async def test_nats_takes_a_max_payload_and_keeps_it_across_restarts(tmp_path: Path) -> None:
+    with EmbeddedNats(tmp_path / "nats", max_payload=64 * 1024) as server:
+        for _ in range(2):
+            nc = await nats.connect(server.url, max_reconnect_attempts=0)
+            try:
+                assert nc.max_payload == 64 * 1024
+                with pytest.raises(nats.errors.MaxPayloadError):
+                    await nc.publish("too.big", b"x" * (64 * 1024 + 1))
+                await nc.jetstream().account_info()  # JetStream is still on
+            finally:
+                await nc.close()
+            server.stop()
+            server.start()
+
+
 def test_nats_start_reports_why_it_failed(tmp_path: Path) -> None:
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))

@@ -38,6 +38,8 @@ from nats.js.api import ConsumerConfig
 from pulse_contracts import subjects
 from pulse_contracts.accounts import AUTH_VERBS, VerifyApiKey
 from pulse_runtime.embedded import free_port
+from pulse_runtime.replies import ask as ask_in_parts
+from pulse_runtime.replies import send_reply
 from pulse_runtime.settings import CommonSettings
 from pulse_runtime.streams import ensure_streams, pulse_streams
 
@@ -463,6 +465,26 @@ async def test_persistence_consumes_metrics_and_answers_queries(connect: Connect
     gateway = await connect("gateway")
     reply = await ask(gateway, subjects.RPC_QUERY_METRICS)
     assert reply.data == b'{"points":[]}'
+
+    # An answer larger than one message goes as parts to the one reply subject (ADR 12).
+    large = secrets.token_bytes(5 * persistence.nc.max_payload // 2)
+
+    async def answer_in_parts(msg: Msg) -> None:
+        parts = await send_reply(persistence.nc, msg.reply, large, part_bytes=1 << 20)
+        assert parts == 3
+
+    await persistence.nc.subscribe(
+        subjects.RPC_QUERY_CATALOG, queue=subjects.PERSISTENCE_QUEUE, cb=answer_in_parts
+    )
+    await persistence.nc.flush()
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        try:
+            answer = await ask_in_parts(gateway.nc, subjects.RPC_QUERY_CATALOG, b"", timeout_s=1)
+            break
+        except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
+            assert time.monotonic() < deadline, "the query was never answered"
+    assert answer == large
 
 
 async def test_persistence_may_do_nothing_else(connect: Connect) -> None:

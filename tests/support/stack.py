@@ -145,9 +145,16 @@ def devstack_env(data_dir: Path, gateway_port: int) -> dict[str, str]:
 class PulseStack:
     """A NATS server of its own, a database of its own, and any Pulse services on them."""
 
-    def __init__(self, work_dir: Path, database_url: str, extra_env: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        work_dir: Path,
+        database_url: str,
+        extra_env: Mapping[str, str],
+        *,
+        nats_max_payload: int | None = None,
+    ) -> None:
         self.work_dir = work_dir
-        self.nats = EmbeddedNats(work_dir / "nats")
+        self.nats = EmbeddedNats(work_dir / "nats", max_payload=nats_max_payload)
         self.database_url = database_url
         self.extra_env = dict(extra_env)
         self.services: dict[str, ServiceProcess] = {}

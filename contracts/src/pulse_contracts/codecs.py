@@ -13,7 +13,7 @@ import msgspec
 from .accounts import AuthReply, AuthRequest
 from .deadletter import DeadLetter
 from .metrics import ProducerMetrics, SeriesBatch
-from .queries import CatalogReply, MetricsQuery, MetricsQueryReply
+from .queries import CatalogQuery, CatalogReply, MetricsQuery, MetricsQueryReply
 
 CONTENT_TYPE_HEADER: Final = "Content-Type"
 JSON: Final = "application/json"
@@ -36,6 +36,7 @@ class Codec:
         self.series_batch = msgspec.msgpack.Decoder(SeriesBatch)
         self.deadletter = msgspec.msgpack.Decoder(DeadLetter)
         self.metrics_query = msgspec.msgpack.Decoder(MetricsQuery)
+        self.catalog_query = msgspec.msgpack.Decoder(CatalogQuery)
         self.metrics_query_reply: msgspec.msgpack.Decoder[MetricsQueryReply] = (
             msgspec.msgpack.Decoder(MetricsQueryReply)
         )

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import msgspec
+
+PartBytes = Annotated[int, msgspec.Meta(ge=0)]
 
 
 class MetricsQuery(msgspec.Struct, frozen=True, kw_only=True, tag="metrics_query"):
@@ -20,6 +23,10 @@ class MetricsQuery(msgspec.Struct, frozen=True, kw_only=True, tag="metrics_query
     source: str | None = None
     limit: int = 100_000
     max_points: int | None = None
+    part_bytes: PartBytes = 0
+    """The asker takes an answer too big for one NATS message in parts of at most this many
+    bytes (:mod:`pulse_contracts.reply_parts`); 0, as from gateways before parts existed: one
+    message only, or the error ``history_too_large``."""
 
 
 class StoredPoint(msgspec.Struct, frozen=True, array_like=True):
@@ -48,7 +55,8 @@ class MetricsQueryResult(msgspec.Struct, frozen=True, kw_only=True, tag="metrics
 
 
 class CatalogQuery(msgspec.Struct, frozen=True, kw_only=True, tag="catalog_query"):
-    pass
+    part_bytes: PartBytes = 0
+    """As :attr:`MetricsQuery.part_bytes`."""
 
 
 class SeriesInfo(msgspec.Struct, frozen=True, kw_only=True):

@@ -108,10 +108,22 @@ class _EmbeddedServer:
 
 
 class EmbeddedNats(_EmbeddedServer):
-    """A nats-server with JetStream, storing its streams under `data_dir/jetstream`."""
+    """A nats-server with JetStream, storing its streams under `data_dir/jetstream`.
 
-    def __init__(self, data_dir: Path, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    ``max_payload`` (bytes) sets the largest message the server accepts, as a deployment's
+    config may (1 MiB when not given): tests use a small one to prove nothing assumes 1 MiB.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        max_payload: int | None = None,
+    ) -> None:
         super().__init__(data_dir, host, port)
+        self._max_payload = max_payload
 
     @property
     def url(self) -> str:
@@ -128,6 +140,12 @@ class EmbeddedNats(_EmbeddedServer):
         log_path = self._data_dir / "nats-server.log"
         log_offset = _file_size(log_path)
         args = [str(binary), "-js", "-sd", str(store_dir), "-a", self._host, "-p", str(port)]
+        if self._max_payload is not None:
+            # The server has no flag for it; a config file with only this key (the flags
+            # above override nothing in it, as it names neither store_dir nor listen).
+            config = self._data_dir / "nats-server.conf"
+            config.write_text(f"max_payload: {self._max_payload}\n", encoding="utf-8")
+            args += ["-c", str(config)]
         with log_path.open("ab") as log:
             proc = self._proc = subprocess.Popen(
                 args,

@@ -1,4 +1,8 @@
-"""History comes from persistence over ``rpc.query.metrics``; the gateway holds no database."""
+"""History comes from persistence over ``rpc.query.metrics``; the gateway holds no database.
+
+An answer larger than one NATS message (100,000 raw points are several MB) comes in parts
+(ADR 12): every query offers them, sized by this connection's ``max_payload``.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from pulse_contracts import (
     RpcError,
     subjects,
 )
+from pulse_runtime.replies import IncompleteReply, ask
 from pulse_runtime.tracing import TRACEPARENT
 
 from .errors import ApiError
@@ -47,6 +52,7 @@ class HistoryClient:
             source=source,
             limit=self._max_points,
             max_points=max_points,
+            part_bytes=self._nats.max_payload,
         )
         data = await self._ask(subjects.RPC_QUERY_METRICS, self._codec.pack(query), traceparent)
         answer = self._codec.metrics_query_reply.decode(data)
@@ -56,7 +62,9 @@ class HistoryClient:
 
     async def catalog(self, traceparent: str) -> Catalog:
         data = await self._ask(
-            subjects.RPC_QUERY_CATALOG, self._codec.pack(CatalogQuery()), traceparent
+            subjects.RPC_QUERY_CATALOG,
+            self._codec.pack(CatalogQuery(part_bytes=self._nats.max_payload)),
+            traceparent,
         )
         answer = self._codec.catalog_reply.decode(data)
         if isinstance(answer, RpcError):
@@ -65,8 +73,12 @@ class HistoryClient:
 
     async def _ask(self, subject: str, payload: bytes, traceparent: str) -> bytes:
         try:
-            reply = await self._nats.request(
-                subject, payload, timeout=self._timeout_s, headers={TRACEPARENT: traceparent}
+            return await ask(
+                self._nats,
+                subject,
+                payload,
+                timeout_s=self._timeout_s,
+                headers={TRACEPARENT: traceparent},
             )
         except NoRespondersError:
             raise ApiError(
@@ -74,7 +86,10 @@ class HistoryClient:
             ) from None
         except NatsTimeoutError:
             raise ApiError(504, "history_timeout", "the history query took too long") from None
-        return bytes(reply.data)
+        except IncompleteReply as exc:
+            raise ApiError(
+                503, "history_incomplete", f"the history answer arrived incomplete ({exc})"
+            ) from None
 
 
 def _api_error(error: RpcError) -> ApiError:

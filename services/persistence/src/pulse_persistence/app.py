@@ -39,6 +39,7 @@ from pulse_runtime.messaging import (
     skip_decoding,
     start_broker,
 )
+from pulse_runtime.replies import ReplyTooLarge, send_reply
 from pulse_runtime.service import Lifecycle
 from pulse_runtime.streams import pulse_streams
 from pulse_runtime.telemetry import counter, histogram, new_registry
@@ -95,6 +96,16 @@ class PersistenceService:
             "Refreshes of the rollups after backfill (TimescaleDB), per rollup",
         )
         self.refresher: RollupRefresher | None = None
+        self._reply_parts = counter(
+            self.registry,
+            "pulse_persistence_reply_parts_total",
+            "Messages sent as parts of query answers too big for one NATS message",
+        )
+        self._too_large = counter(
+            self.registry,
+            "pulse_persistence_replies_too_large_total",
+            "Answers refused (history_too_large): too big for one message, asker takes no parts",
+        )
         self.broker.include_router(self._router())
         self.consumer: PullConsumer | None = None
         self._stopping = asyncio.Event()  # the lifecycle's, once started
@@ -215,11 +226,18 @@ class PersistenceService:
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             await self._respond(msg, RpcError(code="bad_request", message=str(exc)))
             return
-        await self._respond(msg, await self._answer(lambda: queries.metrics(query)))
+        answer = await self._answer(lambda: queries.metrics(query))
+        await self._respond(msg, answer, part_bytes=query.part_bytes)
 
     async def answer_catalog_query(self, msg: Msg) -> None:
         assert self.queries is not None
-        await self._respond(msg, await self._answer(self.queries.catalog))
+        try:
+            query = self.codec.catalog_query.decode(msg.data)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            await self._respond(msg, RpcError(code="bad_request", message=str(exc)))
+            return
+        answer = await self._answer(self.queries.catalog)
+        await self._respond(msg, answer, part_bytes=query.part_bytes)
 
     @staticmethod
     async def _answer(query: Callable[[], Awaitable[object]]) -> object:
@@ -232,9 +250,35 @@ class PersistenceService:
             log.exception("query failed")
             return RpcError(code="internal_error", message="the query failed")
 
-    async def _respond(self, msg: Msg, reply: object) -> None:
-        if msg.reply:
-            await msg.respond(self.codec.pack(reply))
+    async def _respond(self, msg: Msg, reply: object, *, part_bytes: int = 0) -> None:
+        """Send the answer, in parts when it needs them and the asker takes them; when it
+        cannot go, an error goes instead: the asker never waits for its timeout."""
+        if not msg.reply:
+            return
+        nats = self.broker.connection
+        try:
+            parts = await send_reply(nats, msg.reply, self.codec.pack(reply), part_bytes=part_bytes)
+        except ReplyTooLarge as exc:
+            self._too_large.inc()
+            log.warning(
+                "answer too large for one message; the asker takes no parts", error=str(exc)
+            )
+            refusal = RpcError(
+                code="history_too_large",
+                message=f"{exc}, and the asker takes no parts (a gateway older than"
+                " persistence?): upgrade it, or narrow 'from'/'to', or give max_points",
+            )
+            await send_reply(nats, msg.reply, self.codec.pack(refusal), part_bytes=0)
+            return
+        except Exception:
+            log.exception("answer not sent")
+            failure = RpcError(code="internal_error", message="the answer could not be sent")
+            with contextlib.suppress(Exception):  # the connection itself may be gone
+                await send_reply(nats, msg.reply, self.codec.pack(failure), part_bytes=0)
+            return
+        if parts:
+            self._reply_parts.inc(parts)
+            log.debug("answer sent in parts", parts=parts)
 
     async def readiness(self) -> dict[str, bool]:
         return {"nats": is_connected(self.broker), "database": await pool_is_ready(self.pool)}
