@@ -4,6 +4,7 @@ nats-server and PostgreSQL, spoken to over NATS as the gateway and ingest do."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -32,6 +33,7 @@ from pulse_contracts.accounts import (
     ListUsers,
     LoginRequest,
     PublicKeys,
+    RefreshRequest,
     Role,
     TokenPair,
     UserList,
@@ -215,6 +217,39 @@ async def test_a_successful_login_is_not_counted_as_a_failure(make_stack: Any) -
         await nc.drain()
     assert all(isinstance(reply, TokenPair) for reply in successes), successes
     assert [reply.code for reply in wrong] == ["invalid_credentials", "too_many_attempts"]
+
+
+# --- refreshes of one token at once ------------------------------------------------------
+
+
+async def test_simultaneous_refreshes_of_one_token_share_one_successor(
+    auth_only: tuple[PulseStack, Client],
+) -> None:
+    """Refreshes of one token in flight together (auth handles them concurrently) are one
+    rotation: every one gets the same pair, and the chain does not fork."""
+    stack, nc = auth_only
+    user_id = await create_user(nc)
+    logged_in = await ask(nc, LoginRequest(email=USER_EMAIL, password=USER_PASSWORD))
+    assert isinstance(logged_in, TokenPair)
+    replies = await ask_all(nc, [RefreshRequest(refresh_token=logged_in.refresh_token)] * 8)
+    assert all(isinstance(reply, TokenPair) for reply in replies), replies
+    assert len({(reply.refresh_token, reply.access_token) for reply in replies}) == 1
+    conn = await asyncpg.connect(stack.database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT parent_id, used_at, successor_sealed FROM auth.refresh_tokens"
+            " WHERE user_id = $1 ORDER BY created_at",
+            uuid.UUID(user_id),
+        )
+    finally:
+        await conn.close()
+    assert [(row["parent_id"] is None, row["used_at"] is None) for row in rows] == [
+        (True, False),  # the login's token, spent once
+        (False, True),  # its one successor, not yet used
+    ]
+    sealed = bytes(rows[0]["successor_sealed"])  # kept for the grace period, but unreadable
+    assert replies[0].refresh_token.encode() not in sealed
+    assert replies[0].access_token.encode() not in sealed
 
 
 # --- the first admin --------------------------------------------------------------------

@@ -36,6 +36,7 @@ from tests.support.stack import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     PulseStack,
+    ServiceProcess,
     bearer,
     create_api_key,
     eventually,
@@ -44,6 +45,8 @@ from tests.support.stack import (
 )
 
 pytestmark = pytest.mark.integration
+
+SHORT_GRACE_S = 0.5
 
 USER_EMAIL = "someone@pulse.test"
 USER_PASSWORD = "a perfectly long password"
@@ -353,7 +356,9 @@ async def test_forged_and_expired_tokens_are_rejected(stack: PulseStack) -> None
 # --- sessions ---------------------------------------------------------------------------
 
 
-async def test_refresh_rotates_and_reuse_revokes_the_chain(stack: PulseStack) -> None:
+async def test_refresh_rotates_and_reuse_revokes_the_chain(make_stack: Any) -> None:
+    stack: PulseStack = make_stack(PULSE_AUTH_REFRESH_GRACE_S=str(SHORT_GRACE_S))
+    stack.start(["auth", "gateway"])
     async with httpx.AsyncClient() as client:
         login_reply = await client.post(
             stack["gateway"].url("/api/v1/auth/login"),
@@ -380,6 +385,7 @@ async def test_refresh_rotates_and_reuse_revokes_the_chain(stack: PulseStack) ->
         assert rotated.status_code == 200
         second = rotated.json()["refresh_token"]
         assert second != first
+        await asyncio.sleep(SHORT_GRACE_S * 2)  # past the grace period: a replay, not a race
         reused = await client.post(refresh, json={"refresh_token": first})
         assert (reused.status_code, reused.json()["code"]) == (401, "refresh_token_reused")
         # the whole chain is gone, including the token that had not been used yet
@@ -391,6 +397,73 @@ async def test_refresh_rotates_and_reuse_revokes_the_chain(stack: PulseStack) ->
             headers=bearer(rotated.json()["access_token"]),
         )
         assert me.status_code == 401
+
+
+def with_second_auth_replica(stack: PulseStack) -> None:
+    """Another auth process on the same NATS and database: requests of one queue group are
+    spread over both, so two at once may be answered by different replicas."""
+    log_dir = stack.work_dir / "auth-2"
+    log_dir.mkdir(parents=True)
+    replica = ServiceProcess(
+        "auth", {**stack["auth"].env, "PULSE_AUTH_PORT": str(free_port())}, log_dir
+    )
+    stack.services["auth-2"] = replica  # stopped with the stack
+    replica.start()
+    replica.wait_ready()
+
+
+async def test_two_tabs_refreshing_at_once_keep_the_session(make_stack: Any) -> None:
+    """Two tabs share one cookie; when both refresh at the same moment, the second refresh of
+    the token is a race, not a theft: both get the same new pair, and the session goes on."""
+    stack: PulseStack = make_stack()
+    stack.start(["auth", "gateway"])
+    with_second_auth_replica(stack)
+    refresh = stack["gateway"].url("/api/v1/auth/refresh")
+    me = stack["gateway"].url("/api/v1/auth/me")
+    credentials = {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+    async with httpx.AsyncClient() as tab_one, httpx.AsyncClient() as tab_two:
+        logged_in = await tab_one.post(stack["gateway"].url("/api/v1/auth/login"), json=credentials)
+        cookie = {"Cookie": f"pulse_refresh={logged_in.json()['refresh_token']}"}
+        for round_ in range(5):
+            # Each tab on its own connection: the two requests are in flight together.
+            answers = await asyncio.gather(
+                tab_one.post(refresh, headers=cookie), tab_two.post(refresh, headers=cookie)
+            )
+            assert [answer.status_code for answer in answers] == [200, 200], (
+                round_,
+                [answer.text for answer in answers],
+            )
+            pairs = [answer.json() for answer in answers]
+            assert pairs[0]["refresh_token"] == pairs[1]["refresh_token"], round_
+            cookies = [answer.cookies["pulse_refresh"] for answer in answers]
+            assert cookies == [pairs[0]["refresh_token"]] * 2
+            for pair in pairs:  # either tab may go on with what it got
+                assert (
+                    await tab_one.get(me, headers=bearer(pair["access_token"]))
+                ).status_code == 200
+            # the next round refreshes the token both tabs now hold
+            cookie = {"Cookie": f"pulse_refresh={pairs[0]['refresh_token']}"}
+        last = await tab_one.post(refresh, headers=cookie)
+        assert last.status_code == 200, last.text
+
+
+async def test_a_replay_of_a_token_whose_successor_was_used_revokes_the_chain(
+    stack: PulseStack,
+) -> None:
+    """Within the grace period too: once the new token was used, the old one can only be a
+    copy (the legitimate client has moved on), and the chain ends."""
+    credentials = {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+    refresh = stack["gateway"].url("/api/v1/auth/refresh")
+    async with httpx.AsyncClient() as client:
+        first = (
+            await client.post(stack["gateway"].url("/api/v1/auth/login"), json=credentials)
+        ).json()
+        second = (await client.post(refresh, json={"refresh_token": first["refresh_token"]})).json()
+        third = (await client.post(refresh, json={"refresh_token": second["refresh_token"]})).json()
+        replayed = await client.post(refresh, json={"refresh_token": first["refresh_token"]})
+        assert (replayed.status_code, replayed.json()["code"]) == (401, "refresh_token_reused")
+        after = await client.post(refresh, json={"refresh_token": third["refresh_token"]})
+        assert after.status_code == 401
 
 
 async def test_refresh_with_the_cookie_and_logout_revokes(stack: PulseStack) -> None:

@@ -2,16 +2,22 @@
 
 uvicorn's own signal capture is disabled: it would re-raise SIGTERM after serving and end the
 process before the service drained NATS. The service's :class:`~.service.Lifecycle` owns it.
+HTTP is always uvicorn's h11 protocol, bounded against slow and greedy clients
+(:mod:`~.client_guard`), whether or not httptools is installed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Generator
-from typing import Any
+from typing import Any, cast
 
 import uvicorn
+
+from .client_guard import GuardedH11Protocol, OpenConnections
+from .settings import ClientLimits
 
 
 class _Server(uvicorn.Server):
@@ -27,6 +33,7 @@ class HttpServer:
         *,
         host: str,
         port: int,
+        limits: ClientLimits,
         ws_max_size: int = 1 << 20,
         ws_ping_interval: float | None = 20,
         ws_per_message_deflate: bool = True,
@@ -40,6 +47,15 @@ class HttpServer:
                 log_config=None,
                 access_log=False,
                 lifespan="on",
+                # uvicorn calls this as it would the protocol class (config, server_state...).
+                http=cast(
+                    Any,
+                    functools.partial(
+                        GuardedH11Protocol,
+                        limits=limits,
+                        connections=OpenConnections(limits.max_connections_per_client),
+                    ),
+                ),
                 ws_max_size=ws_max_size,  # a bigger frame closes the socket with 1009
                 ws_ping_interval=ws_ping_interval,
                 ws_ping_timeout=20,

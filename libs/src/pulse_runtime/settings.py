@@ -66,6 +66,23 @@ class DatabaseSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     url: str = "postgresql://pulse@127.0.0.1:5432/pulse"
 
 
+class ClientLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What one HTTP client may hold of a service that faces clients: the gateway's
+    ``PULSE_GATEWAY_*``, ingest's ``PULSE_INGEST_*`` (docs/operations.md, "Slow clients")."""
+
+    header_timeout_s: PositiveFloat = 10.0
+    """A request's head must arrive whole within this, counted from the connection's start or
+    from the answer to the previous request; else 408 and the connection is closed."""
+    body_timeout_s: PositiveFloat = 20.0
+    """A body must arrive within this, plus a second per ``body_min_rate`` bytes received."""
+    body_min_rate: NonNegativeInt = 500
+    """Bytes per second a body must keep up on average to take longer than ``body_timeout_s``
+    (Apache's mod_reqtimeout rule). 0: no body may take longer."""
+    max_connections_per_client: NonNegativeInt = 256
+    """Open connections per client address, WebSockets included; more are answered 429 and
+    closed. 0: no cap (behind a proxy, where every client has the proxy's address)."""
+
+
 def load_settings(
     settings_type: type[SettingsT], prefix: str, environ: Mapping[str, str]
 ) -> SettingsT:

@@ -19,6 +19,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.routes import HTTPRoute
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from .client_guard import CUT_OFF
 from .logging import get_logger
 from .tracing import TRACEPARENT, trace_id_of, traceparent_from
 
@@ -70,7 +71,7 @@ def trace_requests(logger: str, quiet_paths: Iterable[str]) -> Callable[[ASGIApp
                         "request",
                         method=scope.get("method"),
                         path=scope["path"],
-                        status=status,
+                        status=scope.get(CUT_OFF, status),  # the client got 408, not the app's
                         duration_ms=round((time.perf_counter() - started) * 1000, 2),
                     )
                 structlog.contextvars.unbind_contextvars("trace_id")

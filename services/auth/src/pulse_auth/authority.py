@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 from pulse_contracts import RpcError
 from pulse_contracts.accounts import (
     ApiKeyCreated,
@@ -42,15 +43,25 @@ from pulse_contracts.accounts import (
 from pulse_runtime.access_tokens import AccessClaims, SigningKey, issue_access_token
 from pulse_runtime.logging import get_logger
 
-from .opaque import api_key_prefix, digest, new_api_key, new_refresh_token
+from .opaque import api_key_prefix, digest, new_api_key, new_refresh_token, seal, unseal
 from .passwords import Passwords
 from .settings import AuthSettings
-from .store import AccountStore, EmailTaken, Failures, RefreshOutcome, parse_id
+from .store import (
+    AccountStore,
+    EmailTaken,
+    Failures,
+    RefreshOutcome,
+    Successor,
+    UserWithSecret,
+    parse_id,
+)
 
 log = get_logger(__name__)
 
 PublishRevocation = Callable[[Revocation], Awaitable[None]]
 _INVALID_CREDENTIALS = RpcError(code="invalid_credentials", message="wrong email or password")
+_PAIR_ENCODER = msgspec.msgpack.Encoder()
+_PAIR_DECODER = msgspec.msgpack.Decoder(TokenPair)
 _INVALID_REFRESH = RpcError(
     code="invalid_refresh_token", message="the refresh token is not valid; log in again"
 )
@@ -144,14 +155,32 @@ class Authority:
         return self._token_pair(found.user, found.token_version, refresh_token, jti)
 
     async def refresh(self, request: RefreshRequest) -> TokenPair | RpcError:
-        new_token = new_refresh_token()
-        jti = uuid.uuid4().hex
-        outcome, user_id = await self._store.rotate_refresh_token(
-            digest(request.refresh_token),
-            digest(new_token),
+        spent = request.refresh_token
+        grace = self._settings.refresh_grace_s
+        answer: TokenPair | None = None
+
+        def successor_for(found: UserWithSecret) -> Successor:
+            nonlocal answer
+            token, jti = new_refresh_token(), uuid.uuid4().hex
+            answer = self._token_pair(found.user, found.token_version, token, jti)
+            # Kept for a second refresh of ``spent`` within the grace period, which only the
+            # holder of ``spent`` can open: it gets this very answer, not a chain of its own.
+            sealed = seal(spent, _PAIR_ENCODER.encode(answer)) if grace > 0 else None
+            return Successor(token_hash=digest(token), access_jti=jti, sealed=sealed)
+
+        outcome, user_id, sealed = await self._store.rotate_refresh_token(
+            digest(spent),
             timedelta(seconds=self._settings.refresh_token_ttl_s),
-            jti,
+            timedelta(seconds=grace),
+            successor_for,
         )
+        if outcome is RefreshOutcome.ROTATED and answer is not None:
+            return answer
+        if outcome is RefreshOutcome.REPEATED and sealed is not None:
+            opened = unseal(spent, sealed)
+            if opened is not None:
+                log.info("refresh token repeated within the grace period", user_id=str(user_id))
+                return _PAIR_DECODER.decode(opened)
         if outcome is RefreshOutcome.REUSED and user_id is not None:
             # Someone replayed a spent token: the chain is revoked, and so are the access
             # tokens it produced (the other chains of this user keep working).
@@ -161,12 +190,7 @@ class Authority:
                 code="refresh_token_reused",
                 message="this refresh token was already used; the session is revoked",
             )
-        if outcome is not RefreshOutcome.ROTATED or user_id is None:
-            return _INVALID_REFRESH
-        found = await self._store.user_by_id(user_id)
-        if found is None or found.user.disabled:
-            return _INVALID_REFRESH
-        return self._token_pair(found.user, found.token_version, new_token, jti)
+        return _INVALID_REFRESH
 
     async def logout(self, request: LogoutRequest) -> Done | RpcError:
         user_id = parse_id(request.user_id)

@@ -21,6 +21,9 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     port: Port = 8004
     access_token_ttl_s: PositiveInt = 15 * 60
     refresh_token_ttl_s: PositiveInt = 30 * 24 * 3600
+    refresh_grace_s: NonNegativeFloat = 10.0
+    """How long after a refresh token is spent presenting it again still gets the same new pair
+    (two tabs refreshing at once); later, it is a replay and revokes its chain. 0: never."""
     login_failure_limit: PositiveInt = 5
     login_failure_window_s: PositiveFloat = 15 * 60
     login_base_delay_s: NonNegativeFloat = 30.0

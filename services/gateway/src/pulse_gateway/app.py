@@ -206,6 +206,7 @@ class GatewayService:
             expose_websocket_protocol(served(app)),
             host=own.host,
             port=own.port,
+            limits=self.settings.clients,
             ws_max_size=self.settings.websocket.max_frame_bytes,
             # The /ws heartbeat (a frame the client must answer) finds dead peers; a protocol
             # ping task per socket would only cost memory. Frames are shared between sockets

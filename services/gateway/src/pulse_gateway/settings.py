@@ -5,6 +5,7 @@ from typing import Annotated
 
 import msgspec
 from pulse_runtime.settings import (
+    ClientLimits,
     CommonSettings,
     NonNegativeFloat,
     NonNegativeInt,
@@ -52,6 +53,8 @@ class WebSocketSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     common: CommonSettings
     gateway: GatewaySettings
+    clients: ClientLimits = msgspec.field(default_factory=ClientLimits)
+    """Also ``PULSE_GATEWAY_*``: slow and greedy clients (``header_timeout_s`` …)."""
     websocket: WebSocketSettings
 
     @classmethod
@@ -59,5 +62,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return cls(
             common=load_settings(CommonSettings, "PULSE_", environ),
             gateway=load_settings(GatewaySettings, "PULSE_GATEWAY_", environ),
+            clients=load_settings(ClientLimits, "PULSE_GATEWAY_", environ),
             websocket=load_settings(WebSocketSettings, "PULSE_WS_", environ),
         )

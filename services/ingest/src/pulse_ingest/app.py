@@ -209,7 +209,9 @@ class IngestService:
             readiness=self.readiness,
             max_body_bytes=own.max_body_bytes,
         )
-        self.http = HttpServer(served(app), host=own.host, port=own.port)
+        self.http = HttpServer(
+            served(app), host=own.host, port=own.port, limits=self.settings.clients
+        )
         if not await self.http.start():
             return False
         self._started = True

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 
 import msgspec
 from pulse_runtime.settings import (
+    ClientLimits,
     CommonSettings,
     NonNegativeFloat,
     Port,
@@ -32,10 +33,13 @@ class IngestSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     common: CommonSettings
     ingest: IngestSettings
+    clients: ClientLimits = msgspec.field(default_factory=ClientLimits)
+    """Also ``PULSE_INGEST_*``: slow and greedy clients (``header_timeout_s`` …)."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
         return cls(
             common=load_settings(CommonSettings, "PULSE_", environ),
             ingest=load_settings(IngestSettings, "PULSE_INGEST_", environ),
+            clients=load_settings(ClientLimits, "PULSE_INGEST_", environ),
         )
