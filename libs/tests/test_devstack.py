@@ -112,6 +112,18 @@ def still_running(pids: list[int]) -> list[psutil.Process]:
     return [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
 
 
+def end_the_run(devstack: subprocess.Popen[str], data_dir: Path) -> None:
+    """After a failed test: the supervisor and everything it recorded, so that no server is
+    left behind holding ports (a later run of `make run` would clean them up, not a test)."""
+    if devstack.poll() is None:
+        devstack.kill()
+        devstack.wait()
+    pids = data_dir / "devstack.pids"
+    if pids.exists():
+        for process in still_running([entry["pid"] for entry in json.loads(pids.read_text())]):
+            process.kill()
+
+
 def test_starts_everything_and_ctrl_c_leaves_no_process_behind(tmp_path: Path) -> None:
     port = free_port()
     devstack = start_devstack(tmp_path / "data", port)
@@ -132,8 +144,7 @@ def test_starts_everything_and_ctrl_c_leaves_no_process_behind(tmp_path: Path) -
         assert 0 <= float(str(point["value"])) <= 100
         output = stop_with_ctrl_c(devstack, seen)
     finally:
-        if devstack.poll() is None:
-            devstack.kill()
+        end_the_run(devstack, tmp_path / "data")
     assert devstack.returncode == 0, output[-3000:]
     assert "NATS stopped" in output
     all_pids = children + [entry["pid"] for entry in recorded]
@@ -146,9 +157,13 @@ def test_a_killed_run_is_cleaned_up_by_the_next_one(tmp_path: Path) -> None:
     port = free_port()
     first = start_devstack(tmp_path / "data", port)
     seen: list[str] = []
-    wait_for_line(first, "Pulse is running", seen)
-    admin = printed_admin(seen)
-    stored = first_cpu_point(port, log_in(port, *admin))
+    try:
+        wait_for_line(first, "Pulse is running", seen)
+        admin = printed_admin(seen)
+        stored = first_cpu_point(port, log_in(port, *admin))
+    except BaseException:
+        end_the_run(first, tmp_path / "data")
+        raise
     recorded = [e["pid"] for e in json.loads((tmp_path / "data" / "devstack.pids").read_text())]
     first.kill()  # no chance to stop its children
     first.wait()
@@ -169,8 +184,7 @@ def test_a_killed_run_is_cleaned_up_by_the_next_one(tmp_path: Path) -> None:
         assert stored in kept, "the first run's point is gone"
         output = stop_with_ctrl_c(second, seen, signal.SIGTERM)
     finally:
-        if second.poll() is None:
-            second.kill()
+        end_the_run(second, tmp_path / "data")
         for process in still_running(recorded):  # a failed test must not leave servers behind
             process.kill()
     assert second.returncode == 0, output[-3000:]
