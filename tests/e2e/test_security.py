@@ -93,8 +93,8 @@ def declared_routes() -> list[tuple[str, str, str]]:
             access = access_of(handler)
             assert access is not None, route.path
             for method in sorted(handler.http_methods - {"OPTIONS", "HEAD"}):
-                path = route.path.replace("{user_id:str}", "00000000-0000-0000-0000-000000000000")
-                path = path.replace("{api_key_id:str}", "00000000-0000-0000-0000-000000000000")
+                path = route.path.replace("{user_id:uuid}", "00000000-0000-0000-0000-000000000000")
+                path = path.replace("{api_key_id:uuid}", "00000000-0000-0000-0000-000000000000")
                 path = path.replace("{file_path:path}", "index.html")
                 table.append((method, path, access))
     return table
