@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help run test lint fmt sync clean bench dashboard dashboard-test types browser
+.PHONY: help run test lint fmt sync clean bench dashboard dashboard-test types schemas browser
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ dashboard-test: $(DASHBOARD)/dist/index.html ## the dashboard's type check, unit
 
 types: sync ## regenerate the dashboard's TypeScript types from the gateway's schemas
 	$(PY) -m pulse_gateway.typescript $(DASHBOARD)/src/api
+
+schemas: sync ## regenerate docs/schemas/ (ingest's OpenAPI and AsyncAPI documents) from the code
+	$(PY) -m pulse_ingest.documents docs/schemas
 
 browser: ## Debian's Chromium for the browser tests (installed with apt-get when missing)
 	@command -v chromium >/dev/null || { echo "installing chromium (apt-get)"; \

@@ -96,8 +96,8 @@ def declared_routes() -> list[tuple[str, str, str]]:
             access = access_of(handler)
             assert access is not None, route.path
             for method in sorted(handler.http_methods - {"OPTIONS", "HEAD"}):
-                path = route.path.replace("{user_id:str}", "00000000-0000-0000-0000-000000000000")
-                path = path.replace("{api_key_id:str}", "00000000-0000-0000-0000-000000000000")
+                path = route.path.replace("{user_id:uuid}", "00000000-0000-0000-0000-000000000000")
+                path = path.replace("{api_key_id:uuid}", "00000000-0000-0000-0000-000000000000")
                 path = path.replace("{file_path:path}", "index.html")
                 table.append((method, path, access))
     return table
@@ -242,7 +242,13 @@ async def test_every_websocket_route_closes_without_a_valid_token_with_4401(
 
 # --- every route of ingest needs an API key with its scope --------------------------------
 
-INGEST_UNGUARDED = ("/healthz", "/readyz", "/metrics")
+INGEST_UNGUARDED = ("/healthz", "/readyz", "/metrics", "/asyncapi.json")
+
+
+def ingest_unguarded(path: str) -> bool:
+    """Probes, and the two documents (AsyncAPI, and OpenAPI under /schema): they describe the
+    producers' contract (public, as docs/schemas/ is), not any data."""
+    return path in INGEST_UNGUARDED or path.startswith("/schema")
 
 
 def declared_ingest_routes() -> list[tuple[str, str, str]]:
@@ -252,6 +258,7 @@ def declared_ingest_routes() -> list[tuple[str, str, str]]:
         ingest=None,  # type: ignore[arg-type]
         readiness=None,  # type: ignore[arg-type]
         max_body_bytes=1024,
+        asyncapi={},
     )
     table: list[tuple[str, str, str]] = []
     for route in app.routes:
@@ -280,7 +287,7 @@ def test_ingest_refuses_to_start_with_a_route_that_declares_no_access(
     monkeypatch.undo()
     scopes = set(get_args(Scope))
     for method, path, access in declared_ingest_routes():
-        if path in INGEST_UNGUARDED:
+        if ingest_unguarded(path):
             assert access == "public", path
         else:
             assert access in scopes, (method, path, access)
@@ -739,7 +746,7 @@ async def walk_ingest_routes(stack: PulseStack) -> None:
         for method, path, access in declared_ingest_routes():
             url, where = stack["ingest"].url(path), f"{method} {path} ({access})"
             anonymous = await client.request(method, url)
-            if path in INGEST_UNGUARDED:
+            if ingest_unguarded(path):
                 assert anonymous.status_code not in (401, 403), where
                 continue
             guarded += 1

@@ -13,12 +13,25 @@ from typing import Annotated, Literal
 import msgspec
 
 from .queries import RpcError
+from .text import STORABLE
 
 Role = Literal["admin", "user"]
 Scope = Literal["ingest:metrics", "ingest:events"]
-Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
+EMAIL_PATTERN = r"^[^@\s\x00]+@[^@\s\x00]+$"
+"""Something@something, without spaces; msgspec takes one pattern per type, so this one also
+refuses NUL, as :data:`~pulse_contracts.text.STORABLE` would."""
+Email = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=3, max_length=254, pattern=EMAIL_PATTERN, description="an email address"
+    ),
+]
 Password = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
 NewPassword = Annotated[str, msgspec.Meta(min_length=12, max_length=1024)]
+"""Passwords are only ever hashed, never stored as text: any character may be in one."""
+StoredText = Annotated[str, STORABLE]
+"""Text that reaches auth's tables (or a query on them): an email to look up, an id, a name."""
+ApiKeyName = Annotated[str, msgspec.Meta(min_length=1, max_length=100), STORABLE]
 
 
 class User(msgspec.Struct, frozen=True, kw_only=True):
@@ -39,7 +52,7 @@ class TokenPair(msgspec.Struct, frozen=True, kw_only=True, tag="token_pair"):
 
 
 class LoginRequest(msgspec.Struct, frozen=True, kw_only=True, tag="login"):
-    email: str
+    email: StoredText
     password: str
     client_ip: str = ""
 
@@ -49,9 +62,9 @@ class RefreshRequest(msgspec.Struct, frozen=True, kw_only=True, tag="refresh"):
 
 
 class LogoutRequest(msgspec.Struct, frozen=True, kw_only=True, tag="logout"):
-    user_id: str
+    user_id: StoredText
     refresh_token: str | None = None
-    access_jti: str | None = None
+    access_jti: StoredText | None = None
     access_exp: int = 0
 
 
@@ -108,13 +121,13 @@ class UserList(msgspec.Struct, frozen=True, kw_only=True, tag="user_list"):
 
 
 class UpdateUser(msgspec.Struct, frozen=True, kw_only=True, tag="update_user"):
-    user_id: str
+    user_id: StoredText
     role: Role | None = None
     disabled: bool | None = None
 
 
 class ResetPassword(msgspec.Struct, frozen=True, kw_only=True, tag="reset_password"):
-    user_id: str
+    user_id: StoredText
     password: NewPassword
 
 
@@ -133,9 +146,9 @@ class ApiKey(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class CreateApiKey(msgspec.Struct, frozen=True, kw_only=True, tag="create_api_key"):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    name: ApiKeyName
     scopes: Annotated[list[Scope], msgspec.Meta(min_length=1)]
-    created_by: str | None = None
+    created_by: StoredText | None = None
 
 
 class ApiKeyCreated(msgspec.Struct, frozen=True, kw_only=True, tag="api_key_created"):
@@ -154,7 +167,7 @@ class ApiKeyList(msgspec.Struct, frozen=True, kw_only=True, tag="api_key_list"):
 
 
 class RevokeApiKey(msgspec.Struct, frozen=True, kw_only=True, tag="revoke_api_key"):
-    api_key_id: str
+    api_key_id: StoredText
 
 
 class ApiKeyReply(msgspec.Struct, frozen=True, kw_only=True, tag="api_key"):
@@ -162,7 +175,7 @@ class ApiKeyReply(msgspec.Struct, frozen=True, kw_only=True, tag="api_key"):
 
 
 class VerifyApiKey(msgspec.Struct, frozen=True, kw_only=True, tag="verify_api_key"):
-    secret: str
+    secret: StoredText  # its prefix is looked up
 
 
 class ApiKeyIdentity(msgspec.Struct, frozen=True, kw_only=True, tag="api_key_identity"):

@@ -182,6 +182,14 @@ DATABASE_AWAY: tuple[type[BaseException], ...] = (
     asyncpg.InternalClientError,
 )
 
+# Text the database cannot store: a NUL (U+0000) in ``text``, or in a ``jsonb`` string. The
+# contracts refuse it where a message arrives (pulse_contracts.text.STORABLE); if some text
+# gets here all the same, it is the request that is wrong, not the server: answer it as such.
+UNSTORABLE_TEXT: tuple[type[BaseException], ...] = (
+    asyncpg.CharacterNotInRepertoireError,
+    asyncpg.UntranslatableCharacterError,
+)
+
 
 @contextlib.asynccontextmanager
 async def acquired(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:

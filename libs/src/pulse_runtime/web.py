@@ -9,13 +9,15 @@ route that says nothing (which a guard would otherwise have to guess about).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 
 import structlog
 from litestar import Litestar
 from litestar.enums import ScopeType
 from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi import ResponseSpec
+from litestar.openapi.spec import SecurityRequirement
 from litestar.routes import HTTPRoute
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -101,3 +103,25 @@ def undeclared_routes(app: Litestar, levels: Collection[str]) -> list[str]:
             if access_of(handler) not in levels:
                 missing.append(f"{route.path} ({handler.handler_name})")
     return missing
+
+
+def document_access(
+    app: Litestar,
+    refusals: Mapping[str, Mapping[int, ResponseSpec]],
+    security: Sequence[SecurityRequirement],
+) -> None:
+    """Make the OpenAPI document say what the app's guard does, route by route: the refusals
+    of the route's access level (``refusals[access]``: 401, 403 …) and, for every route that
+    is not public, the credentials it takes (``security``). A route's own ``responses`` win,
+    so a handler may describe a status more precisely. Call it on a new app: the document is
+    built on first use, from these handlers (the app's own copies of them)."""
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            access = access_of(handler)
+            if access is None:
+                continue
+            handler.responses = {**refusals.get(access, {}), **(handler.responses or {})}
+            if access != "public":
+                handler.security = list(security)

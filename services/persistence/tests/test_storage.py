@@ -15,6 +15,7 @@ from pulse_contracts import (
     StoredPoint,
     to_epoch_us,
 )
+from pulse_persistence.app import PersistenceService
 from pulse_persistence.queries import MetricsQueries
 from pulse_persistence.schema import migrate, prepare_connection
 from pulse_persistence.writer import MetricsWriter
@@ -244,3 +245,15 @@ async def test_catalog_lists_every_series_with_its_latest_value(pool: asyncpg.Po
         ("cpu", "a", "percent", T0 + timedelta(seconds=5), 2.0),
         ("mem", "b", "percent", T0 + timedelta(seconds=3), 40.0),
     ]
+
+
+async def test_a_query_with_text_the_database_cannot_take_is_a_bad_request(
+    pool: asyncpg.Pool,
+) -> None:
+    """The gateway refuses a NUL in a name; a query that gets here anyway is the asker's fault,
+    answered as such (it was an internal_error, a 503 at the gateway)."""
+    queries = MetricsQueries(pool, max_points=10)
+    query = MetricsQuery(name="cpu\x00", start=T0, end=T0 + timedelta(hours=1))
+    reply = await PersistenceService._answer(lambda: queries.metrics(query))
+    assert isinstance(reply, RpcError)
+    assert reply.code == "bad_request"

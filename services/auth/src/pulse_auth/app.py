@@ -8,9 +8,14 @@ import structlog
 from faststream.nats import NatsRouter
 from nats.aio.msg import Msg
 from pulse_contracts import Codec, RpcError, subjects
-from pulse_contracts.accounts import AUTH_VERBS, Revocation
+from pulse_contracts.accounts import AUTH_VERBS, AuthReply, AuthRequest, Revocation
 from pulse_runtime.access_tokens import SigningKey
-from pulse_runtime.database import DATABASE_AWAY, create_pool_when_reachable, pool_is_ready
+from pulse_runtime.database import (
+    DATABASE_AWAY,
+    UNSTORABLE_TEXT,
+    create_pool_when_reachable,
+    pool_is_ready,
+)
 from pulse_runtime.health import HealthListener
 from pulse_runtime.logging import get_logger
 from pulse_runtime.messaging import (
@@ -64,6 +69,23 @@ async def ensure_first_admin(store: AccountStore, passwords: Passwords, settings
                 " choose another email, or create an admin with `pulse users create --role admin`",
                 email=admin.email,
             )
+
+
+async def decide(authority: Authority, request: AuthRequest) -> AuthReply:
+    """The authority's reply to a decoded request, or a typed error: every request gets one."""
+    try:
+        return await authority.handle(request)
+    except DATABASE_AWAY as exc:
+        log.warning("database unavailable", error=str(exc))
+        return RpcError(code="unavailable", message="accounts are unavailable; retry")
+    except UNSTORABLE_TEXT as exc:
+        log.warning("request with text the database cannot store", error=str(exc))
+        return RpcError(
+            code="bad_request", message="text the database cannot store (such as a NUL character)"
+        )
+    except Exception:  # a bug must still answer, or the caller waits for its timeout
+        log.exception("request failed")
+        return RpcError(code="internal_error", message="the auth service failed")
 
 
 class AuthService:
@@ -131,14 +153,7 @@ class AuthService:
             return RpcError(code="bad_request", message=str(exc))
         if AUTH_VERBS[type(request)] != verb:
             return RpcError(code="bad_request", message=f"rpc.auth.{verb} does not take that")
-        try:
-            return await self.authority.handle(request)
-        except DATABASE_AWAY as exc:
-            log.warning("database unavailable", error=str(exc))
-            return RpcError(code="unavailable", message="accounts are unavailable; retry")
-        except Exception:  # a bug must still answer, or the caller waits for its timeout
-            log.exception("request failed")
-            return RpcError(code="internal_error", message="the auth service failed")
+        return await decide(self.authority, request)
 
     async def publish_revocation(self, revocation: Revocation) -> None:
         await self.broker.publish(self.codec.pack(revocation), subjects.AUTH_REVOCATIONS)

@@ -257,8 +257,15 @@ class Authority:
         if user_id is None or updated is None:
             return _not_found("user")
         user, version = updated
-        await self._revoke_user_tokens(user_id, version)
-        log.info("user updated", user_id=user.id, role=user.role, disabled=user.disabled)
+        if version is not None:  # something changed: tokens carrying the old state end
+            await self._revoke_user_tokens(user_id, version)
+        log.info(
+            "user updated",
+            user_id=user.id,
+            role=user.role,
+            disabled=user.disabled,
+            changed=version is not None,
+        )
         return UserReply(user=user)
 
     async def reset_password(self, request: ResetPassword) -> UserReply | RpcError:

@@ -171,22 +171,30 @@ class AccountStore:
 
     async def update_user(
         self, user_id: uuid.UUID, *, role: Role | None, disabled: bool | None
-    ) -> tuple[User, int] | None:
-        """Change role and/or disabled. Earlier access tokens stop working (the token version
-        goes up); disabling also revokes every refresh token. Returns the new version."""
+    ) -> tuple[User, int | None] | None:
+        """Change role and/or disabled. A change makes earlier access tokens stop working (the
+        token version goes up, and is returned); disabling also revokes every refresh token.
+        A request that changes nothing ends no session (no version is returned): the role
+        and state the tokens carry still hold."""
         async with acquired(self._pool) as conn, conn.transaction():
             row = await conn.fetchrow(
                 f"UPDATE auth.users SET role = COALESCE($2, role),"
                 f" disabled = COALESCE($3, disabled), token_version = token_version + 1,"
-                f" tokens_revoked_at = now(), updated_at = now() WHERE id = $1"
+                f" tokens_revoked_at = now(), updated_at = now() WHERE id = $1 AND (role, disabled)"
+                f" IS DISTINCT FROM (COALESCE($2, role), COALESCE($3, disabled))"
                 f" RETURNING {_USER_COLUMNS}, token_version",
                 user_id,
                 role,
                 disabled,
             )
-            if row is not None and disabled:
+            if row is None:
+                unchanged = await conn.fetchrow(
+                    f"SELECT {_USER_COLUMNS} FROM auth.users WHERE id = $1", user_id
+                )
+                return None if unchanged is None else (_user(unchanged), None)
+            if disabled:
                 await self._revoke_user_refresh_tokens(conn, user_id)
-        return None if row is None else (_user(row), row["token_version"])
+        return _user(row), row["token_version"]
 
     async def set_password(self, user_id: uuid.UUID, password_hash: str) -> tuple[User, int] | None:
         """A reset password ends every session: tokens of both kinds stop working."""

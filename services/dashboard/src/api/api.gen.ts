@@ -23,6 +23,7 @@ export interface ErrorBody {
 }
 
 export interface LoginBody {
+  /** text without NUL (U+0000) */
   email: string;
   password: string;
 }
@@ -51,11 +52,13 @@ export interface MetricsHistory {
 }
 
 export interface NewApiKey {
+  /** text without NUL (U+0000) */
   name: string;
   scopes: Array<"ingest:metrics" | "ingest:events">;
 }
 
 export interface NewUser {
+  /** an email address */
   email: string;
   password: string;
   role?: "admin" | "user";
@@ -157,7 +160,7 @@ export interface Operations {
     path: never;
     query: never;
     body: RefreshBody | null;
-    response: null;
+    response: void;
   };
   "GET /api/v1/auth/me": {
     path: never;
@@ -173,7 +176,7 @@ export interface Operations {
   };
   "GET /api/v1/metrics": {
     path: never;
-    query: { type?: string | null; name?: string | null; source?: string | null; from?: string | null; to?: string | null; max_points?: number | null };
+    query: { type?: string | null; name?: string | null; source?: string | null; from: string | null; to?: string | null; max_points?: number | null };
     body: never;
     response: MetricsHistory;
   };

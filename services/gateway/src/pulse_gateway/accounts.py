@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import msgspec
 from litestar import Request, Response, delete, get, patch, post
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
+from litestar.openapi.spec import Operation, RequestBody
 from litestar.params import Body, FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from pulse_contracts.accounts import (
     ApiKey,
     ApiKeyCreated,
     ApiKeyList,
+    ApiKeyName,
     ApiKeyReply,
     AuthReply,
     AuthRequest,
@@ -37,11 +41,12 @@ from pulse_contracts.accounts import (
     UserList,
     UserReply,
 )
+from pulse_contracts.text import STORABLE
 from pulse_runtime.access_tokens import AccessClaims
 from pulse_runtime.auth_client import AuthClient, AuthRefused, AuthUnavailable
 from pulse_runtime.web import current_traceparent
 
-from .errors import ApiError
+from .errors import ApiError, refusals
 from .settings import GatewaySettings
 
 REFRESH_COOKIE = "pulse_refresh"
@@ -60,7 +65,7 @@ _STATUS = {
 
 
 class LoginBody(msgspec.Struct, frozen=True, kw_only=True):
-    email: Annotated[str, msgspec.Meta(max_length=254)]
+    email: Annotated[str, msgspec.Meta(max_length=254), STORABLE]
     password: Annotated[str, msgspec.Meta(max_length=1024)]
 
 
@@ -99,7 +104,7 @@ class PasswordReset(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class NewApiKey(msgspec.Struct, frozen=True, kw_only=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    name: ApiKeyName
     scopes: Annotated[list[Scope], msgspec.Meta(min_length=1)]
 
 
@@ -154,7 +159,32 @@ def _client_ip(request: Request[Any, Any, Any]) -> str:
     return request.client.host if request.client else ""
 
 
-@post("/api/v1/auth/login", opt={"access": "public"}, summary="Log in", status_code=200)
+@dataclass
+class OptionalBody(Operation):
+    """An operation whose body may be left out: the refresh token then comes from the cookie
+    (Litestar marks every body required)."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.request_body, RequestBody):
+            self.request_body.required = False
+
+
+def is_self(user_id: uuid.UUID, claims: AccessClaims) -> bool:
+    """Whether ``user_id`` is the caller, compared as UUIDs: the path may spell an id in any
+    of the forms :class:`uuid.UUID` reads (upper case, braces, ``urn:uuid:``, no hyphens)."""
+    try:
+        return user_id == uuid.UUID(claims.sub)
+    except ValueError:
+        return False
+
+
+@post(
+    "/api/v1/auth/login",
+    opt={"access": "public"},
+    summary="Log in",
+    status_code=HTTP_200_OK,
+    responses=refusals(400, 401, 413, 429, 503),
+)
 async def login(
     request: Request[Any, Any, Any],
     data: JSONBody[LoginBody],
@@ -169,7 +199,15 @@ async def login(
     return _session_response(pair, settings)
 
 
-@post("/api/v1/auth/refresh", opt={"access": "public"}, summary="New tokens for a refresh token")
+@post(
+    "/api/v1/auth/refresh",
+    opt={"access": "public"},
+    summary="New tokens for a refresh token",
+    description="The refresh token from the body, else from the `pulse_refresh` cookie.",
+    status_code=HTTP_200_OK,
+    responses=refusals(400, 401, 413, 503),
+    operation_class=OptionalBody,
+)
 async def refresh(
     request: Request[Any, Any, Any],
     auth: NamedDependency[AuthClient],
@@ -187,13 +225,21 @@ async def refresh(
     "/api/v1/auth/logout",
     opt={"access": "user"},
     summary="End this session",
+    description="Revokes this access token and its refresh chain (the token from the body,"
+    " else from the `pulse_refresh` cookie, which is cleared).",
     status_code=HTTP_204_NO_CONTENT,
+    responses=refusals(400, 413, 503),
+    operation_class=OptionalBody,
+    # Max-Age=0 clears the cookie (a fixed header: the document shows it as is).
+    response_cookies=[
+        Cookie(key=REFRESH_COOKIE, path=_COOKIE_PATH, max_age=0, httponly=True, samesite="strict")
+    ],
 )
 async def logout(
     request: Request[AccessClaims, Any, Any],
     auth: NamedDependency[AuthClient],
     data: Annotated[RefreshBody | None, Body()] = None,
-) -> Response[None]:
+) -> None:
     claims = request.user
     token = (data.refresh_token if data else None) or request.cookies.get(REFRESH_COOKIE)
     await relay(
@@ -203,9 +249,6 @@ async def logout(
         ),
         Done,
     )
-    response: Response[None] = Response(None, status_code=HTTP_204_NO_CONTENT)
-    response.delete_cookie(REFRESH_COOKIE, path=_COOKIE_PATH)
-    return response
 
 
 @get("/api/v1/auth/me", opt={"access": "user"}, summary="Who am I")
@@ -214,49 +257,72 @@ async def me(request: Request[AccessClaims, Any, Any]) -> Me:
     return Me(id=claims.sub, email=claims.email, role=claims.role)
 
 
-@get("/api/v1/admin/users", opt={"access": "admin"}, summary="List users")
+@get("/api/v1/admin/users", opt={"access": "admin"}, summary="List users", responses=refusals(503))
 async def list_users(auth: NamedDependency[AuthClient]) -> list[User]:
     return (await relay(auth, ListUsers(), UserList)).users
 
 
-@post("/api/v1/admin/users", opt={"access": "admin"}, status_code=HTTP_201_CREATED)
+@post(
+    "/api/v1/admin/users",
+    opt={"access": "admin"},
+    summary="Create a user",
+    status_code=HTTP_201_CREATED,
+    responses=refusals(400, 409, 413, 503),
+)
 async def create_user(data: JSONBody[NewUser], auth: NamedDependency[AuthClient]) -> User:
     request = CreateUser(email=data.email, password=data.password, role=data.role)
     return (await relay(auth, request, UserReply)).user
 
 
-@patch("/api/v1/admin/users/{user_id:str}", opt={"access": "admin"}, summary="Role, disabled")
+@patch(
+    "/api/v1/admin/users/{user_id:uuid}",
+    opt={"access": "admin"},
+    summary="Role, disabled",
+    responses=refusals(400, 404, 409, 413, 503),
+)
 async def change_user(
     request: Request[AccessClaims, Any, Any],
-    user_id: FromPath[str],
+    user_id: FromPath[uuid.UUID],
     data: JSONBody[UserChange],
     auth: NamedDependency[AuthClient],
 ) -> User:
-    if user_id == request.user.sub and (data.disabled or data.role == "user"):
+    if is_self(user_id, request.user) and (data.disabled or data.role == "user"):
         raise ApiError(409, "cannot_change_self", "an admin cannot disable or demote themselves")
-    change = UpdateUser(user_id=user_id, role=data.role, disabled=data.disabled)
+    change = UpdateUser(user_id=str(user_id), role=data.role, disabled=data.disabled)
     return (await relay(auth, change, UserReply)).user
 
 
 @post(
-    "/api/v1/admin/users/{user_id:str}/password",
+    "/api/v1/admin/users/{user_id:uuid}/password",
     opt={"access": "admin"},
     summary="Reset a password (ends the user's sessions)",
     status_code=HTTP_200_OK,
+    responses=refusals(400, 404, 413, 503),
 )
 async def reset_password(
-    user_id: FromPath[str], data: JSONBody[PasswordReset], auth: NamedDependency[AuthClient]
+    user_id: FromPath[uuid.UUID], data: JSONBody[PasswordReset], auth: NamedDependency[AuthClient]
 ) -> User:
-    request = ResetPassword(user_id=user_id, password=data.password)
+    request = ResetPassword(user_id=str(user_id), password=data.password)
     return (await relay(auth, request, UserReply)).user
 
 
-@get("/api/v1/admin/api-keys", opt={"access": "admin"}, summary="List API keys")
+@get(
+    "/api/v1/admin/api-keys",
+    opt={"access": "admin"},
+    summary="List API keys",
+    responses=refusals(503),
+)
 async def list_api_keys(auth: NamedDependency[AuthClient]) -> list[ApiKey]:
     return (await relay(auth, ListApiKeys(), ApiKeyList)).api_keys
 
 
-@post("/api/v1/admin/api-keys", opt={"access": "admin"}, status_code=HTTP_201_CREATED)
+@post(
+    "/api/v1/admin/api-keys",
+    opt={"access": "admin"},
+    summary="Create an API key (its secret is shown this once)",
+    status_code=HTTP_201_CREATED,
+    responses=refusals(400, 413, 503),
+)
 async def create_api_key(
     request: Request[AccessClaims, Any, Any],
     data: JSONBody[NewApiKey],
@@ -275,13 +341,17 @@ async def create_api_key(
 
 
 @delete(
-    "/api/v1/admin/api-keys/{api_key_id:str}",
+    "/api/v1/admin/api-keys/{api_key_id:uuid}",
     opt={"access": "admin"},
     summary="Revoke an API key",
     status_code=HTTP_200_OK,
+    responses=refusals(400, 404, 503),
 )
-async def revoke_api_key(api_key_id: FromPath[str], auth: NamedDependency[AuthClient]) -> ApiKey:
-    return (await relay(auth, RevokeApiKey(api_key_id=api_key_id), ApiKeyReply)).api_key
+async def revoke_api_key(
+    api_key_id: FromPath[uuid.UUID], auth: NamedDependency[AuthClient]
+) -> ApiKey:
+    request = RevokeApiKey(api_key_id=str(api_key_id))
+    return (await relay(auth, request, ApiKeyReply)).api_key
 
 
 ROUTES = [

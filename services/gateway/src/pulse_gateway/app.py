@@ -11,6 +11,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp
 from pulse_contracts import Codec, subjects
@@ -21,7 +22,7 @@ from pulse_runtime.logging import get_logger
 from pulse_runtime.messaging import create_broker, is_connected, start_broker
 from pulse_runtime.service import Lifecycle
 from pulse_runtime.telemetry import counter, gauge, new_registry
-from pulse_runtime.web import trace_requests, undeclared_routes
+from pulse_runtime.web import document_access, trace_requests, undeclared_routes
 
 from . import accounts, routes, ws_route
 from .errors import (
@@ -29,6 +30,7 @@ from .errors import (
     api_error_handler,
     http_error_handler,
     internal_error_handler,
+    refusals,
     validation_error_handler,
 )
 from .fanout import ChannelHub
@@ -43,6 +45,14 @@ from .ws_route import SocketRegistry
 
 log = get_logger(__name__)
 _QUIET_PATHS = ("/healthz", "/readyz", "/metrics")  # probes and scrapes: no request line
+GUARD_REFUSALS = {"public": refusals(), "user": refusals(401), "admin": refusals(401, 403)}
+"""What :func:`require_access` answers, by a route's access level (documented on each)."""
+BEARER = SecurityScheme(
+    type="http",
+    scheme="bearer",
+    bearer_format="JWT",
+    description="An access token from `POST /api/v1/auth/login` (or refresh)",
+)
 
 
 def dashboard_directory(configured: str) -> Path:
@@ -111,12 +121,19 @@ def create_app(
             title="Pulse gateway",
             version="1.0.0",
             path="/schema",
-            openapi_router=Router(path="/schema", route_handlers=[], opt={"access": "user"}),
+            openapi_router=Router(
+                path="/schema",
+                route_handlers=[],
+                opt={"access": "user"},
+                include_in_schema=False,  # the document does not describe itself
+            ),
+            components=Components(security_schemes={"bearer": BEARER}),
         ),
         logging_config=None,
     )
     if missing := undeclared_routes(app, ACCESS_LEVELS):
         raise RuntimeError(f"routes without a declared access level: {', '.join(missing)}")
+    document_access(app, GUARD_REFUSALS, [{"bearer": []}])
     return app
 
 

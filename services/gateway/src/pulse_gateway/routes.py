@@ -9,14 +9,13 @@ from typing import Annotated, Any
 
 from litestar import Response, WebSocket, get, websocket
 from litestar.di import NamedDependency
-from litestar.openapi import ResponseSpec
 from litestar.params import QueryParameter
 from pulse_contracts import SERIES_TOKEN_PATTERN
 from pulse_runtime.health import ReadinessCheck, readiness_report
 from pulse_runtime.web import current_traceparent
 
 from .channels import parse_channel
-from .errors import ApiError, ErrorBody, invalid_parameter, missing_parameter
+from .errors import ApiError, invalid_parameter, missing_parameter, refusals
 from .fanout import ChannelHub, Delivery
 from .history import HistoryClient
 from .schemas import MetricPointOut, MetricsHistory, SeriesCatalog, SeriesOut
@@ -26,11 +25,15 @@ from .websocket_auth import SocketSession
 
 _SERIES_TOKEN = re.compile(SERIES_TOKEN_PATTERN)
 WS_POLICY_VIOLATION = 1008
+MAX_POINTS_LIMIT = 2**31 - 1
+"""The largest ``max_points`` the gateway passes on (persistence's own limit is lower, and
+configured); beyond it a number is refused here rather than overflowing a message."""
 
 
 def parse_time(parameter: str, value: str) -> datetime:
-    # A '+' in an unencoded query string arrives as a space: "10:00:00 02:00".
-    text = value.strip().replace(" ", "+")
+    # A '+' in an unencoded query string arrives as a space: "10:00:00 02:00". RFC 3339 lets
+    # the 'T' and 'Z' be lower case; fromisoformat wants them upper case.
+    text = value.strip().replace(" ", "+").upper()
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -41,7 +44,10 @@ def parse_time(parameter: str, value: str) -> datetime:
         raise invalid_parameter(
             parameter, f"{value!r} has no timezone; add 'Z' or an offset such as +02:00"
         )
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00:00-02:00 is in year 10000 in UTC
+        raise invalid_parameter(parameter, f"{value!r} is out of range in UTC") from None
 
 
 def series_token(parameter: str, value: str) -> str:
@@ -66,25 +72,49 @@ def metric_name(type_: str | None, name: str | None) -> str:
     opt={"access": "user"},
     summary="History of one metric",
     description="Raw points of one metric (every source, or one) between `from` and `to`.",
-    responses={
-        400: ResponseSpec(data_container=ErrorBody, description="A bad or missing parameter"),
-        503: ResponseSpec(data_container=ErrorBody, description="History is unavailable"),
-    },
+    responses=refusals(400, 503, 504),
 )
 async def metrics_history(
     history: NamedDependency[HistoryClient],
     *,
-    type_: Annotated[str | None, QueryParameter(name="type", description="metric name")] = None,
-    name: Annotated[str | None, QueryParameter(description="metric name (same as type)")] = None,
-    source: Annotated[str | None, QueryParameter(description="only this source")] = None,
-    from_: Annotated[
-        str | None, QueryParameter(name="from", description="start, ISO 8601 with timezone")
+    type_: Annotated[
+        str | None,
+        QueryParameter(
+            name="type",
+            pattern=SERIES_TOKEN_PATTERN,
+            description="metric name (`type` or `name` is required)",
+        ),
     ] = None,
-    to: Annotated[str | None, QueryParameter(description="end, ISO 8601; default now")] = None,
+    name: Annotated[
+        str | None,
+        QueryParameter(
+            pattern=SERIES_TOKEN_PATTERN,
+            description="the metric name, as `type` is (give one of them)",
+        ),
+    ] = None,
+    source: Annotated[
+        str | None, QueryParameter(pattern=SERIES_TOKEN_PATTERN, description="only this source")
+    ] = None,
+    from_: Annotated[
+        str | None,
+        QueryParameter(
+            name="from",
+            required=True,  # refused by the handler when absent: `missing_parameter`
+            description="start, ISO 8601 with timezone",
+            format="date-time",
+        ),
+    ] = None,
+    to: Annotated[
+        str | None,
+        QueryParameter(description="end, ISO 8601 with timezone; default now", format="date-time"),
+    ] = None,
     max_points: Annotated[
         int | None,
         QueryParameter(
-            ge=1, description="at most this many buckets per series (min/max/avg/count each)"
+            ge=1,
+            le=MAX_POINTS_LIMIT,
+            description="at most this many buckets per series (min/max/avg/count each);"
+            " persistence refuses more than its limit (100,000 by default)",
         ),
     ] = None,
 ) -> MetricsHistory:
@@ -132,6 +162,7 @@ async def metrics_history(
     opt={"access": "user"},
     summary="Every series",
     description="Every series with its unit, tags, latest value and time.",
+    responses=refusals(503, 504),
 )
 async def metrics_catalog(history: NamedDependency[HistoryClient]) -> SeriesCatalog:
     catalog = await history.catalog(current_traceparent.get())

@@ -35,6 +35,7 @@ from pulse_runtime.streams import pulse_streams
 from pulse_runtime.telemetry import counter, new_registry
 from pulse_runtime.tracing import TRACEPARENT, child_traceparent, trace_id_of, traceparent_from
 
+from .documents import asyncapi_document
 from .http import ApiKeyCache, create_http_app, served
 from .settings import Settings
 from .storing import NotStored
@@ -208,6 +209,7 @@ class IngestService:
             ingest=self.ingest_metrics,
             readiness=self.readiness,
             max_body_bytes=own.max_body_bytes,
+            asyncapi=asyncapi_document(self.broker),
         )
         self.http = HttpServer(
             served(app), host=own.host, port=own.port, limits=self.settings.clients

@@ -14,25 +14,36 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, get_args
 
 import msgspec
-from litestar import Litestar, Request, Response, get, post
+from litestar import Litestar, Request, Response, Router, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi import OpenAPIConfig, ResponseSpec
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.spec import Components, Operation, SecurityScheme
 from litestar.types import ASGIApp
-from pulse_contracts import IngestAck
+from pulse_contracts import MSGPACK, IngestAck, subjects
 from pulse_contracts.accounts import ApiKeyIdentity, VerifyApiKey
 from pulse_contracts.accounts import Scope as KeyScope
 from pulse_runtime.auth_client import AuthClient, AuthRefused, AuthUnavailable
 from pulse_runtime.health import ReadinessCheck, readiness_report
 from pulse_runtime.logging import get_logger
 from pulse_runtime.tracing import TRACEPARENT, traceparent_from
-from pulse_runtime.web import access_of, current_traceparent, trace_requests, undeclared_routes
+from pulse_runtime.web import (
+    access_of,
+    current_traceparent,
+    document_access,
+    trace_requests,
+    undeclared_routes,
+)
 
+from .documents import TITLE, VERSION, producer_payload_schema
 from .storing import NotStored
 from .validation import InvalidMetrics, ItemError
 
@@ -108,6 +119,39 @@ async def require_key(
 ACCESS_LEVELS: frozenset[str] = frozenset({"public", *get_args(KeyScope)})
 """What a route may declare: public, or the API key scope it needs."""
 
+REFUSALS: dict[int, str] = {
+    400: "The body is refused (`invalid_metrics`): `errors` has each bad point's index, field"
+    " and reason (up to 100); nothing of it was stored",
+    401: "No API key (`unauthorized`), or an unknown or revoked one (`invalid_api_key`);"
+    " `WWW-Authenticate: Bearer`",
+    403: "The API key lacks the route's scope (`forbidden`)",
+    413: "The body is over PULSE_INGEST_MAX_BODY_BYTES (`payload_too_large`)",
+    503: "API keys cannot be checked (`auth_unavailable`), or JetStream did not confirm storing"
+    " the points (`not_stored`: send the same body again); `Retry-After`",
+}
+"""Every error status ingest answers with: the OpenAPI document is built from this table."""
+
+
+def refusals(*statuses: int) -> dict[int, ResponseSpec]:
+    return {
+        status: ResponseSpec(
+            data_container=ErrorBody, description=REFUSALS[status], generate_examples=False
+        )
+        for status in statuses
+    }
+
+
+GUARD_REFUSALS = {
+    "public": refusals(),
+    **{scope: refusals(401, 403, 503) for scope in get_args(KeyScope)},
+}
+"""What :func:`require_access` answers, by a route's access level (documented on each)."""
+API_KEY = SecurityScheme(
+    type="http",
+    scheme="bearer",
+    description="An API key (`pk_…`) with the route's scope, made by an admin in the gateway",
+)
+
 
 async def require_access(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
@@ -121,11 +165,29 @@ async def require_access(
     await require_key(connection, keys, access or "undeclared")
 
 
+@dataclass
+class MetricPointsUpload(Operation):
+    """The body is read as bytes (JSON or msgpack by ``Content-Type``, decoded by the same
+    validator as the NATS path), so Litestar cannot see what it takes: this says it."""
+
+    def to_schema(self) -> dict[str, Any]:
+        schema = super().to_schema()
+        points = producer_payload_schema(subjects.INGEST_METRICS)
+        schema["requestBody"] = {
+            "description": "One point or an array of points",
+            "required": True,
+            "content": {media: {"schema": points} for media in ("application/json", MSGPACK)},
+        }
+        return schema
+
+
 @post(
     "/api/v1/metrics",
     status_code=202,
     summary="Store metric points",
     opt={"access": "ingest:metrics"},
+    responses=refusals(400, 413, 503),
+    operation_class=MetricPointsUpload,
 )
 async def post_metrics(
     request: Request[Any, Any, Any], ingest: NamedDependency[IngestMetrics]
@@ -157,6 +219,27 @@ async def readyz(readiness: NamedDependency[ReadinessCheck]) -> Response[dict[st
     return Response(body, status_code=status)
 
 
+def asyncapi_route(document: dict[str, Any]) -> Any:
+    """``GET /asyncapi.json``: the AsyncAPI document of ingest's NATS subjects.
+
+    Public, like the OpenAPI document: both describe the contract producers publish against
+    (no data, no deployment detail: the NATS server is named, not located), and a producer's
+    tools fetch them before anyone has made it an API key.
+    """
+
+    @get(
+        "/asyncapi.json",
+        opt={"access": "public"},
+        include_in_schema=False,
+        media_type="application/json",
+        name="asyncapi",
+    )
+    async def asyncapi() -> dict[str, Any]:
+        return document
+
+    return asyncapi
+
+
 _REFUSAL_HEADERS = {401: {"WWW-Authenticate": "Bearer"}, 503: {"Retry-After": "1"}}
 
 
@@ -165,7 +248,12 @@ def _refused(_: Request[Any, Any, Any], exc: Refused) -> Response[ErrorBody]:
 
 
 def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
-    codes = {413: "payload_too_large", 404: "not_found", 405: "method_not_allowed"}
+    codes = {
+        400: "bad_request",
+        404: "not_found",
+        405: "method_not_allowed",
+        413: "payload_too_large",
+    }
     return Response(
         ErrorBody(code=codes.get(exc.status_code, "error"), message=exc.detail),
         status_code=exc.status_code,
@@ -189,12 +277,13 @@ def create_http_app(
     ingest: IngestMetrics,
     readiness: ReadinessCheck,
     max_body_bytes: int,
+    asyncapi: dict[str, Any],
 ) -> Litestar:
     def provide(value: object) -> Provide:
         return Provide(lambda: value, use_cache=True, sync_to_thread=False)
 
     app = Litestar(
-        route_handlers=list(ROUTES),
+        route_handlers=[*ROUTES, asyncapi_route(asyncapi)],
         dependencies={
             "ingest": provide(ingest),
             "readiness": provide(readiness),
@@ -208,11 +297,36 @@ def create_http_app(
         },
         request_max_body_size=max_body_bytes,
         logging_config=None,
-        openapi_config=None,
+        # Public, as GET /asyncapi.json is (see there); JSON only: no page loading scripts.
+        openapi_config=OpenAPIConfig(
+            title=f"{TITLE} (HTTP)",
+            version=VERSION,
+            description="Producers that do not speak NATS post metric points here. The NATS"
+            " subjects are described by the AsyncAPI document at `GET /asyncapi.json`.",
+            render_plugins=[JsonRenderPlugin()],
+            openapi_router=Router(
+                path="/schema", route_handlers=[], opt={"access": "public"}, include_in_schema=False
+            ),
+            components=Components(security_schemes={"apiKey": API_KEY}),
+        ),
     )
     if missing := undeclared_routes(app, ACCESS_LEVELS):
         raise RuntimeError(f"routes without a declared access level: {', '.join(missing)}")
+    document_access(app, GUARD_REFUSALS, [{"apiKey": []}])
     return app
+
+
+def describing_app() -> Litestar:
+    """The real app for its route table and OpenAPI document only: no dependency is called."""
+    from .documents import describing_asyncapi  # noqa: PLC0415 - it builds the whole service
+
+    return create_http_app(
+        keys=None,  # type: ignore[arg-type]
+        ingest=None,  # type: ignore[arg-type]
+        readiness=None,  # type: ignore[arg-type]
+        max_body_bytes=1,
+        asyncapi=describing_asyncapi(),
+    )
 
 
 def served(app: Litestar) -> ASGIApp:

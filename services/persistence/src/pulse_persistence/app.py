@@ -26,6 +26,7 @@ from pulse_contracts import (
 from pulse_runtime.consumer import PullConsumer
 from pulse_runtime.database import (
     DATABASE_AWAY,
+    UNSTORABLE_TEXT,
     create_pool_when_reachable,
     has_timescaledb,
     pool_is_ready,
@@ -246,6 +247,11 @@ class PersistenceService:
             return await query()
         except DATABASE_AWAY as exc:
             return RpcError(code="unavailable", message=f"database unavailable: {exc}")
+        except UNSTORABLE_TEXT as exc:
+            log.warning("query with text the database cannot take", error=str(exc))
+            return RpcError(
+                code="bad_request", message="text the database cannot take (such as a NUL)"
+            )
         except Exception:  # a bug must still answer, or the caller waits for its timeout
             log.exception("query failed")
             return RpcError(code="internal_error", message="the query failed")
