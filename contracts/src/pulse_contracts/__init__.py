@@ -1,7 +1,7 @@
 """Pulse's wire contracts: message shapes, subject names and codecs. Depends on msgspec only."""
 
 from . import subjects
-from .codecs import CONTENT_TYPE_HEADER, JSON, MSGPACK, Codec, is_msgpack
+from .codecs import CONTENT_TYPE_HEADER, JSON, MSGPACK, Codec, decode_untrusted, is_msgpack
 from .deadletter import DeadLetter
 from .metrics import (
     EPOCH,
@@ -48,6 +48,7 @@ __all__ = [
     "SeriesInfo",
     "StoredBucket",
     "StoredPoint",
+    "decode_untrusted",
     "from_epoch_us",
     "is_msgpack",
     "subjects",

@@ -14,6 +14,7 @@ from pulse_contracts import (
     Codec,
     MetricPoint,
     SeriesBatch,
+    decode_untrusted,
     is_msgpack,
     to_epoch_us,
 )
@@ -76,7 +77,9 @@ class MetricsValidator:
         """Decode, check and group by series, keeping each series' points in arrival order."""
         msgpack = is_msgpack(content_type)
         try:
-            decoded = (self._msgpack_arriving if msgpack else self._json_arriving).decode(data)
+            decoded = decode_untrusted(
+                self._msgpack_arriving if msgpack else self._json_arriving, data
+            )
         except msgspec.ValidationError:
             raise self._refusal(data, content_type, []) from None
         except msgspec.DecodeError as exc:
@@ -173,19 +176,19 @@ class MetricsValidator:
         """Every bad point, not just the first (slow path: only for refused messages)."""
         msgpack = is_msgpack(content_type)
         try:
-            raws: list[msgspec.Raw] | list[bytes] = (
-                self._msgpack_items if msgpack else self._json_items
-            ).decode(data)
+            raws: list[msgspec.Raw] | list[bytes] = decode_untrusted(
+                self._msgpack_items if msgpack else self._json_items, data
+            )
         except msgspec.ValidationError:  # not an array: a single point
             raws = [data]
-        except msgspec.DecodeError:
+        except msgspec.DecodeError:  # too deep to take apart: the reason says what is wrong
             return []
         point_decoder = self._msgpack_point if msgpack else self._json_point
         errors = []
         for index, raw in enumerate(raws):
             try:
-                point_decoder.decode(raw)
-            except msgspec.ValidationError as exc:
+                decode_untrusted(point_decoder, raw)
+            except msgspec.DecodeError as exc:
                 errors.append(_item_error(index, str(exc)))
                 if len(errors) >= MAX_REPORTED_ERRORS:
                     break
