@@ -19,12 +19,19 @@ from typing import Any
 import httpx
 import msgspec
 import nats
+import nats.errors
 import pytest
 import websockets
 from nats.aio.client import Client as NatsClient
 from pulse_contracts import Codec, DeadLetter, subjects
 
-from tests.support.stack import PulseStack, bearer, create_api_key
+from tests.support.stack import (
+    PulseStack,
+    bearer,
+    create_api_key,
+    eventually,
+    stored_rows,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -68,9 +75,13 @@ async def timed_request(
     return time.monotonic() - started, answer
 
 
-async def dead_letters(nc: NatsClient, count: int) -> list[DeadLetter]:
+async def dead_letters(nc: NatsClient, at_most: int) -> list[DeadLetter]:
+    """What DEADLETTER holds (up to ``at_most``), oldest first."""
     sub = await nc.jetstream().pull_subscribe(subjects.DEADLETTER_SUBJECTS, stream="DEADLETTER")
-    messages = await sub.fetch(count, timeout=10)
+    try:
+        messages = await sub.fetch(at_most, timeout=3)
+    except nats.errors.TimeoutError:
+        return []
     return [Codec().deadletter.decode(message.data) for message in messages]
 
 
@@ -211,3 +222,66 @@ async def test_hostile_websocket_frames_are_refused_and_the_socket_lives_on(
             assert (error["type"], error["code"]) == ("error", "bad_frame"), error
         await ws.send(msgspec.msgpack.encode({"type": "ping"}))
         assert msgspec.msgpack.decode(await asyncio.wait_for(ws.recv(), 10))["type"] == "pong"
+
+
+def nul_point(moment: datetime, **fields: Any) -> dict[str, Any]:
+    return {
+        "time": moment.isoformat(),
+        "source": "nul",
+        "name": "nul_probe",
+        "value": 1.0,
+        **fields,
+    }
+
+
+async def test_a_nul_in_a_unit_or_tag_is_refused_by_ingest_not_left_to_the_database(
+    make_stack: Any, database_url: str
+) -> None:
+    """PostgreSQL's text and jsonb refuse U+0000: ingest must refuse the point, or the producer
+    is told "accepted" for a point the database will never take."""
+    stack: PulseStack = make_stack()
+    stack.start(["persistence", "auth", "ingest", "gateway"])
+    _, secret = await create_api_key(stack, ["ingest:metrics"])
+    moment = datetime.now(UTC)
+    nc = await nats.connect(stack.nats_url)
+    try:
+        unit = await nc.request(
+            subjects.INGEST_METRICS,
+            json.dumps(nul_point(moment, unit="k\x00B")).encode(),
+            timeout=10,
+        )
+        tag = await nc.request(
+            subjects.INGEST_METRICS,
+            msgspec.msgpack.encode([nul_point(moment, tags={"host": "a\x00"})]),
+            headers={"Content-Type": MSGPACK},
+            timeout=10,
+        )
+        async with httpx.AsyncClient() as client:
+            over_http = await client.post(
+                stack["ingest"].url("/api/v1/metrics"),
+                content=json.dumps([nul_point(moment, tags={"ho\x00st": "a"})]).encode(),
+                headers={**bearer(secret), "Content-Type": "application/json"},
+            )
+        good = await nc.request(
+            subjects.INGEST_METRICS, json.dumps(nul_point(moment, unit="kB")).encode(), timeout=10
+        )
+        assert json.loads(good.data) == {"accepted": 1}
+        assert await eventually(lambda: stored_rows(database_url, "nul_probe")) == 1
+        letters = await dead_letters(nc, 5)
+    finally:
+        await nc.drain()
+    assert json.loads(unit.data) == {
+        "error": "invalid metric point: Expected `str` without NUL (U+0000) - at `$.unit`"
+    }
+    assert json.loads(tag.data) == {
+        "error": "invalid metric point: Expected `str` without NUL (U+0000) - at `$[0].tags[...]`"
+    }
+    assert over_http.status_code == 400, over_http.text
+    assert over_http.json()["errors"] == [
+        {"index": 0, "field": "tags", "reason": "Expected `str` without NUL (U+0000) (in a key)"}
+    ]
+    # Dead-lettered by ingest, with its reason; nothing set aside later by persistence.
+    assert [(letter.origin, letter.reason) for letter in letters] == [
+        (subjects.INGEST_METRICS, json.loads(unit.data)["error"]),
+        (subjects.INGEST_METRICS, json.loads(tag.data)["error"]),
+    ]

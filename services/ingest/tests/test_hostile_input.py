@@ -1,9 +1,9 @@
-"""The validator against hostile producers: whatever the bytes, it accepts points or raises
-InvalidMetrics, nothing else (no RecursionError, UnicodeDecodeError, OverflowError ...).
+"""The validator against hostile producers: whatever the bytes, it accepts storable points or
+raises InvalidMetrics, nothing else (no RecursionError, UnicodeDecodeError, OverflowError ...).
 
 A deterministic generator (a fixed seed, so a failure reproduces) builds the inputs: deep
 nesting, invalid UTF-8, lone surrogates, huge and non-finite numbers, wrong types, msgpack
-extension types, truncated and bit-flipped messages, extreme times.
+extension types, truncated and bit-flipped messages, extreme times, NUL in stored text.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ from datetime import UTC, datetime
 
 import msgspec
 import pytest
-from pulse_contracts import Codec
+from pulse_contracts import Codec, SeriesBatch, to_epoch_us
 from pulse_ingest.validation import InvalidMetrics, MetricsValidator
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 MSGPACK = "application/msgpack"
+FIRST_STORABLE_US = to_epoch_us(datetime(1, 1, 1, tzinfo=UTC))
 POINT: dict[str, object] = {
     "time": "2026-11-22T11:59:00Z",
     "source": "host-1",
@@ -190,6 +191,16 @@ def hostile_inputs(rng: random.Random) -> Iterator[tuple[str, bytes, bool]]:
             yield f"{fmt} garbage #{garbage}", rng.randbytes(rng.randint(0, 64)), msgpack
 
 
+def assert_storable(batches: list[SeriesBatch]) -> None:
+    """What persistence stores without complaint: PostgreSQL text holds no NUL, times fit."""
+    for batch in batches:
+        assert batch.times_us
+        assert len(batch.times_us) == len(batch.values)
+        assert min(batch.times_us) >= FIRST_STORABLE_US
+        assert "\x00" not in (batch.unit or "")
+        assert not any("\x00" in key or "\x00" in value for key, value in batch.tags.items())
+
+
 def test_hostile_input_is_refused_with_invalid_metrics_and_nothing_else() -> None:
     validator = MetricsValidator(Codec(), max_future_skew_s=60, max_points=1000)
     seen = 0
@@ -203,7 +214,7 @@ def test_hostile_input_is_refused_with_invalid_metrics_and_nothing_else() -> Non
             continue
         except Exception as exc:
             pytest.fail(f"{what}: {type(exc).__name__}: {exc}")
-        assert isinstance(batches, list)
+        assert_storable(batches)
     assert seen > 2_000  # the generator really generated
     assert len(reasons) > 1_500
     assert all(reasons)  # and every refusal says why
