@@ -215,3 +215,32 @@ def test_a_time_before_year_1_in_utc_is_refused() -> None:
         str(raised.value)
         == "point 0: time 0001-01-01T00:00:00+14:00 is before 0001-01-01T00:00:00Z"
     )
+
+
+@pytest.mark.parametrize("content_type", [None, "application/msgpack"], ids=["json", "msgpack"])
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        ({"value": "high"}, "invalid metric point: Expected `float`, got `str` - at `$[1].value`"),
+        ({"value": float("nan")}, "point 1: value must be a finite number"),
+        (
+            {"source": "a\n"},
+            "invalid metric point: Expected `str` matching regex '^[A-Za-z0-9_-]{1,64}$'"
+            " - at `$[1].source`",
+        ),
+    ],
+    ids=["contract", "value", "token"],
+)
+def test_a_refusal_counts_every_bad_point_though_it_lists_the_first_100(
+    bad: dict[str, object], reason: str, content_type: str | None
+) -> None:
+    if content_type is None and isinstance(bad.get("value"), float):
+        pytest.skip("JSON has no NaN")
+    wide = MetricsValidator(Codec(), max_future_skew_s=60, max_points=1000)
+    points = [point(), *({**point(value=i), **bad} for i in range(150)), point()]
+    data = msgspec.msgpack.encode(points) if content_type else body(*points)
+    with pytest.raises(InvalidMetrics) as raised:
+        wide.validate(data, content_type, NOW)
+    more = "errors" if "value must" in reason else "bad points"
+    assert str(raised.value) == f"{reason} (and 149 more {more})"
+    assert [e.index for e in raised.value.errors] == list(range(1, 101))

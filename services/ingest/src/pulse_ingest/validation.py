@@ -143,22 +143,19 @@ class MetricsValidator:
         errors = _token_errors(points)
         first = errors[0]
         reason = f"invalid metric point: {first.reason} - at `$[{first.index}].{first.field}`"
-        if len(errors) > 1:
-            reason += f" (and {len(errors) - 1} more bad points)"
-        return InvalidMetrics(reason, errors)
+        bad = len({error.index for error in errors})  # a point may have two bad tokens
+        return _refused(reason, errors, bad, "bad points")
 
     def _contract_refusal(self, data: bytes, content_type: str | None) -> InvalidMetrics | None:
         """The contract's first error and one per bad point, if it refuses ``data`` (slow)."""
         try:
             self._codec.decode_producer_metrics(data, content_type)
         except msgspec.ValidationError as exc:
-            errors = self._item_errors(data, content_type)
-            reason = f"invalid metric point: {_plainer(str(exc))}"
-        else:
-            return None
-        if len(errors) > 1:
-            reason += f" (and {len(errors) - 1} more bad points)"
-        return InvalidMetrics(reason, errors)
+            errors, bad = self._item_errors(data, content_type)
+            return _refused(
+                f"invalid metric point: {_plainer(str(exc))}", errors, bad, "bad points"
+            )
+        return None
 
     def _check_values_and_times(
         self,
@@ -177,8 +174,13 @@ class MetricsValidator:
         ):
             return
         skew = f"{self._max_future_skew_us / 1_000_000:g} s"
-        errors = []
+        errors: list[ItemError] = []
+        found = 0
         for index, point in enumerate(points):
+            if len(errors) >= MAX_REPORTED_ERRORS:  # only counted from here on
+                found += not math.isfinite(point.value)
+                found += not _FIRST_STORABLE_US <= times_us[index] <= latest_allowed_us
+                continue
             if not math.isfinite(point.value):
                 errors.append(
                     ItemError(index=index, field="value", reason="must be a finite number")
@@ -199,17 +201,14 @@ class MetricsValidator:
                         reason=f"{point.time.isoformat()} is before 0001-01-01T00:00:00Z",
                     )
                 )
-            if len(errors) >= MAX_REPORTED_ERRORS:
-                break
         if errors:
             first = errors[0]
             reason = f"point {first.index}: {first.field} {first.reason}"
-            if len(errors) > 1:
-                reason += f" (and {len(errors) - 1} more errors)"
-            raise InvalidMetrics(reason, errors)
+            raise _refused(reason, errors, len(errors) + found, "errors")
 
-    def _item_errors(self, data: bytes, content_type: str | None) -> list[ItemError]:
-        """Every bad point, not just the first (slow path: only for refused messages)."""
+    def _item_errors(self, data: bytes, content_type: str | None) -> tuple[list[ItemError], int]:
+        """The first bad points, and how many there are in all (slow path: only for refused
+        messages)."""
         msgpack = is_msgpack(content_type)
         try:
             raws: list[msgspec.Raw] | list[bytes] = decode_untrusted(
@@ -218,17 +217,26 @@ class MetricsValidator:
         except msgspec.ValidationError:  # not an array: a single point
             raws = [data]
         except msgspec.DecodeError:  # too deep to take apart: the reason says what is wrong
-            return []
+            return [], 0
         point_decoder = self._msgpack_point if msgpack else self._json_point
-        errors = []
+        errors: list[ItemError] = []
+        bad = 0
         for index, raw in enumerate(raws):
             try:
                 decode_untrusted(point_decoder, raw)
             except msgspec.DecodeError as exc:
-                errors.append(_item_error(index, str(exc)))
-                if len(errors) >= MAX_REPORTED_ERRORS:
-                    break
-        return errors
+                bad += 1
+                if len(errors) < MAX_REPORTED_ERRORS:
+                    errors.append(_item_error(index, str(exc)))
+        return errors, bad
+
+
+def _refused(reason: str, errors: list[ItemError], found: int, what: str) -> InvalidMetrics:
+    """``reason`` (the first error) and how many more were ``found``: all of them, though only
+    the first :data:`MAX_REPORTED_ERRORS` are listed."""
+    if found > 1:
+        reason += f" (and {found - 1} more {what})"
+    return InvalidMetrics(reason, errors[:MAX_REPORTED_ERRORS])
 
 
 def _holds_nul(points: list[_ArrivingPoint]) -> bool:
@@ -254,7 +262,7 @@ def _token_errors(points: list[_ArrivingPoint]) -> list[ItemError]:
         for index, point in enumerate(points)
         for field, token in (("source", point.source), ("name", point.name))
         if not _SERIES_TOKEN.fullmatch(token)
-    ][:MAX_REPORTED_ERRORS]
+    ]
 
 
 def _item_error(index: int, message: str) -> ItemError:
