@@ -80,3 +80,20 @@ def test_a_secret_passed_as_a_field_is_redacted_in_every_format(
         structlog.stdlib.get_logger("pulse_test.logging").info("login", password=CANARY)
         assert "login" in stream.getvalue()
         assert CANARY not in stream.getvalue()
+
+
+def test_websocket_frames_are_not_logged_even_at_debug_level(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """uvicorn's WebSocket protocol logs each frame's content at debug level: tokens too."""
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    configure_logging("test", "debug", "json")
+    for name in ("uvicorn.error", "websockets"):
+        logging.getLogger(name).debug("< TEXT '%s' [65 bytes]", CANARY)
+        logging.getLogger(name).info("connection open")
+    logging.getLogger("pulse_test").debug("still at debug")
+    output = stream.getvalue()
+    assert CANARY not in output
+    assert output.count("connection open") == 2
+    assert "still at debug" in output

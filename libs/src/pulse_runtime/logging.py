@@ -73,6 +73,10 @@ def configure_logging(service: str, level: str = "info", log_format: LogFormat =
     root.setLevel(level.upper())
     # Access logs of the health listener and uvicorn's own are noise at info level.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # Below info, uvicorn's WebSocket protocol logs every frame a client sends, tokens included
+    # (through uvicorn.error, or the websockets library's own logger).
+    for frame_logger in ("uvicorn.error", "websockets"):
+        logging.getLogger(frame_logger).setLevel(max(root.level, logging.INFO))
     adopt_library_loggers()
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(service=service)
