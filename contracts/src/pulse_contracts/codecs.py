@@ -42,10 +42,18 @@ def decode_untrusted(decoder: _Decoder[Buffer_contra, T], data: Buffer_contra) -
     """
     try:
         return decoder.decode(data)
-    except RecursionError:
-        raise msgspec.DecodeError("nested too deeply to decode") from None
-    except UnicodeDecodeError as exc:
-        raise msgspec.DecodeError(f"invalid UTF-8 in a string ({exc.reason})") from None
+    except UNDECODABLE as exc:
+        raise msgspec.DecodeError(undecodable_reason(exc)) from None
+
+
+UNDECODABLE = (RecursionError, UnicodeDecodeError)
+"""What msgspec raises, beside :class:`msgspec.DecodeError`, for input it cannot take apart."""
+
+
+def undecodable_reason(exc: RecursionError | UnicodeDecodeError) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return f"invalid UTF-8 in a string ({exc.reason})"
+    return "nested too deeply to decode"
 
 
 class Codec:
