@@ -141,7 +141,8 @@ class Probes:
                 self.bad_utf8_body("refresh_token"),
             ):
                 await self.post(client, refresh, body)
-            await client.post(refresh, cookies={"pulse_refresh": canary})
+            async with httpx.AsyncClient(cookies={"pulse_refresh": canary}) as with_cookie:
+                await with_cookie.post(refresh)
             await self.post(client, self.gateway("/api/v1/auth/logout"), {}, bearer(canary))
             for path in ("/api/v1/auth/me", "/api/v1/metrics?type=cpu&from=2026-01-01T00:00:00Z"):
                 await client.get(self.gateway(path), headers=bearer(canary))
