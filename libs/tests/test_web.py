@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 from litestar import post
+from litestar.params import JSONBody
 from litestar.testing import create_test_client
 from pulse_runtime.web import UntrustedBodyRequest
 
@@ -15,7 +16,7 @@ class Login(msgspec.Struct):
 
 
 @post("/login")
-async def login(data: Login) -> str:
+async def login(data: JSONBody[Login]) -> str:
     return data.email
 
 
