@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import msgspec
 import pytest
@@ -11,6 +12,7 @@ from pulse_contracts import (
     MetricsQuery,
     RpcError,
     SeriesBatch,
+    decode_untrusted,
     from_epoch_us,
     is_msgpack,
     subjects,
@@ -155,3 +157,30 @@ def test_subject_names() -> None:
     assert subjects.metrics_live_subject("cpu") == "metrics.*.cpu"
     assert subjects.metrics_live_subject("cpu", "sim") == "metrics.sim.cpu"
     assert subjects.deadletter_subject("ingest.metrics") == "deadletter.ingest_metrics"
+
+
+class Tagged(msgspec.Struct, tag="t"):
+    text: str
+
+
+@pytest.mark.parametrize(
+    ("decoder", "data", "reason"),
+    [
+        # A field the decoder skips is walked all the same: msgspec raises RecursionError.
+        (msgspec.json.Decoder(MetricPoint), b'{"x":' + b"[" * 5000, "nested too deeply"),
+        (msgspec.msgpack.Decoder(Any), b"\x91" * 100_000, "nested too deeply"),
+        (msgspec.json.Decoder(list[msgspec.Raw]), b"[" * 100_000, "nested too deeply"),
+        # A tagged union's string field, and Any: UnicodeDecodeError.
+        (msgspec.json.Decoder(Tagged), b'{"type":"t","text":"\xff"}', "invalid UTF-8"),
+        (msgspec.msgpack.Decoder(Any), b"\xa1\xff", "invalid UTF-8"),
+    ],
+)
+def test_untrusted_input_raises_only_decode_errors(decoder: Any, data: bytes, reason: str) -> None:
+    with pytest.raises(msgspec.DecodeError, match=reason):
+        decode_untrusted(decoder, data)
+
+
+def test_decode_untrusted_returns_what_the_decoder_returns() -> None:
+    assert decode_untrusted(msgspec.json.Decoder(list[int]), "[1, 2]") == [1, 2]
+    with pytest.raises(msgspec.ValidationError, match="Expected `int`"):
+        decode_untrusted(msgspec.json.Decoder(list[int]), b'["a"]')

@@ -1,7 +1,16 @@
 """Pulse's wire contracts: message shapes, subject names and codecs. Depends on msgspec only."""
 
 from . import subjects
-from .codecs import CONTENT_TYPE_HEADER, JSON, MSGPACK, Codec, is_msgpack
+from .codecs import (
+    CONTENT_TYPE_HEADER,
+    JSON,
+    MSGPACK,
+    UNDECODABLE,
+    Codec,
+    decode_untrusted,
+    is_msgpack,
+    undecodable_reason,
+)
 from .deadletter import DeadLetter
 from .metrics import (
     EPOCH,
@@ -32,6 +41,7 @@ __all__ = [
     "JSON",
     "MSGPACK",
     "SERIES_TOKEN_PATTERN",
+    "UNDECODABLE",
     "Catalog",
     "CatalogQuery",
     "CatalogReply",
@@ -48,8 +58,10 @@ __all__ = [
     "SeriesInfo",
     "StoredBucket",
     "StoredPoint",
+    "decode_untrusted",
     "from_epoch_us",
     "is_msgpack",
     "subjects",
     "to_epoch_us",
+    "undecodable_reason",
 ]

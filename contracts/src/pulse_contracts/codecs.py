@@ -6,7 +6,7 @@ told apart by the ``Content-Type`` header.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, Protocol, TypeVar
 
 import msgspec
 
@@ -19,6 +19,41 @@ CONTENT_TYPE_HEADER: Final = "Content-Type"
 JSON: Final = "application/json"
 MSGPACK: Final = "application/msgpack"
 _MSGPACK_ALIASES: Final = frozenset({MSGPACK, "application/x-msgpack", "application/vnd.msgpack"})
+
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+Buffer_contra = TypeVar("Buffer_contra", contravariant=True)
+
+
+class _Decoder(Protocol[Buffer_contra, T_co]):
+    def decode(self, buf: Buffer_contra, /) -> T_co: ...
+
+
+def decode_untrusted(decoder: _Decoder[Buffer_contra, T], data: Buffer_contra) -> T:
+    """``decoder.decode(data)`` for bytes from outside the process: whatever is wrong with them
+    raises :class:`msgspec.DecodeError` (:class:`msgspec.ValidationError` included), never
+    anything else.
+
+    msgspec (0.22) raises ``RecursionError`` for input nested deeper than the interpreter's
+    recursion limit (in a field it skips, or a ``Raw``/``Any`` value) and ``UnicodeDecodeError``
+    for invalid UTF-8 in some strings: the sender's fault, to be refused like any bad input
+    rather than crash a handler (which then answers nobody).
+    """
+    try:
+        return decoder.decode(data)
+    except UNDECODABLE as exc:
+        raise msgspec.DecodeError(undecodable_reason(exc)) from None
+
+
+UNDECODABLE = (RecursionError, UnicodeDecodeError)
+"""What msgspec raises, beside :class:`msgspec.DecodeError`, for input it cannot take apart."""
+
+
+def undecodable_reason(exc: RecursionError | UnicodeDecodeError) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return f"invalid UTF-8 in a string ({exc.reason})"
+    return "nested too deeply to decode"
 
 
 class Codec:
@@ -55,8 +90,8 @@ class Codec:
     def decode_producer_metrics(self, data: bytes, content_type: str | None) -> ProducerMetrics:
         """Decode what a producer sent; raises :class:`msgspec.ValidationError` or DecodeError."""
         if is_msgpack(content_type):
-            return self.producer_msgpack.decode(data)
-        return self.producer_json.decode(data)
+            return decode_untrusted(self.producer_msgpack, data)
+        return decode_untrusted(self.producer_json, data)
 
 
 def is_msgpack(content_type: str | None) -> bool:

@@ -15,6 +15,8 @@ from typing import Annotated
 
 import msgspec
 
+from .text import STORABLE
+
 SERIES_TOKEN_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"  # noqa: S105 - a "TOKEN" of a subject, not a secret
 """Sources and metric names: each becomes a NATS subject token, so no dots or wildcards."""
 
@@ -28,8 +30,10 @@ SeriesToken = Annotated[
 AwareDatetime = Annotated[
     datetime, msgspec.Meta(tz=True, description="RFC 3339 time with a UTC offset")
 ]
-Unit = Annotated[str, msgspec.Meta(max_length=32)]
-Tags = Annotated[dict[str, str], msgspec.Meta(max_length=32)]
+# Both are stored as they are (text and jsonb): no NUL, which PostgreSQL refuses.
+Unit = Annotated[str, msgspec.Meta(max_length=32), STORABLE]
+TagText = Annotated[str, STORABLE]
+Tags = Annotated[dict[TagText, TagText], msgspec.Meta(max_length=32)]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MICROSECOND = timedelta(microseconds=1)

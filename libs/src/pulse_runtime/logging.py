@@ -2,16 +2,22 @@
 
 Standard-library loggers (nats, asyncpg, uvicorn, faststream) go through the same renderer,
 so every line of a service has one shape.
+
+No format ever renders a traceback's local variables: they hold what a request carried
+(passwords, tokens, a producer's whole payload), and rendering a large one blocked the event
+loop for seconds (structlog's console renderer shows them by default, through Rich).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import sys
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
+from structlog.typing import ExceptionRenderer
 
 from .settings import LogFormat
 
@@ -27,7 +33,8 @@ def _redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Ma
 
 def configure_logging(service: str, level: str = "info", log_format: LogFormat = "auto") -> None:
     """Configure structlog and route stdlib logging through it; call once in ``main()``."""
-    as_json = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
+    on_terminal = sys.stderr.isatty()
+    as_json = log_format == "json" or (log_format == "auto" and not on_terminal)
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -38,7 +45,9 @@ def configure_logging(service: str, level: str = "info", log_format: LogFormat =
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer()
         if as_json
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else structlog.dev.ConsoleRenderer(
+            colors=on_terminal, exception_formatter=_traceback_without_locals(on_terminal)
+        )
     )
     structlog.configure(
         processors=[
@@ -64,6 +73,10 @@ def configure_logging(service: str, level: str = "info", log_format: LogFormat =
     root.setLevel(level.upper())
     # Access logs of the health listener and uvicorn's own are noise at info level.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # Below info, uvicorn's WebSocket protocol logs every frame a client sends, tokens included
+    # (through uvicorn.error, or the websockets library's own logger).
+    for frame_logger in ("uvicorn.error", "websockets"):
+        logging.getLogger(frame_logger).setLevel(max(root.level, logging.INFO))
     adopt_library_loggers()
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(service=service)
@@ -81,6 +94,14 @@ def adopt_library_loggers(prefix: str = "faststream") -> None:
             library_logger.handlers.clear()
             library_logger.propagate = True
             library_logger.setLevel(logging.WARNING)
+
+
+def _traceback_without_locals(colors: bool) -> ExceptionRenderer:
+    """The console's traceback: Rich's on a terminal, plain otherwise; never the locals (JSON
+    lines use ``format_exc_info``, which never shows them)."""
+    if colors and importlib.util.find_spec("rich") is not None:
+        return structlog.dev.RichTracebackFormatter(show_locals=False)
+    return structlog.dev.plain_traceback
 
 
 def _identity(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mapping[str, Any]:

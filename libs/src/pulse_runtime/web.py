@@ -11,15 +11,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextvars import ContextVar
+from typing import Any
 
 import structlog
-from litestar import Litestar
+from litestar import Litestar, Request
 from litestar.enums import ScopeType
+from litestar.exceptions import ClientException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import SecurityRequirement
 from litestar.routes import HTTPRoute
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from pulse_contracts import UNDECODABLE, undecodable_reason
 
 from .client_guard import CUT_OFF
 from .logging import get_logger
@@ -82,6 +85,27 @@ def trace_requests(logger: str, quiet_paths: Iterable[str]) -> Callable[[ASGIApp
         return middleware
 
     return wrap
+
+
+class UntrustedBodyRequest(Request[Any, Any, Any]):
+    """A Litestar request whose JSON or msgpack body, when msgspec cannot take it apart (nested
+    too deeply, invalid UTF-8), is a client's error (400) like any malformed body, not an
+    internal error (500). Litestar decodes a body to ``Any`` first and expects only
+    ``msgspec.DecodeError``; msgspec raises ``RecursionError`` or ``UnicodeDecodeError`` there.
+    An app takes it as ``Litestar(request_class=UntrustedBodyRequest)``.
+    """
+
+    async def json(self) -> Any:
+        try:
+            return await super().json()
+        except UNDECODABLE as exc:
+            raise ClientException(f"malformed body: {undecodable_reason(exc)}") from None
+
+    async def msgpack(self) -> Any:
+        try:
+            return await super().msgpack()
+        except UNDECODABLE as exc:
+            raise ClientException(f"malformed body: {undecodable_reason(exc)}") from None
 
 
 def access_of(handler: BaseRouteHandler) -> str | None:

@@ -164,3 +164,83 @@ def test_a_token_ending_in_a_newline_is_refused() -> None:
 def test_huge_values_that_overflow_a_sum_are_still_accepted(validator: MetricsValidator) -> None:
     [batch] = validator.validate(body(point(value=1e308), point(value=1e308)), None, NOW)
     assert batch.values == [1e308, 1e308]
+
+
+NUL_POINTS = [
+    pytest.param({"unit": "k\x00B"}, "unit", "`$[1].unit`", id="unit"),
+    pytest.param({"tags": {"host": "a\x00"}}, "tags", "`$[1].tags[...]`", id="tag-value"),
+    pytest.param({"tags": {"ho\x00st": "a"}}, "tags", "`key` in `$[1].tags`", id="tag-key"),
+]
+
+
+@pytest.mark.parametrize("content_type", [None, "application/msgpack"], ids=["json", "msgpack"])
+@pytest.mark.parametrize(("bad", "field", "where"), NUL_POINTS)
+def test_a_nul_in_stored_text_is_refused_naming_the_field(
+    bad: dict[str, object], field: str | None, where: str, content_type: str | None
+) -> None:
+    """PostgreSQL's text and jsonb cannot hold U+0000: refused here, not by the database."""
+    wide = MetricsValidator(Codec(), max_future_skew_s=60, max_points=10)
+    points = [point(), {**point(), **bad}]
+    data = msgspec.msgpack.encode(points) if content_type else body(*points)
+    with pytest.raises(msgspec.ValidationError):
+        Codec().decode_producer_metrics(data, content_type)  # the contract refuses it too
+    with pytest.raises(InvalidMetrics) as raised:
+        wide.validate(data, content_type, NOW)
+    assert str(raised.value) == (
+        f"invalid metric point: Expected `str` without NUL (U+0000) - at {where}"
+    )
+    in_key = " (in a key)" if where.startswith("`key`") else ""
+    assert [(e.index, e.field, e.reason) for e in raised.value.errors] == [
+        (1, field, f"Expected `str` without NUL (U+0000){in_key}")
+    ]
+
+
+def test_text_that_only_looks_like_a_nul_and_unknown_fields_are_accepted() -> None:
+    wide = MetricsValidator(Codec(), max_future_skew_s=60, max_points=10)
+    data = body(
+        {**point(), "unit": "\\u0000", "tags": {"k": "\\u0000"}},  # a backslash, then u0000
+        {**point(name="mem"), "comment": "\x00"},  # a field Pulse does not know is ignored
+    )
+    cpu, _ = wide.validate(data, None, NOW)
+    assert (cpu.unit, cpu.tags) == ("\\u0000", {"k": "\\u0000"})
+
+
+def test_a_time_before_year_1_in_utc_is_refused() -> None:
+    """0001-01-01T00:00:00+14:00 parses, but is in year 0 in UTC: nothing can store it."""
+    validator = MetricsValidator(Codec(), max_future_skew_s=60, max_points=3)
+    data = body({**point(), "time": "0001-01-01T00:00:00+14:00"})
+    with pytest.raises(InvalidMetrics) as raised:
+        validator.validate(data, None, NOW)
+    assert (
+        str(raised.value)
+        == "point 0: time 0001-01-01T00:00:00+14:00 is before 0001-01-01T00:00:00Z"
+    )
+
+
+@pytest.mark.parametrize("content_type", [None, "application/msgpack"], ids=["json", "msgpack"])
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        ({"value": "high"}, "invalid metric point: Expected `float`, got `str` - at `$[1].value`"),
+        ({"value": float("nan")}, "point 1: value must be a finite number"),
+        (
+            {"source": "a\n"},
+            "invalid metric point: Expected `str` matching regex '^[A-Za-z0-9_-]{1,64}$'"
+            " - at `$[1].source`",
+        ),
+    ],
+    ids=["contract", "value", "token"],
+)
+def test_a_refusal_counts_every_bad_point_though_it_lists_the_first_100(
+    bad: dict[str, object], reason: str, content_type: str | None
+) -> None:
+    if content_type is None and isinstance(bad.get("value"), float):
+        pytest.skip("JSON has no NaN")
+    wide = MetricsValidator(Codec(), max_future_skew_s=60, max_points=1000)
+    points = [point(), *({**point(value=i), **bad} for i in range(150)), point()]
+    data = msgspec.msgpack.encode(points) if content_type else body(*points)
+    with pytest.raises(InvalidMetrics) as raised:
+        wide.validate(data, content_type, NOW)
+    more = "errors" if "value must" in reason else "bad points"
+    assert str(raised.value) == f"{reason} (and 149 more {more})"
+    assert [e.index for e in raised.value.errors] == list(range(1, 101))

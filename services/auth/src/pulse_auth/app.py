@@ -7,7 +7,7 @@ import msgspec
 import structlog
 from faststream.nats import NatsRouter
 from nats.aio.msg import Msg
-from pulse_contracts import Codec, RpcError, subjects
+from pulse_contracts import Codec, RpcError, decode_untrusted, subjects
 from pulse_contracts.accounts import AUTH_VERBS, AuthReply, AuthRequest, Revocation
 from pulse_runtime.access_tokens import SigningKey
 from pulse_runtime.database import (
@@ -148,7 +148,7 @@ class AuthService:
     async def _reply_for(self, verb: str, data: bytes) -> object:
         assert self.authority is not None
         try:
-            request = self.codec.auth_request.decode(data)
+            request = decode_untrusted(self.codec.auth_request, data)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             return RpcError(code="bad_request", message=str(exc))
         if AUTH_VERBS[type(request)] != verb:

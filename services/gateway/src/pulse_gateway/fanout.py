@@ -18,7 +18,7 @@ import msgspec
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from pulse_contracts import Codec, SeriesBatch, from_epoch_us, subjects
+from pulse_contracts import Codec, SeriesBatch, decode_untrusted, from_epoch_us, subjects
 from pulse_runtime.logging import get_logger
 
 from .channels import ChannelSpec
@@ -131,7 +131,7 @@ class _LiveChannel:
                 seq = int(headers[_SEQUENCE])
                 subject = headers[_SUBJECT]
                 previous = int(headers.get(_PREVIOUS_OF_SUBJECT, "0"))
-                batch = self._codec.series_batch.decode(msg.data)
+                batch = decode_untrusted(self._codec.series_batch, msg.data)
             except (KeyError, ValueError, msgspec.DecodeError):
                 log.warning("unusable live message", subject=msg.subject)
                 continue

@@ -17,7 +17,7 @@ import msgspec
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
-from pulse_contracts import Codec, SeriesBatch
+from pulse_contracts import Codec, SeriesBatch, decode_untrusted
 from pulse_runtime.logging import get_logger
 
 log = get_logger(__name__)
@@ -112,7 +112,7 @@ class StreamReader:
             for msg in messages:
                 meta = msg.metadata
                 try:
-                    batch = self._codec.series_batch.decode(msg.data)
+                    batch = decode_untrusted(self._codec.series_batch, msg.data)
                 except msgspec.DecodeError:
                     log.warning("undecodable stored message", seq=meta.sequence.stream)
                 else:

@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
+from pulse_contracts import decode_untrusted
 from pulse_runtime.access_tokens import AccessClaims
 
 from .security import KeyRing, Unauthenticated, bearer_token
@@ -79,7 +80,7 @@ class SocketSession:
         """Authenticate from the handshake header or the first message; None if closed."""
 
         async def first_frame_token() -> str:
-            return _decode_auth.decode(await socket.receive_text()).token
+            return decode_untrusted(_decode_auth, await socket.receive_text()).token
 
         claims = await authenticate(socket, keyring, first_frame_token)
         return None if claims is None else cls(socket, keyring, claims)
@@ -90,7 +91,7 @@ class SocketSession:
             while True:
                 raw = await self._socket.receive_text()
                 try:
-                    token = _decode_auth.decode(raw).token
+                    token = decode_untrusted(_decode_auth, raw).token
                     claims = await self._keyring.verify(token)
                 except (msgspec.ValidationError, msgspec.DecodeError, Unauthenticated):
                     continue

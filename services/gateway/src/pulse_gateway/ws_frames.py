@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Annotated, cast
 
 import msgspec
+from pulse_contracts import decode_untrusted
 
 from .schemas import MetricPointOut
 
@@ -167,7 +168,8 @@ class FrameCodec:
         return (self._msgpack_encoder if msgpack else self._json_encoder).encode(frame)
 
     def decode(self, raw: str | bytes) -> ClientFrame:
-        """Raises msgspec.DecodeError (ValidationError included) for a bad frame."""
+        """Raises msgspec.DecodeError (ValidationError included) for a bad frame, and nothing
+        else (too deep, invalid UTF-8: see :func:`decode_untrusted`)."""
         if isinstance(raw, str):
-            return cast("ClientFrame", self._json_decoder.decode(raw))
-        return cast("ClientFrame", self._msgpack_decoder.decode(raw))
+            return cast("ClientFrame", decode_untrusted(self._json_decoder, raw))
+        return cast("ClientFrame", decode_untrusted(self._msgpack_decoder, raw))

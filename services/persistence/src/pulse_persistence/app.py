@@ -20,6 +20,7 @@ from pulse_contracts import (
     DeadLetter,
     RpcError,
     SeriesBatch,
+    decode_untrusted,
     subjects,
     to_epoch_us,
 )
@@ -146,7 +147,7 @@ class PersistenceService:
         decoded: list[tuple[Msg, SeriesBatch]] = []
         for msg in messages:
             try:
-                batch = self.codec.series_batch.decode(msg.data)
+                batch = decode_untrusted(self.codec.series_batch, msg.data)
             except msgspec.DecodeError as exc:
                 await self._set_aside(msg, f"undecodable series batch: {exc}")
                 continue
@@ -223,7 +224,7 @@ class PersistenceService:
         assert self.queries is not None
         queries = self.queries
         try:
-            query = self.codec.metrics_query.decode(msg.data)
+            query = decode_untrusted(self.codec.metrics_query, msg.data)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             await self._respond(msg, RpcError(code="bad_request", message=str(exc)))
             return
