@@ -74,6 +74,35 @@ async def test_a_missing_body_says_so(stack: PulseStack) -> None:
 
 
 @pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000 + b"]" * 100_000,  # the outside test's nesting
+        b'{"email": ' + b"[" * 2_000 + b"]" * 2_000 + b', "password": "x"}',
+        b'{"email": "\xff@example.com", "password": "x"}',  # not UTF-8
+    ],
+    ids=["deep", "deep-in-a-field", "not-utf-8"],
+)
+async def test_bodies_that_cannot_be_taken_apart_are_a_bad_request(
+    stack: PulseStack, body: bytes
+) -> None:
+    """msgspec raises RecursionError or UnicodeDecodeError for these, which Litestar took for
+    an internal error (500)."""
+    async with httpx.AsyncClient() as client:
+        for path, headers in (
+            ("/api/v1/auth/login", {}),
+            ("/api/v1/admin/users", bearer(await stack.token())),
+        ):
+            response = await client.post(
+                stack["gateway"].url(path),
+                content=body,
+                headers={"Content-Type": "application/json", **headers},
+            )
+            assert response.status_code == 400, (path, response.text)
+            assert response.json()["code"] == "bad_request", response.text
+            assert response.json()["message"].startswith("malformed body: "), response.text
+
+
+@pytest.mark.parametrize(
     ("query", "parameter"),
     [
         # used to overflow the msgpack encoding of the query to persistence: a 500

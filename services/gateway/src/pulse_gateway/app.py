@@ -22,7 +22,12 @@ from pulse_runtime.logging import get_logger
 from pulse_runtime.messaging import create_broker, is_connected, start_broker
 from pulse_runtime.service import Lifecycle
 from pulse_runtime.telemetry import counter, gauge, new_registry
-from pulse_runtime.web import document_access, trace_requests, undeclared_routes
+from pulse_runtime.web import (
+    UntrustedBodyRequest,
+    document_access,
+    trace_requests,
+    undeclared_routes,
+)
 
 from . import accounts, routes, ws_route
 from .errors import (
@@ -106,6 +111,8 @@ def create_app(
             "readiness": provide(readiness),
         },
         guards=[require_access],
+        # A body msgspec cannot take apart (too deep, not UTF-8) is a 400, not a 500.
+        request_class=UntrustedBodyRequest,
         state=State({"keyring": keyring}),
         exception_handlers={
             ApiError: api_error_handler,
