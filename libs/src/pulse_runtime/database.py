@@ -20,8 +20,10 @@ import re
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib.resources.abc import Traversable
+from typing import TypeVar
 
 import asyncpg
+from pulse_contracts import RpcError
 
 from .logging import get_logger
 
@@ -189,6 +191,29 @@ UNSTORABLE_TEXT: tuple[type[BaseException], ...] = (
     asyncpg.CharacterNotInRepertoireError,
     asyncpg.UntranslatableCharacterError,
 )
+
+
+AnswerT = TypeVar("AnswerT")
+
+
+async def answered(work: Callable[[], Awaitable[AnswerT]], *, failed: str) -> AnswerT | RpcError:
+    """``work()``'s answer to a request, or a typed error, so that every request gets one (a
+    caller left without one would wait for its timeout): the database away is ``unavailable``
+    (retry), text it cannot store is the request's fault (``bad_request``), anything else is a
+    bug, logged with its traceback and answered ``internal_error`` with ``failed``."""
+    try:
+        return await work()
+    except DATABASE_AWAY as exc:
+        log.warning("database unavailable", error=str(exc))
+        return RpcError(code="unavailable", message="the database is unavailable; retry")
+    except UNSTORABLE_TEXT as exc:
+        log.warning("request with text the database cannot store", error=str(exc))
+        return RpcError(
+            code="bad_request", message="text the database cannot store (such as a NUL character)"
+        )
+    except Exception:
+        log.exception(failed)
+        return RpcError(code="internal_error", message=failed)
 
 
 @contextlib.asynccontextmanager

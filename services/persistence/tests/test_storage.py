@@ -15,11 +15,10 @@ from pulse_contracts import (
     StoredPoint,
     to_epoch_us,
 )
-from pulse_persistence.app import PersistenceService
 from pulse_persistence.queries import MetricsQueries
 from pulse_persistence.schema import migrate, prepare_connection
 from pulse_persistence.writer import MetricsWriter
-from pulse_runtime.database import create_pool, has_timescaledb
+from pulse_runtime.database import answered, create_pool, has_timescaledb
 
 pytestmark = pytest.mark.integration
 
@@ -254,6 +253,6 @@ async def test_a_query_with_text_the_database_cannot_take_is_a_bad_request(
     answered as such (it was an internal_error, a 503 at the gateway)."""
     queries = MetricsQueries(pool, max_points=10)
     query = MetricsQuery(name="cpu\x00", start=T0, end=T0 + timedelta(hours=1))
-    reply = await PersistenceService._answer(lambda: queries.metrics(query))
+    reply = await answered(lambda: queries.metrics(query), failed="the query failed")
     assert isinstance(reply, RpcError)
     assert reply.code == "bad_request"

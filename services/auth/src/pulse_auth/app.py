@@ -11,8 +11,7 @@ from pulse_contracts import Codec, RpcError, decode_untrusted, subjects
 from pulse_contracts.accounts import AUTH_VERBS, AuthReply, AuthRequest, Revocation
 from pulse_runtime.access_tokens import SigningKey
 from pulse_runtime.database import (
-    DATABASE_AWAY,
-    UNSTORABLE_TEXT,
+    answered,
     create_pool_when_reachable,
     pool_is_ready,
 )
@@ -73,19 +72,7 @@ async def ensure_first_admin(store: AccountStore, passwords: Passwords, settings
 
 async def decide(authority: Authority, request: AuthRequest) -> AuthReply:
     """The authority's reply to a decoded request, or a typed error: every request gets one."""
-    try:
-        return await authority.handle(request)
-    except DATABASE_AWAY as exc:
-        log.warning("database unavailable", error=str(exc))
-        return RpcError(code="unavailable", message="accounts are unavailable; retry")
-    except UNSTORABLE_TEXT as exc:
-        log.warning("request with text the database cannot store", error=str(exc))
-        return RpcError(
-            code="bad_request", message="text the database cannot store (such as a NUL character)"
-        )
-    except Exception:  # a bug must still answer, or the caller waits for its timeout
-        log.exception("request failed")
-        return RpcError(code="internal_error", message="the auth service failed")
+    return await answered(lambda: authority.handle(request), failed="the auth service failed")
 
 
 class AuthService:

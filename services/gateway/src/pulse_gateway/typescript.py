@@ -14,12 +14,11 @@ new construct cannot silently turn into ``unknown``.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any, cast
 
 import msgspec
+from pulse_runtime.generated import write_generated
 
 from . import ws_frames
 
@@ -196,14 +195,7 @@ def generated_files() -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        raise SystemExit("usage: python -m pulse_gateway.typescript <directory>")
-    directory = Path(args[0])
-    directory.mkdir(parents=True, exist_ok=True)
-    for name, text in generated_files().items():
-        (directory / name).write_text(text, encoding="utf-8")
-        print(f"wrote {directory / name}")
+    write_generated("pulse_gateway.typescript", generated_files, argv)
 
 
 if __name__ == "__main__":

@@ -11,14 +11,13 @@ documents (``make schemas``); a test fails when the committed copies drift from 
 from __future__ import annotations
 
 import inspect
-import sys
-from pathlib import Path
 from typing import Any
 
 import msgspec
 from faststream.nats import NatsBroker
 from faststream.specification import AsyncAPI
 from pulse_contracts import CONTENT_TYPE_HEADER, MSGPACK, IngestAck, MetricPoint, subjects
+from pulse_runtime.generated import write_generated
 from pulse_runtime.tracing import TRACEPARENT
 
 TITLE = "Pulse ingest"
@@ -201,14 +200,7 @@ def generated_files() -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        raise SystemExit("usage: python -m pulse_ingest.documents <directory>")
-    directory = Path(args[0])
-    directory.mkdir(parents=True, exist_ok=True)
-    for name, text in generated_files().items():
-        (directory / name).write_text(text, encoding="utf-8")
-        print(f"wrote {directory / name}")
+    write_generated("pulse_ingest.documents", generated_files, argv)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import asyncpg
@@ -27,7 +26,7 @@ from pulse_contracts import (
 from pulse_runtime.consumer import PullConsumer
 from pulse_runtime.database import (
     DATABASE_AWAY,
-    UNSTORABLE_TEXT,
+    answered,
     create_pool_when_reachable,
     has_timescaledb,
     pool_is_ready,
@@ -228,7 +227,7 @@ class PersistenceService:
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             await self._respond(msg, RpcError(code="bad_request", message=str(exc)))
             return
-        answer = await self._answer(lambda: queries.metrics(query))
+        answer = await answered(lambda: queries.metrics(query), failed="the query failed")
         await self._respond(msg, answer, part_bytes=query.part_bytes)
 
     async def answer_catalog_query(self, msg: Msg) -> None:
@@ -238,24 +237,8 @@ class PersistenceService:
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             await self._respond(msg, RpcError(code="bad_request", message=str(exc)))
             return
-        answer = await self._answer(self.queries.catalog)
+        answer = await answered(self.queries.catalog, failed="the query failed")
         await self._respond(msg, answer, part_bytes=query.part_bytes)
-
-    @staticmethod
-    async def _answer(query: Callable[[], Awaitable[object]]) -> object:
-        """The query's result, or a typed error: a request always gets an answer."""
-        try:
-            return await query()
-        except DATABASE_AWAY as exc:
-            return RpcError(code="unavailable", message=f"database unavailable: {exc}")
-        except UNSTORABLE_TEXT as exc:
-            log.warning("query with text the database cannot take", error=str(exc))
-            return RpcError(
-                code="bad_request", message="text the database cannot take (such as a NUL)"
-            )
-        except Exception:  # a bug must still answer, or the caller waits for its timeout
-            log.exception("query failed")
-            return RpcError(code="internal_error", message="the query failed")
 
     async def _respond(self, msg: Msg, reply: object, *, part_bytes: int = 0) -> None:
         """Send the answer, in parts when it needs them and the asker takes them; when it
