@@ -131,6 +131,28 @@ async def test_a_body_the_app_is_slow_to_read_is_not_the_clients_fault() -> None
     assert f"\r\n\r\n{len(body)}".encode() in answer
 
 
+async def test_the_body_clock_restarts_when_the_app_reads_again_not_when_it_is_checked() -> None:
+    """The app pauses reading for 2.9 s and the rest of the body comes after that: the client
+    has its whole body timeout from the moment reading went on. (The clock once restarted
+    only at the check before, 1.5 s into the pause, and the next check, 0.1 s after the app
+    read again, found the client out of time.)"""
+    head = b"POST /?wait=2.9 HTTP/1.1\r\nHost: x\r\nContent-Length: 200100\r\n\r\n"
+    limits = msgspec.structs.replace(LIMITS, body_min_rate=0)
+    async with serving(limits) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(head + b"a" * 200_000)  # more than uvicorn buffers: it pauses reading
+            await asyncio.sleep(2.95)
+            for _ in range(10):  # the last 100 bytes over 0.3 s, after the app read again
+                writer.write(b"b" * 10)
+                await asyncio.sleep(0.03)
+            answer = await asyncio.wait_for(reader.read(), WITHIN_S)
+        finally:
+            writer.close()
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:60]
+    assert answer.endswith(b"200100")
+
+
 async def test_keep_alive_requests_each_get_their_own_head_deadline(port: int) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:

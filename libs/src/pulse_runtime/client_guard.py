@@ -26,6 +26,7 @@ import json
 from typing import Any, cast
 
 import h11
+from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .settings import ClientLimits
@@ -104,6 +105,21 @@ class OpenConnections:
         self._sweep_at = max(1024, 2 * len(self._by_address))
 
 
+class _ResumeAwareFlow(FlowControl):
+    """uvicorn's flow control, telling the protocol when it reads again after a pause (the
+    app took what was buffered): the client was waiting for us meanwhile."""
+
+    def __init__(self, transport: asyncio.Transport, on_resume: Any) -> None:
+        super().__init__(transport)
+        self._on_resume = on_resume
+
+    def resume_reading(self) -> None:
+        paused = self.read_paused
+        super().resume_reading()
+        if paused:
+            self._on_resume()
+
+
 class GuardedH11Protocol(H11Protocol):
     """uvicorn's h11 protocol, bounded as the module says. Made per connection by uvicorn,
     with ``limits`` and the server's ``connections`` bound in (``functools.partial``)."""
@@ -128,6 +144,7 @@ class GuardedH11Protocol(H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self.flow = _ResumeAwareFlow(transport, self._reading_resumed)
         self._address = self.client[0] if self.client else ""
         if not self._open.admit(self._address, transport):
             transport.write(TOO_MANY_CONNECTIONS)
@@ -201,9 +218,8 @@ class GuardedH11Protocol(H11Protocol):
             return
         now = self.loop.time()
         if self.flow.read_paused:
-            # The app has not taken what arrived yet: the client waits for us, so its clock
-            # starts again once reading goes on.
-            self._body_started, self._body_bytes = now, 0
+            # The app has not taken what arrived yet: the client waits for us. Its clock starts
+            # again when reading goes on (_reading_resumed); look again a timeout later.
             left = self._limits.body_timeout_s
         else:
             rate = self._limits.body_min_rate
@@ -221,6 +237,11 @@ class GuardedH11Protocol(H11Protocol):
             cycle.disconnected = True
             cycle.message_event.set()
         self.transport.close()
+
+    def _reading_resumed(self) -> None:
+        """The whole pause was ours, however long: the body's clock starts again now."""
+        if self._body_timer is not None:
+            self._body_started, self._body_bytes = self.loop.time(), 0
 
     def _stop_timers(self) -> None:
         for timer in (self._head_timer, self._body_timer):
