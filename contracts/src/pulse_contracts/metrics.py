@@ -50,8 +50,8 @@ class MetricPoint(msgspec.Struct, frozen=True, kw_only=True):
     tags: Tags = msgspec.field(default_factory=dict)
 
 
-ProducerMetrics = MetricPoint | list[MetricPoint]
-"""What a producer may send: one point, or a batch as an array of points."""
+ProducerMetrics = MetricPoint | Annotated[list[MetricPoint], msgspec.Meta(min_length=1)]
+"""What a producer may send: one point, or a batch as an array of at least one point."""
 
 
 class SeriesBatch(msgspec.Struct, frozen=True, kw_only=True, array_like=True):

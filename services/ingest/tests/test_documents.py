@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 import pytest
 from faststream.nats import NatsRouter
+from litestar.testing import TestClient
 from pulse_contracts import subjects
 from pulse_ingest.app import IngestService
 from pulse_ingest.documents import (
@@ -17,6 +18,7 @@ from pulse_ingest.documents import (
     describing_openapi,
     generated_files,
 )
+from pulse_ingest.http import describing_app
 from pulse_ingest.settings import Settings
 
 COMMITTED = Path(__file__).resolve().parents[3] / "docs" / "schemas"
@@ -65,7 +67,7 @@ def test_the_asyncapi_document_describes_what_producers_send_and_get_back() -> N
     (message,) = channel["messages"].values()
     points = resolve(document, resolve(document, message["$ref"])["payload"]["$ref"])
     assert points["anyOf"] == [
-        {"type": "array", "items": {"$ref": "#/components/schemas/MetricPoint"}},
+        {"type": "array", "items": {"$ref": "#/components/schemas/MetricPoint"}, "minItems": 1},
         {"$ref": "#/components/schemas/MetricPoint"},
     ]
     point = document["components"]["schemas"]["MetricPoint"]
@@ -104,3 +106,18 @@ def test_the_openapi_document_describes_the_upload_and_every_refusal() -> None:
     assert upload["security"] == [{"apiKey": []}]
     body = msgspec.json.encode(upload["requestBody"]["content"]["application/json"]["schema"])
     assert b"$ref" not in body  # whole: the points' schema has no component of its own here
+    batch = next(
+        option
+        for option in upload["requestBody"]["content"]["application/json"]["schema"]["anyOf"]
+        if option.get("type") == "array"
+    )
+    assert batch["minItems"] == 1  # an empty batch is refused: the document says so
+
+
+def test_a_method_a_route_does_not_take_is_answered_with_the_ones_it_does() -> None:
+    """RFC 9110: a 405 lists the allowed methods (ingest's error handler once dropped them)."""
+    with TestClient(describing_app()) as client:
+        answer = client.request("TRACE", "/api/v1/metrics")
+    assert answer.status_code == 405
+    assert answer.json()["code"] == "method_not_allowed"
+    assert set(answer.headers["allow"].split(", ")) == {"POST", "OPTIONS"}

@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 from faststream.nats import NatsBroker
 from faststream.specification import AsyncAPI
-from pulse_contracts import CONTENT_TYPE_HEADER, MSGPACK, IngestAck, MetricPoint, subjects
+from pulse_contracts import CONTENT_TYPE_HEADER, MSGPACK, IngestAck, ProducerMetrics, subjects
 from pulse_runtime.generated import write_generated
 from pulse_runtime.tracing import TRACEPARENT
 
@@ -28,7 +28,7 @@ _SCHEMAS = "#/components/schemas/"
 _SERVER = "pulse"
 
 PRODUCER_MESSAGES: dict[str, tuple[str, object, type[msgspec.Struct]]] = {
-    subjects.INGEST_METRICS: ("ProducerMetrics", MetricPoint | list[MetricPoint], IngestAck),
+    subjects.INGEST_METRICS: ("ProducerMetrics", ProducerMetrics, IngestAck),
 }
 """For each subject producers publish to: the name and type of what they send, and the reply a
 request gets. A new subscriber without an entry here fails :func:`asyncapi_document`."""

@@ -257,6 +257,7 @@ def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Error
     return Response(
         ErrorBody(code=codes.get(exc.status_code, "error"), message=exc.detail),
         status_code=exc.status_code,
+        headers=exc.headers,  # a 405's Allow
     )
 
 
