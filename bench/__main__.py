@@ -30,7 +30,12 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=5_000, help="points per producer message")
     parser.add_argument("--clients", type=int, default=1_000, help="fanout: WebSocket clients")
-    parser.add_argument("--seconds", type=float, default=20.0, help="fanout: listening time")
+    parser.add_argument(
+        "--ticks", type=int, default=60, help="fanout: ticks in the measured window"
+    )
+    parser.add_argument(
+        "--runs", type=int, default=None, help="fanout: new gateways (1); startup: runs (2)"
+    )
     parser.add_argument(
         "--stalled", action="store_true", help="fanout: again with one client that stops reading"
     )
@@ -40,7 +45,6 @@ def main() -> None:
     parser.add_argument(
         "--minutes", type=float, default=10.0, help="dashboard: how long the page stays open"
     )
-    parser.add_argument("--runs", type=int, default=2, help="startup: runs on one data directory")
     args = parser.parse_args()
     chosen = [args.scenario] if args.scenario else list(SCENARIOS)
     for name in chosen:
@@ -51,12 +55,13 @@ def main() -> None:
         elif name == "dashboard":
             status = asyncio.run(run_dashboard(minutes=args.minutes))
         elif name == "startup":
-            status = asyncio.run(run_startup(runs=args.runs))
+            status = asyncio.run(run_startup(runs=args.runs or 2))
         else:
             status = asyncio.run(
                 run_fanout(
                     clients=args.clients,
-                    seconds=args.seconds,
+                    ticks=args.ticks,
+                    runs=args.runs or 1,
                     stalled=args.stalled,
                     two_gateways=args.two_gateways,
                 )

@@ -1,35 +1,38 @@
 """Live fan-out: K WebSocket clients watching one channel at 1 Hz, against a bare server.
 
 Real processes: nats-server, PostgreSQL (auth's accounts), auth, ingest (it applies the
-stream's republishing) and one gateway. A publisher puts one point a second into METRICS with
-its publish time as the point's time; load clients, in processes of their own, subscribe to
-``metric:bench_fan`` and record publish-to-receipt latency for every frame. The gateway's RSS
-(per connection, after subtracting its idle RSS) and CPU are sampled while the clients listen.
+stream's republishing) and a **new** gateway for every run. A publisher puts one point a second
+into METRICS with its publish time as the point's time and its tick number as the value; load
+clients, in processes of their own (``bench.load_clients``), subscribe to ``metric:bench_fan``
+and file every frame's publish-to-receipt latency under its tick.
 
-Then the same number of clients connect to a bare ``websockets`` server that sends the same
-frame to all of them with ``websockets.broadcast``: the floor this machine allows.
+Both servers get the same schedule once every client is in: tick 0 (the first tick after the
+connection storm, reported on its own), ``WARMUP_TICKS`` ticks not counted, then a window of
+``--ticks`` ticks (60 by default: a p99 over 600,000 frames, not the slowest single tick). The
+floor is a bare ``websockets`` server sending the same frames with ``websockets.broadcast``.
 
-Scenario ``--stalled``: one more client subscribes and never reads; the others' p99 and the
-gateway's RSS are reported with and without it.
+While the clients connect, a thread asks the gateway's ``/healthz``, ``/readyz`` and
+``/metrics`` four times a second and keeps the slowest answer of each.
+
+Scenarios ``--stalled`` (one more client subscribes and never reads) and ``--two-gateways``
+(clients split over two processes) run as extra rounds on the same stack.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import contextlib
 import json
-import multiprocessing
 import os
 import socket
+import statistics
 import tempfile
+import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from datetime import UTC, datetime
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import msgspec
 import nats
@@ -38,256 +41,220 @@ import websockets
 from pulse_contracts import Codec, SeriesBatch, subjects, to_epoch_us
 from pulse_runtime.embedded import free_port
 
+from bench.load_clients import CHANNEL, LoadClients
 from bench.report import percentile, table, write
 from bench.servers import bench_database
 from tests.support.stack import PulseStack
 
-CHANNEL = "metric:bench_fan"
-LOAD_PROCESSES = 2
+WARMUP_TICKS = 3
+TICK_S = 1.0
+GRACE_S = 3.0  # after the last tick, for its frames to arrive
+STORM_PROBE_EVERY_S = 0.25
 
 
-# -- load clients (in their own processes) ----------------------------------------------------
+# -- targets (issue 12; also what `make bench-check` enforces) -------------------------------
 
 
-def _client_process(url: str, token: str, count: int, seconds: float, out: Connection) -> None:
-    # Listen longer than the publisher sends: the other load process may connect later, and
-    # the publisher starts only once both are in. Extra listening adds no frames.
-    out.send(asyncio.run(_clients(url, token, count, seconds + 15)))
+def p99_ratio_target(clients: int) -> float:
+    return 1.0 if clients >= 1_000 else 1.25
 
 
-class _LoadClient(asyncio.Protocol):
-    """One WebSocket client as plain asyncio protocol code: no task, no queue, no JSON
-    decoding per frame, so that the load side costs a few microseconds a frame and the
-    servers' figures are the servers' (a full client library costs ten times more)."""
+FIRST_TICK_RATIO_TARGET = 2.0
+RSS_PER_CONNECTION_TARGET_KB = 20.0
+STORM_ANSWER_TARGET_MS = 1_000.0
 
-    def __init__(self, host: str, path: str, token: str | None, tally: _Tally) -> None:
-        self._host = host
-        self._path = path
-        self._token = token
-        self._tally = tally
-        self._buffer = bytearray()
-        self._upgraded = False
-        self._transport: asyncio.Transport | None = None
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
-        key = base64.b64encode(os.urandom(16)).decode()
-        transport.write(
-            f"GET {self._path} HTTP/1.1\r\nHost: {self._host}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-            "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+def verdicts(run: dict[str, Any]) -> list[tuple[str, bool, str]]:
+    """Each target of a run: (what, met, the figures)."""
+    gw, bare, clients = run["gateway"], run["bare"], run["clients"]
+    checks = []
+    delivered = gw["frames_received"] == gw["frames_expected"]
+    checks.append(
+        ("every frame delivered", delivered, f"{gw['frames_received']:,}/{gw['frames_expected']:,}")
+    )
+    target = p99_ratio_target(clients)
+    ratio = run["p99_ratio"]
+    checks.append((f"window p99 <= {target:g} x bare", ratio <= target, f"{ratio:.2f}"))
+    first = run["first_tick_ratio"]
+    checks.append(
+        (
+            f"first tick <= {FIRST_TICK_RATIO_TARGET:g} x bare tick",
+            first <= FIRST_TICK_RATIO_TARGET,
+            f"{first:.2f} ({gw['first_tick']['max_ms']} ms vs {bare['window']['spread_ms']} ms)",
         )
-
-    def data_received(self, data: bytes) -> None:
-        buffer = self._buffer
-        buffer += data
-        if not self._upgraded:
-            end = buffer.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            if not buffer.startswith(b"HTTP/1.1 101"):
-                self._tally.errors.append(bytes(buffer[:60]).decode(errors="replace"))
-                return
-            del buffer[: end + 4]
-            self._upgraded = True
-            if self._token is None:
-                self._tally.connected += 1
-            else:
-                self._send({"type": "auth", "token": self._token})
-                self._send({"type": "subscribe", "channel": CHANNEL})
-        while len(buffer) >= 2:
-            size = buffer[1] & 0x7F
-            offset = 2
-            if size == 126:
-                size, offset = int.from_bytes(buffer[2:4]), 4
-            elif size == 127:
-                size, offset = int.from_bytes(buffer[2:10]), 10
-            if len(buffer) < offset + size:
-                return
-            payload = bytes(buffer[offset : offset + size])
-            del buffer[: offset + size]
-            self._frame(payload)
-
-    def _frame(self, payload: bytes) -> None:
-        tally = self._tally
-        if payload.startswith(b'{"type":"data"'):
-            received = time.time()
-            at = payload.find(b'"time":"') + 8
-            sent = datetime.fromisoformat(payload[at : payload.index(b'"', at)].decode())
-            tally.frames += 1
-            tally.latencies.append(received - sent.timestamp())
-        elif payload.startswith(b'{"type":"ping"'):
-            self._send({"type": "pong"})
-        elif payload.startswith(b'{"type":"subscribed"'):
-            tally.connected += 1
-
-    def _send(self, frame: dict[str, Any]) -> None:
-        data = json.dumps(frame).encode()
-        mask = os.urandom(4)
-        masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(data))
-        size = len(data)
-        header = (
-            bytes([0x81, 0x80 | size]) if size < 126 else bytes([0x81, 0xFE]) + size.to_bytes(2)
+    )
+    storm = gw["storm"]
+    slowest = max(storm["healthz_max_ms"], storm["metrics_max_ms"])
+    checks.append(
+        (
+            f"healthz and metrics within {STORM_ANSWER_TARGET_MS:g} ms in the storm",
+            slowest <= STORM_ANSWER_TARGET_MS,
+            f"slowest {slowest:.0f} ms",
         )
-        assert self._transport is not None
-        self._transport.write(header + mask + masked)
-
-    def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
-
-
-class _Tally:
-    def __init__(self) -> None:
-        self.connected = 0
-        self.frames = 0
-        self.latencies: list[float] = []
-        self.errors: list[str] = []
+    )
+    if clients >= 1_000:  # per-connection memory of a few sockets is noise
+        kb = gw["rss_per_connection_kb"]
+        checks.append(
+            (f"<= {RSS_PER_CONNECTION_TARGET_KB:g} KB per connection",
+             kb <= RSS_PER_CONNECTION_TARGET_KB, f"{kb} KB (bare {bare['rss_per_connection_kb']})")
+        )  # fmt: skip
+    return checks
 
 
-async def _clients(url: str, token: str | None, count: int, seconds: float) -> dict[str, Any]:
-    loop = asyncio.get_running_loop()
-    tally = _Tally()
-    target = urlsplit(url)
-    host, port = target.hostname or "127.0.0.1", target.port or 80
-    clients: list[_LoadClient] = []
-    for _ in range(count):
-        try:
-            _, client = await loop.create_connection(
-                lambda: _LoadClient(f"{host}:{port}", target.path or "/", token, tally), host, port
-            )
-        except OSError as exc:
-            tally.errors.append(repr(exc))
-            continue
-        clients.append(client)
-        await asyncio.sleep(0.001)  # a gentle ramp: the accept queue stays short
+# -- what a round measured -------------------------------------------------------------------
+
+
+def _ticks_summary(ticks: dict[int, list[float]], wanted: range, clients: int) -> dict[str, Any]:
+    latencies = [latency for tick in wanted for latency in ticks.get(tick, [])]
+    spreads = [max(ticks[tick]) for tick in wanted if ticks.get(tick)]  # last client of a tick
+    ms = 1000
+    return {
+        "ticks": len(wanted),
+        "frames": len(latencies),
+        "frames_expected": clients * len(wanted),
+        "p50_ms": round(percentile(latencies, 0.50) * ms, 1) if latencies else None,
+        "p99_ms": round(percentile(latencies, 0.99) * ms, 1) if latencies else None,
+        "max_ms": round(max(latencies) * ms, 1) if latencies else None,
+        # a tick's spread: until its last client had it; the median over the window's ticks
+        "spread_ms": round(statistics.median(spreads) * ms, 1) if spreads else None,
+        "spreads_ms": [round(spread * ms) for spread in spreads],
+    }
+
+
+def _round_summary(
+    ticks: dict[int, list[float]], errors: list[str], clients: int, window: int
+) -> dict[str, Any]:
+    measured = range(1 + WARMUP_TICKS, 1 + WARMUP_TICKS + window)
+    total = 1 + WARMUP_TICKS + window
+    return {
+        "clients": clients,
+        "frames_received": sum(len(ticks.get(tick, [])) for tick in range(total)),
+        "frames_expected": clients * total,
+        "first_tick": _ticks_summary(ticks, range(1), clients),
+        "window": _ticks_summary(ticks, measured, clients),
+        "errors": errors,
+    }
+
+
+async def _wait_until_in(load: LoadClients, label: str) -> None:
     deadline = time.monotonic() + 300
-    while tally.connected < len(clients) and time.monotonic() < deadline:  # noqa: ASYNC110
-        await asyncio.sleep(0.1)
-    await asyncio.sleep(seconds)  # the publisher starts once everyone is in; count until then
-    for client in clients:
-        client.close()
-    return {
-        "connected": tally.connected,
-        "frames": tally.frames,
-        "latencies": tally.latencies,
-        "errors": tally.errors[:5],
-    }
+    last = -1
+    while load.in_count < load.count and time.monotonic() < deadline:
+        if load.in_count != last:
+            last = load.in_count
+            print(f"  {label}: {last:>7,} / {load.count:,} in", flush=True)
+        await asyncio.sleep(0.5)
+    print(f"  {label}: {load.in_count:>7,} / {load.count:,} in", flush=True)
 
 
-def _spawn_clients(url: str, token: str | None, clients: int, seconds: float) -> list[Any]:
-    context = multiprocessing.get_context("spawn")
-    workers = []
-    per = [
-        clients // LOAD_PROCESSES + (i < clients % LOAD_PROCESSES) for i in range(LOAD_PROCESSES)
-    ]
-    for count in per:
-        if not count:
-            continue
-        receive, send = context.Pipe(duplex=False)
-        process = context.Process(target=_client_process, args=(url, token, count, seconds, send))
-        process.start()
-        workers.append((process, receive))
-    return workers
+async def _ticks(total: int, send: Callable[[int], Any]) -> None:
+    """``total`` ticks a second apart, from now."""
+    started = time.monotonic()
+    for tick in range(total):
+        await asyncio.sleep(max(0.0, started + tick * TICK_S - time.monotonic()))
+        await send(tick)
 
 
-def _collect(workers: list[Any], timeout: float) -> dict[str, Any]:
-    merged: dict[str, Any] = {"connected": 0, "frames": 0, "latencies": [], "errors": []}
-    for process, receive in workers:
-        if receive.poll(timeout):
-            part = receive.recv()
-            merged["connected"] += part["connected"]
-            merged["frames"] += part["frames"]
-            merged["latencies"] += part["latencies"]
-            merged["errors"] += part["errors"]
-        process.join(10)
-        if process.is_alive():
-            process.kill()
-    return merged
+# -- the gateway -----------------------------------------------------------------------------
 
 
-# -- the publisher ---------------------------------------------------------------------------
+class _StormProbe:
+    """Asks the management endpoints, from a thread of its own, until stopped."""
+
+    def __init__(self, port: str) -> None:
+        self._port = port
+        self._stop = threading.Event()
+        self.slowest: dict[str, float] = {"healthz": 0.0, "readyz": 0.0, "metrics": 0.0}
+        self.asked = 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> _StormProbe:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(STORM_PROBE_EVERY_S):
+            for path in self.slowest:
+                started = time.perf_counter()
+                try:
+                    url = f"http://127.0.0.1:{self._port}/{path}"
+                    with urllib.request.urlopen(url, timeout=5) as response:
+                        response.read()
+                    took = time.perf_counter() - started
+                except OSError:
+                    took = 5.0 if path != "readyz" else time.perf_counter() - started  # 503 ok
+                self.slowest[path] = max(self.slowest[path], took)
+                self.asked += 1
+
+    def summary(self) -> dict[str, Any]:
+        return {f"{path}_max_ms": round(s * 1000, 1) for path, s in self.slowest.items()} | {
+            "requests": self.asked
+        }
 
 
-async def _publish_every_second(js: Any, codec: Codec, stop: asyncio.Event) -> int:
-    sent = 0
-    while not stop.is_set():
-        now = datetime.now(UTC)
-        batch = SeriesBatch(
-            source="bench", name="bench_fan", times_us=[to_epoch_us(now)], values=[float(sent)]
-        )
-        await js.publish(subjects.metrics_subject("bench", "bench_fan"), codec.pack(batch))
-        sent += 1
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), 1.0)
-    return sent
-
-
-def _summary(result: dict[str, Any], clients: int, seconds: float, expected: int) -> dict[str, Any]:
-    latencies = result["latencies"]
-    return {
-        "clients_connected": result["connected"],
-        "frames_received": result["frames"],
-        "frames_expected": expected,
-        "delivered_per_s": round(result["frames"] / seconds, 1),
-        "p50_ms": round(percentile(latencies, 0.50) * 1000, 2) if latencies else None,
-        "p99_ms": round(percentile(latencies, 0.99) * 1000, 2) if latencies else None,
-        "errors": result["errors"],
-    }
-
-
-async def _measure_gateway(
-    stack: PulseStack, clients: int, seconds: float, token: str, label: str,
+async def _gateway_round(
+    stack: PulseStack, clients: int, window: int, token: str, label: str,
     gateways: tuple[str, ...] = ("gateway",), baseline: int = 0,
 ) -> dict[str, Any]:  # fmt: skip
     """Clients split evenly across ``gateways``; RSS and CPU are their sums."""
-    # Clients of an earlier run may still be leaving: start from a settled gateway.
-    settle = time.monotonic() + 120
+    settle = time.monotonic() + 120  # clients of an earlier round may still be leaving
     while sum(max(0, _subscriptions(stack, g)) for g in gateways) > baseline:
         if time.monotonic() > settle:
             break
         await asyncio.sleep(1)
     processes = [psutil.Process(stack[g].process.pid) for g in gateways]  # type: ignore[union-attr]
     idle_rss = sum(p.memory_info().rss for p in processes)
-    already = sum(max(0, _subscriptions(stack, g)) for g in gateways)  # e.g. a stalled client
-    workers = []
+    loads = []
     for index, name in enumerate(gateways):
         share = clients // len(gateways) + (index < clients % len(gateways))
-        url = stack[name].url("/ws").replace("http://", "ws://")
-        workers += _spawn_clients(url, token, share, seconds)
+        loads.append(LoadClients(stack[name].url("/ws").replace("http://", "ws://"), token, share))
     print(f"  {label}: connecting {clients:,} clients…", flush=True)
     nc = await nats.connect(stack.nats_url)
     js = nc.jetstream()
-    stop = asyncio.Event()
-    # Wait until every client is in (the gateways count subscriptions), with progress.
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        subscribed = sum(_subscriptions(stack, g) for g in gateways)
-        print(f"  {label}: {subscribed - already:>7,} / {clients:,} subscribed", flush=True)
-        if subscribed >= clients + already:
-            break
-        await asyncio.sleep(1)
+    codec = Codec()
+
+    async def publish(tick: int) -> None:
+        batch = SeriesBatch(
+            source="bench", name="bench_fan",
+            times_us=[to_epoch_us(datetime.now(UTC))], values=[float(tick)],
+        )  # fmt: skip
+        await js.publish(subjects.metrics_subject("bench", "bench_fan"), codec.pack(batch))
+
+    with _StormProbe(stack[gateways[0]].env["PULSE_GATEWAY_METRICS_PORT"]) as probe:
+        for load in loads:
+            load.start()
+        for load in loads:
+            await _wait_until_in(load, label)
     rss_connected = sum(p.memory_info().rss for p in processes)
     for process in processes:
         process.cpu_percent(None)
-    publishing = asyncio.create_task(_publish_every_second(js, Codec(), stop))
-    await asyncio.sleep(seconds)
+    total = 1 + WARMUP_TICKS + window
+    await _ticks(total, publish)
     cpu = sum(process.cpu_percent(None) for process in processes)
-    stop.set()
-    sent = await publishing
-    result = _collect(workers, timeout=120)
+    await asyncio.sleep(GRACE_S)
+    ticks: dict[int, list[float]] = {}
+    errors: list[str] = []
+    for load in loads:
+        part, part_errors = await asyncio.to_thread(load.finish)
+        for tick, latencies in part.items():
+            ticks.setdefault(tick, []).extend(latencies)
+        errors += part_errors
     await nc.drain()
-    summary = _summary(result, clients, seconds, expected=sent * clients)
+    summary = _round_summary(ticks, errors, clients, window)
+    summary["storm"] = probe.summary()
     summary["gateways"] = len(gateways)
-    summary["gateway_rss_per_connection_kb"] = round((rss_connected - idle_rss) / clients / 1024, 1)
-    summary["gateway_rss_mb"] = round(rss_connected / 2**20, 1)
-    summary["gateway_cpu_percent"] = round(cpu, 1)
+    summary["rss_per_connection_kb"] = round((rss_connected - idle_rss) / clients / 1024, 1)
+    summary["rss_mb"] = round(rss_connected / 2**20, 1)
+    summary["cpu_percent"] = round(cpu, 1)
     return summary
 
 
 def _subscriptions(stack: PulseStack, gateway: str = "gateway") -> int:
-    """A gateway's count of channel subscriptions; -1 while it is too busy to answer."""
+    """A gateway's count of channel subscriptions; -1 while it does not answer."""
     port = stack[gateway].env["PULSE_GATEWAY_METRICS_PORT"]
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
@@ -300,103 +267,7 @@ def _subscriptions(stack: PulseStack, gateway: str = "gateway") -> int:
     return 0
 
 
-# -- the bare server -------------------------------------------------------------------------
-
-
-async def _bare(clients: int, seconds: float) -> dict[str, Any]:
-    connections: set[Any] = set()
-
-    async def handler(ws: Any) -> None:
-        connections.add(ws)
-        try:
-            await ws.wait_closed()
-        finally:
-            connections.discard(ws)
-
-    port = free_port()
-    encode = msgspec.json.encode
-    async with websockets.serve(handler, "127.0.0.1", port, ping_interval=None, backlog=4096):
-        workers = _spawn_clients(f"ws://127.0.0.1:{port}/", None, clients, seconds)
-        print(f"  bare: connecting {clients:,} clients…", flush=True)
-        while len(connections) < clients:
-            await asyncio.sleep(1)
-            print(f"  bare: {len(connections):>7,} / {clients:,} connected", flush=True)
-        await asyncio.sleep(1)
-        sent = 0
-        started = time.monotonic()
-        while time.monotonic() - started < seconds:
-            frame = encode(
-                {
-                    "type": "data", "channel": CHANNEL, "seq": sent, "source": "bench",
-                    "name": "bench_fan",
-                    "points": [{"time": datetime.now(UTC), "value": float(sent)}],
-                }
-            ).decode()  # fmt: skip
-            websockets.broadcast(connections, frame)
-            sent += 1
-            await asyncio.sleep(1.0)
-        result = await asyncio.to_thread(_collect, workers, 120)
-    return _summary(result, clients, seconds, expected=sent * clients)
-
-
-async def run_fanout(*, clients: int, seconds: float, stalled: bool, two_gateways: bool) -> int:
-    print(f"fan-out benchmark: {clients:,} clients at 1 Hz for {seconds:g} s")
-    work = Path(tempfile.mkdtemp(prefix="pulse-bench-"))
-    database_url, postgres = await bench_database(work)
-    # Every load client connects from 127.0.0.1: no cap per address (as behind a proxy).
-    env = {"PULSE_LOG_LEVEL": "warning", "PULSE_GATEWAY_MAX_CONNECTIONS_PER_CLIENT": "0"}
-    stack = PulseStack(work / "stack", database_url, env)
-    results: dict[str, Any] = {"clients": clients, "seconds": seconds}
-    try:
-        stack.start(["auth", "ingest", "gateway"])
-        token = await stack.token()
-        results["gateway"] = await _measure_gateway(stack, clients, seconds, token, "gateway")
-        if stalled:
-            results["with_stalled_client"] = await _with_stalled(stack, clients, seconds, token)
-        if two_gateways:
-            first = stack["gateway"]
-            stack.start(["gateway"])  # a second gateway process, ports of its own
-            stack.services["gateway2"], stack.services["gateway"] = stack["gateway"], first
-            results["two_gateways"] = await _measure_gateway(
-                stack, clients, seconds, token, "two gateways", ("gateway", "gateway2")
-            )
-    finally:
-        stack.stop()
-        if postgres is not None:
-            postgres.stop()
-    results["bare"] = await _bare(clients, seconds)
-    gw, bare = results["gateway"], results["bare"]
-    if gw["p99_ms"] and bare["p99_ms"]:
-        results["p99_ratio_to_bare"] = round(gw["p99_ms"] / bare["p99_ms"], 2)
-    path = write("fanout", results)
-    rows = [
-        ("gateway", _row(gw) + f"  {gw['gateway_rss_per_connection_kb']} KB/conn"
-         f"  CPU {gw['gateway_cpu_percent']}%"),
-        ("bare websockets", _row(bare)),
-        ("p99 ratio", str(results.get("p99_ratio_to_bare"))),
-    ]  # fmt: skip
-    if stalled:
-        st = results["with_stalled_client"]
-        rows.append(("with a stalled client", _row(st) + f"  RSS {st['gateway_rss_mb']} MB"))
-    if two_gateways:
-        two = results["two_gateways"]
-        rows.append(("two gateways", _row(two) + f"  CPU {two['gateway_cpu_percent']}%"))
-    rows.append(("results", str(path)))
-    table(rows)
-    return 0
-
-
-def _row(summary: dict[str, Any]) -> str:
-    return (
-        f"{summary['frames_received']:,}/{summary['frames_expected']:,} frames"
-        f"  {summary['delivered_per_s']:,}/s"
-        f"  p50 {summary['p50_ms']} ms  p99 {summary['p99_ms']} ms"
-    )
-
-
-async def _with_stalled(
-    stack: PulseStack, clients: int, seconds: float, token: str
-) -> dict[str, Any]:
+async def _with_stalled(stack: PulseStack, clients: int, window: int, token: str) -> dict[str, Any]:
     """One more client subscribes with a tiny receive buffer and never reads again."""
     raw = socket.socket()
     raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
@@ -408,6 +279,143 @@ async def _with_stalled(
         await ws.send(json.dumps({"type": "subscribe", "channel": CHANNEL}))
         await ws.recv()
         ws.transport.pause_reading()
-        return await _measure_gateway(
-            stack, clients, seconds, token, "with a stalled client", baseline=1
+        return await _gateway_round(
+            stack, clients, window, token, "with a stalled client", baseline=1
         )
+
+
+# -- the bare server -------------------------------------------------------------------------
+
+
+async def _bare(clients: int, window: int) -> dict[str, Any]:
+    connections: set[Any] = set()
+
+    async def handler(ws: Any) -> None:
+        connections.add(ws)
+        try:
+            await ws.wait_closed()
+        finally:
+            connections.discard(ws)
+
+    port = free_port()
+    encode = msgspec.json.encode
+    me = psutil.Process()
+    async with websockets.serve(handler, "127.0.0.1", port, ping_interval=None, backlog=4096):
+        idle_rss = me.memory_info().rss
+        load = LoadClients(f"ws://127.0.0.1:{port}/", None, clients)
+        load.start()
+        print(f"  bare: connecting {clients:,} clients…", flush=True)
+        await _wait_until_in(load, "bare")
+        rss_connected = me.memory_info().rss
+
+        async def broadcast(tick: int) -> None:
+            frame = encode(
+                {
+                    "type": "data", "channel": CHANNEL, "seq": tick, "source": "bench",
+                    "name": "bench_fan",
+                    "points": [{"time": datetime.now(UTC), "value": float(tick)}],
+                }
+            ).decode()  # fmt: skip
+            websockets.broadcast(connections, frame)
+
+        await _ticks(1 + WARMUP_TICKS + window, broadcast)
+        await asyncio.sleep(GRACE_S)
+        ticks, errors = await asyncio.to_thread(load.finish)
+    summary = _round_summary(ticks, errors, clients, window)
+    summary["rss_per_connection_kb"] = round((rss_connected - idle_rss) / clients / 1024, 1)
+    return summary
+
+
+# -- a run -----------------------------------------------------------------------------------
+
+
+async def fanout_run(
+    *, clients: int, window: int, stalled: bool = False, two_gateways: bool = False
+) -> dict[str, Any]:
+    """One run: a new stack and gateway, then the bare server; same-run ratios."""
+    work = Path(tempfile.mkdtemp(prefix="pulse-bench-"))
+    database_url, postgres = await bench_database(work)
+    # Every load client connects from 127.0.0.1: no cap per address (as behind a proxy).
+    env = {"PULSE_LOG_LEVEL": "warning", "PULSE_GATEWAY_MAX_CONNECTIONS_PER_CLIENT": "0"}
+    env |= json.loads(os.environ.get("PULSE_BENCH_EXTRA_ENV", "{}"))  # noqa: TID251
+    stack = PulseStack(work / "stack", database_url, env)
+    run: dict[str, Any] = {"clients": clients, "window_ticks": window, "warmup_ticks": WARMUP_TICKS}
+    try:
+        stack.start(["auth", "ingest", "gateway"])
+        token = await stack.token()
+        run["gateway"] = await _gateway_round(stack, clients, window, token, "gateway")
+        if stalled:
+            run["with_stalled_client"] = await _with_stalled(stack, clients, window, token)
+        if two_gateways:
+            first = stack["gateway"]
+            stack.start(["gateway"])  # a second gateway process, ports of its own
+            stack.services["gateway2"], stack.services["gateway"] = stack["gateway"], first
+            run["two_gateways"] = await _gateway_round(
+                stack, clients, window, token, "two gateways", ("gateway", "gateway2")
+            )
+    finally:
+        stack.stop()
+        if postgres is not None:
+            postgres.stop()
+    run["bare"] = await _bare(clients, window)
+    gw, bare = run["gateway"], run["bare"]
+    run["p99_ratio"] = round(gw["window"]["p99_ms"] / bare["window"]["p99_ms"], 2)
+    run["first_tick_ratio"] = round(gw["first_tick"]["max_ms"] / bare["window"]["spread_ms"], 2)
+    run["targets"] = [
+        {"target": what, "met": met, "figures": figures} for what, met, figures in verdicts(run)
+    ]
+    return run
+
+
+async def run_fanout(
+    *, clients: int, ticks: int, runs: int, stalled: bool, two_gateways: bool
+) -> int:
+    print(
+        f"fan-out benchmark: {clients:,} clients at 1 Hz; {runs} run(s) of tick 0,"
+        f" {WARMUP_TICKS} warm-up ticks and a {ticks}-tick window, each on a new gateway"
+    )
+    results: dict[str, Any] = {"clients": clients, "window_ticks": ticks, "runs": []}
+    for number in range(1, runs + 1):
+        print(f"run {number} of {runs}", flush=True)
+        results["runs"].append(
+            await fanout_run(
+                clients=clients, window=ticks, stalled=stalled, two_gateways=two_gateways
+            )
+        )
+    path = write("fanout", results)
+    rows: list[tuple[str, str]] = []
+    for number, run in enumerate(results["runs"], 1):
+        rows += _run_rows(number, run)
+    rows.append(("results", str(path)))
+    table(rows)
+    met = all(target["met"] for run in results["runs"] for target in run["targets"])
+    print("  every target met" if met else "  some targets missed (see above)")
+    return 0
+
+
+def _run_rows(number: int, run: dict[str, Any]) -> list[tuple[str, str]]:
+    gw, bare = run["gateway"], run["bare"]
+    rows = [
+        (f"run {number}: gateway", _round_row(gw) + f"  {gw['rss_per_connection_kb']} KB/conn"
+         f"  CPU {gw['cpu_percent']}%"),
+        (f"run {number}: bare", _round_row(bare) + f"  {bare['rss_per_connection_kb']} KB/conn"),
+        (f"run {number}: storm", "slowest answer: " + ", ".join(
+            f"{key.removesuffix('_max_ms')} {value:.0f} ms"
+            for key, value in gw["storm"].items() if key.endswith("_max_ms"))),
+    ]  # fmt: skip
+    for key, label in (("with_stalled_client", "stalled"), ("two_gateways", "two gateways")):
+        if key in run:
+            rows.append((f"run {number}: {label}", _round_row(run[key])))
+    for target in run["targets"]:
+        mark = "met " if target["met"] else "MISSED"
+        rows.append((f"run {number}: {mark}", f"{target['target']}: {target['figures']}"))
+    return rows
+
+
+def _round_row(summary: dict[str, Any]) -> str:
+    window, first = summary["window"], summary["first_tick"]
+    return (
+        f"{summary['frames_received']:,}/{summary['frames_expected']:,} frames"
+        f"  window p50 {window['p50_ms']} p99 {window['p99_ms']} ms"
+        f" (tick {window['spread_ms']} ms)  first tick {first['max_ms']} ms"
+    )

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
+import urllib.error
+import urllib.request
 
 import httpx
 import pytest
@@ -33,12 +37,12 @@ async def test_liveness_readiness_and_metrics(listener) -> None:  # type: ignore
         ready = await client.get("/readyz")
         assert (ready.status_code, ready.json()) == (
             200,
-            {"status": "ready", "checks": {"started": True, "nats": True}},
+            {"status": "ready", "checks": {"started": True, "event_loop": True, "nats": True}},
         )
         state["nats"] = False
         not_ready = await client.get("/readyz")
         assert not_ready.status_code == 503
-        assert not_ready.json()["checks"] == {"started": True, "nats": False}
+        assert not_ready.json()["checks"] == {"started": True, "event_loop": True, "nats": False}
         metrics = await client.get("/metrics")
         assert "pulse_test_things_total 3.0" in metrics.text
         assert (await client.get("/nope")).status_code == 404
@@ -57,7 +61,7 @@ async def test_not_ready_until_the_service_has_started() -> None:
     finally:
         await server.stop()
     assert response.status_code == 503
-    assert response.json()["checks"] == {"started": False, "nats": True}
+    assert response.json()["checks"] == {"started": False, "event_loop": True, "nats": True}
 
 
 async def test_a_silent_client_does_not_block_others(listener) -> None:  # type: ignore[no-untyped-def]
@@ -67,3 +71,51 @@ async def test_a_silent_client_does_not_block_others(listener) -> None:  # type:
         response = await client.get(f"http://127.0.0.1:{server.port}/healthz")
     assert response.status_code == 200
     writer.close()
+
+
+def _get_from_a_thread(url: str, answers: list[tuple[int, bytes]]) -> threading.Thread:
+    def get() -> None:
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                answers.append((response.status, response.read()))
+        except urllib.error.HTTPError as exc:
+            answers.append((exc.code, exc.read()))
+
+    thread = threading.Thread(target=get)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/metrics"])
+async def test_probes_and_scrapes_are_answered_while_the_service_loop_is_blocked(
+    listener,  # type: ignore[no-untyped-def]
+    path: str,
+) -> None:
+    server, _ = listener
+    answers: list[tuple[int, bytes]] = []
+    thread = _get_from_a_thread(f"http://127.0.0.1:{server.port}{path}", answers)
+    deadline = time.monotonic() + 10
+    while not answers and time.monotonic() < deadline:
+        time.sleep(0.01)  # noqa: ASYNC251 - blocks the loop, as a storm of handshakes would
+    thread.join()
+    assert answers, "no answer while the service's loop was blocked"
+    assert answers[0][0] == 200
+
+
+async def test_readiness_of_a_blocked_loop_is_its_last_answer_then_not_ready(
+    listener,  # type: ignore[no-untyped-def]
+) -> None:
+    server, _ = listener
+    url = f"http://127.0.0.1:{server.port}/readyz"
+    answers: list[tuple[int, bytes]] = []
+    thread = _get_from_a_thread(url, answers)
+    thread.join()  # blocks the loop: the check cannot run, and there is no earlier answer
+    assert answers[0][0] == 503
+    assert b'"event_loop":false' in answers[0][1]
+    async with httpx.AsyncClient() as client:
+        assert (await client.get(url)).status_code == 200  # the loop answers: remembered
+    answers.clear()
+    thread = _get_from_a_thread(url, answers)
+    thread.join()  # blocked again, but the last answer is fresh
+    assert answers[0][0] == 200
+    assert b'"event_loop":true' in answers[0][1]

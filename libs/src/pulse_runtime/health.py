@@ -1,11 +1,20 @@
-"""``/healthz``, ``/readyz`` and ``/metrics`` for services that have no HTTP server of their own.
+"""``/healthz``, ``/readyz`` and ``/metrics`` on a management port of each service.
 
-Deliberately tiny (GET only, one request per connection): it answers probes and scrapes.
+Deliberately tiny (GET only, one request per connection): it answers probes and scrapes. It
+runs in a thread of its own with its own event loop, so that a service whose loop is saturated
+(ten thousand sockets connecting at once) still answers within milliseconds: a probe that times
+out would restart a healthy process, and a scrape that times out hides the very storm it should
+show. Liveness and metrics never touch the service's loop. Readiness asks the service's loop
+(its checks may use its connections) and waits ``readiness_budget_s``; a loop too busy to answer
+in time gets the last answer it gave, for up to ``STALE_READINESS_S``, then "not ready".
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import threading
+import time
 from collections.abc import Awaitable, Callable, Mapping
 
 import msgspec
@@ -18,6 +27,7 @@ log = get_logger(__name__)
 ReadinessCheck = Callable[[], Awaitable[Mapping[str, bool]]]
 
 _REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
+STALE_READINESS_S = 10.0
 
 
 def readiness_report(checks: Mapping[str, bool]) -> tuple[int, dict[str, object]]:
@@ -37,13 +47,20 @@ class HealthListener:
         port: int,
         readiness: ReadinessCheck,
         registry: CollectorRegistry,
+        readiness_budget_s: float = 0.5,
     ) -> None:
         self._host = host
         self._port = port
         self._readiness = readiness
         self._registry = registry
-        self._server: asyncio.Server | None = None
+        self._budget_s = readiness_budget_s
         self._started = False
+        self._service_loop: asyncio.AbstractEventLoop | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closing: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._bound: concurrent.futures.Future[int] = concurrent.futures.Future()
+        self._last_checks: tuple[float, Mapping[str, bool]] | None = None
 
     def mark_started(self) -> None:
         """Readiness stays false until the service has finished starting (subscriptions made)."""
@@ -52,19 +69,42 @@ class HealthListener:
     @property
     def port(self) -> int:
         """The bound port (useful when started with port 0)."""
-        if self._server is None:
-            return self._port
-        return int(self._server.sockets[0].getsockname()[1])
+        if self._bound.done() and self._bound.exception() is None:
+            return self._bound.result()
+        return self._port
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, self._host, self._port)
+        self._service_loop = asyncio.get_running_loop()
+        self._thread = threading.Thread(target=self._serve, name="health listener", daemon=True)
+        self._thread.start()
+        await asyncio.wrap_future(self._bound)  # raises OSError when the port is taken
         log.info("health listener started", url=f"http://{self._host}:{self.port}/healthz")
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        if self._thread is None:
+            return
+        if self._loop is not None and self._closing is not None:
+            self._loop.call_soon_threadsafe(self._closing.set)
+        await asyncio.to_thread(self._thread.join)
+        self._thread = None
+
+    def _serve(self) -> None:
+        loop = self._loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(self._listen())
+        finally:
+            loop.close()
+
+    async def _listen(self) -> None:
+        self._closing = asyncio.Event()
+        try:
+            server = await asyncio.start_server(self._handle, self._host, self._port)
+        except OSError as exc:
+            self._bound.set_exception(exc)
+            return
+        self._bound.set_result(int(server.sockets[0].getsockname()[1]))
+        async with server:
+            await self._closing.wait()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -91,8 +131,27 @@ class HealthListener:
         if path == "/healthz":
             return 200, "application/json", b'{"status":"ok"}'
         if path == "/readyz":
-            status, body = readiness_report({"started": self._started, **(await self._readiness())})
+            checks = await self._checks()
+            status, body = readiness_report({"started": self._started, **checks})
             return status, "application/json", msgspec.json.encode(body)
         if path == "/metrics":
             return 200, CONTENT_TYPE_LATEST, generate_latest(self._registry)
         return 404, "application/json", b'{"code":"not_found"}'
+
+    async def _checks(self) -> Mapping[str, bool]:
+        """The service's own checks, run on its loop; the last answer while it is too busy."""
+        if self._service_loop is None or self._service_loop.is_closed():
+            return {"event_loop": False}
+        asked = asyncio.run_coroutine_threadsafe(self._asked(), self._service_loop)
+        done, _ = await asyncio.wait([asyncio.wrap_future(asked)], timeout=self._budget_s)
+        if done:
+            return {"event_loop": True, **done.pop().result()}
+        last = self._last_checks
+        if last is not None and time.monotonic() - last[0] <= STALE_READINESS_S:
+            return {"event_loop": True, **last[1]}
+        return {"event_loop": False, **(last[1] if last is not None else {})}
+
+    async def _asked(self) -> Mapping[str, bool]:
+        checks = await self._readiness()
+        self._last_checks = (time.monotonic(), checks)
+        return checks

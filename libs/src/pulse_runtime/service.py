@@ -12,6 +12,7 @@ from typing import Protocol, TypeVar
 import asyncpg
 
 from .database import migrate_database
+from .garbage_collection import settle_after_start, tune_collector
 from .logging import configure_logging, get_logger
 from .settings import CommonSettings, DatabaseSettings, settings_or_exit
 
@@ -51,6 +52,7 @@ async def run_service(
     lifecycle.install_signal_handlers()
     try:
         if await start(lifecycle):
+            settle_after_start()
             log.info("service started", service=name)
             await lifecycle.stopping.wait()
     finally:
@@ -94,6 +96,7 @@ def service_main(
 
 def _run(name: str, settings: SettingsT, build: Callable[[SettingsT], Service]) -> None:
     configure_logging(name, settings.common.log_level, settings.common.log_format)
+    tune_collector()
     service = build(settings)
     asyncio.run(
         run_service(

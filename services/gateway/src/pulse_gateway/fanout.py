@@ -185,7 +185,9 @@ class ChannelHub:
         return len(self._channels)
 
     def listener_count(self) -> int:
-        return sum(len(channel.listeners) for channel in self._channels.values())
+        # A copy first: metrics are collected from the health listener's thread (list() of a
+        # dict's values is one step under the GIL; iterating the dict itself is not).
+        return sum(len(channel.listeners) for channel in list(self._channels.values()))
 
     def last_seq(self, channel: str) -> int:
         live = self._channels.get(channel)

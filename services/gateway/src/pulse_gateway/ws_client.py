@@ -29,7 +29,7 @@ from .replay import StreamReader, TooMuchToReplay
 from .security import KeyRing, Unauthenticated
 from .settings import WebSocketSettings
 from .websocket_auth import authenticate
-from .ws_direct import DirectWriter
+from .ws_direct import DirectWriter, SharedFrame
 from .ws_frames import (
     CLOSE_BAD_FRAMES,
     CLOSE_FLOOD,
@@ -236,18 +236,28 @@ class SocketClient:
         self.outbox.control(self._frames.encode(frame, msgpack=self._msgpack))
         self._start_writer()
 
+    def send_shared(self, frame: SharedFrame) -> None:
+        """A control frame the same for every socket: written at once when caught up."""
+        if self._closing is not None:
+            return
+        if not self._write_now(frame.wire(msgpack=self._msgpack)):
+            self.outbox.control(frame.encoded(msgpack=self._msgpack))
+            self._start_writer()
+
+    def _write_now(self, wire: bytes) -> bool:
+        """The common case: caught up, so the frame is written at once, with no task switch
+        and nothing allocated for this socket; False when it must wait its turn."""
+        direct = self._direct
+        return (
+            direct is not None and not self._writing and not len(self.outbox) and direct.write(wire)
+        )
+
     def send_data(self, delivery: Delivery) -> None:
         if self._closing is not None:
             return
-        direct = self._direct
-        if (
-            direct is not None
-            and not self._writing
-            and not len(self.outbox)
-            and direct.write(delivery.wire(msgpack=self._msgpack))
-        ):
+        if self._write_now(delivery.wire(msgpack=self._msgpack)):
             self._counts.direct += 1
-            return  # the common case: caught up, written at once, no task switch
+            return
         self._counts.queued += 1
         payload = delivery.encoded(msgpack=self._msgpack)
         if not self.outbox.data(delivery.frame.channel, delivery.series, delivery.seq, payload):

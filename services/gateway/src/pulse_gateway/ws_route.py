@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from litestar import WebSocket, websocket
 from litestar.di import NamedDependency
@@ -23,6 +23,7 @@ from .security import KeyRing
 from .settings import WebSocketSettings
 from .websocket_auth import lapsed
 from .ws_client import FrameCounts, SocketClient
+from .ws_direct import SharedFrame
 from .ws_frames import (
     CLOSE_HEARTBEAT_MISSED,
     CLOSE_SHUTTING_DOWN,
@@ -55,6 +56,11 @@ class SocketRegistry:
         self.frames_sent = FrameCounts()
         self._clients: set[SocketClient] = set()
         self._sweeper: asyncio.Task[None] | None = None
+        ping = Ping()
+        self._ping = SharedFrame(
+            cast(str, frames.encode(ping, msgpack=False)),
+            cast(bytes, frames.encode(ping, msgpack=True)),
+        )
         self.shutting_down = False
 
     def __len__(self) -> int:
@@ -114,7 +120,7 @@ class SocketRegistry:
                     client.close(CLOSE_HEARTBEAT_MISSED, "no frame from the client in time")
                 elif now - client.last_ping >= heartbeat:
                     client.last_ping = now
-                    client.send(Ping())
+                    client.send_shared(self._ping)
 
 
 @websocket("/ws", opt={"access": "user"})
