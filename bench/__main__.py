@@ -1,10 +1,11 @@
 """``make bench [SCENARIO]``: benchmarks on this machine, results in bench/results/*.json.
 
 Scenarios: ``ingest`` (points/s through NATS and HTTP to committed rows, against a bare COPY
-of the same rows), ``history`` (query latency over 10,000,000 rows) and ``fanout`` (WebSocket
-clients at 1 Hz against a bare ``websockets.broadcast`` server), ``dashboard`` (the browser
-app: bundle size, first chart, main-thread load over ``--minutes``) and ``startup`` (from
-``make run`` to a live cpu line in the browser, ``--runs`` times on one data directory).
+and a metrics-shaped COPY of the same rows), ``history`` (query latency over 10,000,000 rows)
+and ``fanout`` (WebSocket clients at 1 Hz against a bare ``websockets.broadcast`` server),
+``dashboard`` (the browser app: bundle size, first chart, main-thread load over ``--minutes``)
+and ``startup`` (from ``make run`` to a live cpu line in the browser, ``--runs`` times on one
+data directory).
 ``make bench`` runs all; ``make bench ARGS="ingest --points 200000"`` or
 ``make bench ARGS="fanout --clients 10000"`` one.
 """
