@@ -463,6 +463,18 @@ class SocketClient:
 
     async def _resume(self, subscription: ChannelSubscription, after: int) -> None:
         name = subscription.spec.name
+        recent = self._hub.recent(name, after)
+        if recent is not None:
+            # The channel delivered everything after ``after`` moments ago and still holds
+            # it: no JetStream request at all (docs/adr/0015). Deliveries that arrive from
+            # here on are held by the subscription and go out after these.
+            self.send(Subscribed(channel=name, seq=after, max_rate=subscription.max_rate))
+            last = after
+            for delivery in recent:
+                last = delivery.seq
+                self.send_data(delivery)
+            subscription.go_live(last)
+            return
         bounds = await self._reader.bounds()
         self.send(Subscribed(channel=name, seq=after, max_rate=subscription.max_rate))
         if after + 1 < bounds.first_seq:
