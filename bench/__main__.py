@@ -46,6 +46,11 @@ def main() -> None:
     parser.add_argument(
         "--down", type=float, default=3.0, help="resume: seconds the clients stay away"
     )
+    parser.add_argument(
+        "--kept-frames",
+        type=int,
+        help="resume: the gateway's PULSE_WS_RESUME_FRAMES (0: every resume reads the stream)",
+    )
     parser.add_argument("--runs", type=int, default=2, help="startup: runs on one data directory")
     args = parser.parse_args()
     chosen = [args.scenario] if args.scenario else list(SCENARIOS)
@@ -59,7 +64,9 @@ def main() -> None:
         elif name == "startup":
             status = asyncio.run(run_startup(runs=args.runs))
         elif name == "resume":
-            status = asyncio.run(run_resume(clients=args.clients, down_s=args.down))
+            status = asyncio.run(
+                run_resume(clients=args.clients, down_s=args.down, kept_frames=args.kept_frames)
+            )
         else:
             status = asyncio.run(
                 run_fanout(

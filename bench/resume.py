@@ -470,12 +470,14 @@ def _summary(
     }
 
 
-async def run_resume(*, clients: int, down_s: float) -> int:
+async def run_resume(*, clients: int, down_s: float, kept_frames: int | None = None) -> int:
     print(f"reconnect-storm benchmark: {clients:,} clients, away {down_s:g} s, then all resume")
     work = Path(tempfile.mkdtemp(prefix="pulse-bench-"))
     database_url, postgres = await bench_database(work)
     # Every load client connects from 127.0.0.1: no cap per address (as behind a proxy).
     env = {"PULSE_LOG_LEVEL": "warning", "PULSE_GATEWAY_MAX_CONNECTIONS_PER_CLIENT": "0"}
+    if kept_frames is not None:  # 0: every resume reads the stream (clients away too long)
+        env["PULSE_WS_RESUME_FRAMES"] = str(kept_frames)
     stack = PulseStack(work / "stack", database_url, env)
     try:
         stack.start(["auth", "ingest", "gateway"])
@@ -485,7 +487,8 @@ async def run_resume(*, clients: int, down_s: float) -> int:
         stack.stop()
         if postgres is not None:
             postgres.stop()
-    path = write("resume", {"clients": clients, "down_s": down_s, **storm})
+    settings = {"clients": clients, "down_s": down_s, "kept_frames": kept_frames}
+    path = write("resume", {**settings, **storm})
 
     def row(key: str) -> str:
         part = storm[key]

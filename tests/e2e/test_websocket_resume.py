@@ -132,10 +132,51 @@ async def test_a_resume_older_than_the_kept_frames_reads_the_stream(make_stack: 
             await publishing
     finally:
         await nc.drain()
-    assert watch.consumers_created == 1
+    # One to learn that the 8 missed frames do not fit in the 3 kept, one to read them.
+    assert watch.consumers_created == 2
     assert values_of(received) == [float(i) for i in range(22)]
     seqs = [frame["seq"] for frame in received]
     assert seqs == sorted(set(seqs))
+
+
+async def test_resumes_older_than_the_kept_frames_share_one_stream_read(make_stack: Any) -> None:
+    stack: PulseStack = make_stack()
+    stack.start(SERVICES)
+    nc = await nats.connect(stack.nats_url)
+    publisher = Publisher(nc, "ws_r", "shared")
+    try:
+        await publisher.publish(10)  # before this gateway watched the channel
+        seqs: list[int] = []
+        async with open_socket(stack) as watching:
+            await watching.send(type="subscribe", channel="metric:shared")
+            await watching.until("subscribed")
+            await publisher.publish(3)
+            seqs += [(await watching.until("data"))["seq"] for _ in range(3)]
+            after = seqs[0] - 8  # the sequence of value 2 (value 10 is seqs[0]; one message each)
+            watch = await JetStreamWatch.start(nc)
+            async with contextlib.AsyncExitStack() as sockets:
+                clients = [await sockets.enter_async_context(open_socket(stack)) for _ in range(3)]
+                await asyncio.gather(
+                    *(
+                        socket.send(type="subscribe", channel="metric:shared", resume_from=after)
+                        for socket in clients
+                    )
+                )
+
+                async def replayed(socket: Socket) -> list[float]:
+                    frames: list[dict[str, Any]] = []
+                    await socket.until("subscribed")
+                    await socket.data_until(frames, values=10)
+                    return values_of(frames)
+
+                replays = await asyncio.wait_for(
+                    asyncio.gather(*(replayed(socket) for socket in clients)), 30
+                )
+                await nc.flush()
+    finally:
+        await nc.drain()
+    assert replays == [[float(i) for i in range(3, 13)]] * 3
+    assert watch.consumers_created == 1
 
 
 async def test_stream_reads_beyond_the_concurrency_limit_wait_their_turn(make_stack: Any) -> None:

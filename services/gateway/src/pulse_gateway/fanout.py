@@ -116,6 +116,8 @@ class _LiveChannel:
         self.listeners: set[Listener] = set()
         self.last_seq = 0
         self.recent = RecentDeliveries(policy.frames, policy.window_s)
+        self._backfilling = asyncio.Lock()
+        self._too_far = -1  # a backfill after this sequence or before would not fit
         self.closing: asyncio.TimerHandle | None = None  # while kept open without listeners
         self._reader = reader
         self._codec = codec
@@ -124,6 +126,35 @@ class _LiveChannel:
         self._previous: dict[str, int] = {}  # subject -> last sequence seen on it
         self._subscription: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
+
+    async def backfill(self, after_seq: int, max_messages: int) -> None:
+        """Read the channel back from the stream, after ``after_seq`` up to what its kept
+        frames hold, and keep it too: the resumes of a storm of clients that were away
+        longer than the window then share one stream read per channel instead of one each.
+        One backfill at a time per channel; a resume that finds the work done reads nothing."""
+        async with self._backfilling:
+            floor = self.recent.floor
+            if floor is None or after_seq >= floor:
+                return
+            if after_seq <= self._too_far:  # known already: it would not fit
+                raise TooMuchToReplay(max_messages + 1)
+            older: list[Delivery] = []
+            reading = self._reader.read(
+                self.spec.subject, after_seq=after_seq, max_messages=max_messages
+            )
+            async with contextlib.aclosing(reading):
+                try:
+                    async for stored in reading:
+                        floor = self.recent.floor
+                        if floor is None or stored.seq > floor:
+                            break  # the rest is kept already
+                        older.append(
+                            Delivery(self.spec.name, stored.seq, stored.batch, self._frames)
+                        )
+                except TooMuchToReplay:
+                    self._too_far = max(self._too_far, after_seq)  # only grows from there
+                    raise
+            self.recent.backfilled(older, after_seq)
 
     async def open(self, nats: Client) -> None:
         async def receive(msg: Msg) -> None:
@@ -238,6 +269,19 @@ class ChannelHub:
     def last_seq(self, channel: str) -> int:
         live = self._channels.get(channel)
         return live.last_seq if live is not None else 0
+
+    async def backfilled(self, channel: str, after_seq: int) -> list[Delivery] | None:
+        """The channel's deliveries after ``after_seq``, read back from the stream into its
+        kept frames first when they begin later; None when they do not fit there (more
+        than ``PULSE_WS_RESUME_FRAMES`` to keep): the caller reads the stream on its own."""
+        live = self._channels.get(channel)
+        if live is None or live.recent.floor is None or not self._recent.frames:
+            return None
+        try:
+            await live.backfill(after_seq, max_messages=self._recent.frames)
+        except TooMuchToReplay:
+            return None
+        return self.recent(channel, after_seq)
 
     async def join(self, spec: ChannelSpec, listener: Listener) -> None:
         async with self._lock:

@@ -53,6 +53,24 @@ class RecentDeliveries:
         self._kept.clear()
         self._floor = before_seq - 1
 
+    @property
+    def floor(self) -> int | None:
+        return self._floor
+
+    def backfilled(self, older: list[Delivery], after_seq: int) -> None:
+        """``older``: every channel message after ``after_seq`` up to the floor, read back
+        from the stream, in order. Kept in front, so the floor drops to ``after_seq`` (if
+        they fit: the count limit drops them again otherwise)."""
+        if not self._frames or self._floor is None or after_seq >= self._floor:
+            return
+        kept = self._kept
+        stamp = kept[0][0] if kept else self._clock()  # the age order stays intact
+        for delivery in reversed(older):
+            if delivery.seq <= self._floor:
+                kept.appendleft((stamp, delivery))
+        self._floor = after_seq
+        self._trim(self._clock())
+
     def after(self, seq: int) -> list[Delivery] | None:
         """Every channel message after ``seq``, in order, or None when some of them may
         not be held (the caller reads the stream instead)."""

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime
 
 import msgspec
@@ -112,7 +112,7 @@ class StreamReader:
         since: datetime | None = None,
         max_messages: int,
         queued: bool = True,
-    ) -> AsyncIterator[StoredMessage]:
+    ) -> AsyncGenerator[StoredMessage, None]:
         """Every stored message on ``subject`` after ``after_seq`` (or from ``since``), in
         order, until none is left; raises TooMuchToReplay before reading more than
         ``max_messages``. A ``queued`` read waits for one of the gateway's ``concurrency``
