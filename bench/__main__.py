@@ -3,9 +3,10 @@
 Scenarios: ``ingest`` (points/s through NATS and HTTP to committed rows, against a bare COPY
 and a metrics-shaped COPY of the same rows), ``history`` (query latency over 10,000,000 rows)
 and ``fanout`` (WebSocket clients at 1 Hz against a bare ``websockets.broadcast`` server),
-``dashboard`` (the browser app: bundle size, first chart, main-thread load over ``--minutes``)
-and ``startup`` (from ``make run`` to a live cpu line in the browser, ``--runs`` times on one
-data directory).
+``dashboard`` (the browser app: bundle size, first chart, main-thread load over ``--minutes``),
+``startup`` (from ``make run`` to a live cpu line in the browser, ``--runs`` times on one
+data directory) and ``resume`` (``--clients`` drop at once and all come back with
+``resume_from``: time until all are live again, and what it costs JetStream).
 ``make bench`` runs all; ``make bench ARGS="ingest --points 200000"`` or
 ``make bench ARGS="fanout --clients 10000"`` one.
 """
@@ -20,9 +21,10 @@ from bench.dashboard import run_dashboard
 from bench.fanout import run_fanout
 from bench.history import run_history
 from bench.ingest import run_ingest
+from bench.resume import run_resume
 from bench.startup import run_startup
 
-SCENARIOS = ("ingest", "history", "fanout", "dashboard", "startup")
+SCENARIOS = ("ingest", "history", "fanout", "dashboard", "startup", "resume")
 
 
 def main() -> None:
@@ -46,6 +48,14 @@ def main() -> None:
     parser.add_argument(
         "--minutes", type=float, default=10.0, help="dashboard: how long the page stays open"
     )
+    parser.add_argument(
+        "--down", type=float, default=3.0, help="resume: seconds the clients stay away"
+    )
+    parser.add_argument(
+        "--kept-frames",
+        type=int,
+        help="resume: the gateway's PULSE_WS_RESUME_FRAMES (0: every resume reads the stream)",
+    )
     args = parser.parse_args()
     chosen = [args.scenario] if args.scenario else list(SCENARIOS)
     for name in chosen:
@@ -57,6 +67,10 @@ def main() -> None:
             status = asyncio.run(run_dashboard(minutes=args.minutes))
         elif name == "startup":
             status = asyncio.run(run_startup(runs=args.runs or 2))
+        elif name == "resume":
+            status = asyncio.run(
+                run_resume(clients=args.clients, down_s=args.down, kept_frames=args.kept_frames)
+            )
         else:
             status = asyncio.run(
                 run_fanout(

@@ -38,7 +38,7 @@ from .errors import (
     refusals,
     validation_error_handler,
 )
-from .fanout import ChannelHub
+from .fanout import ChannelHub, RecentPolicy
 from .history import HistoryClient
 from .protections import security_headers
 from .replay import StreamReader
@@ -198,9 +198,17 @@ class GatewayService:
         auth = AuthClient(nats, self.codec, timeout_s=own.auth_timeout_s)
         self.keyring = KeyRing(nats, self.codec, auth)
         await self.keyring.start()
-        reader = StreamReader(nats.jetstream(), self.codec, subjects.METRICS_STREAM)
+        ws = self.settings.websocket
+        reader = StreamReader(
+            nats.jetstream(),
+            self.codec,
+            subjects.METRICS_STREAM,
+            concurrency=ws.replay_concurrency,
+            bounds_ttl_s=ws.stream_bounds_ttl_s,
+        )
         frames = FrameCodec()
-        self.hub = channels = ChannelHub(nats, reader, self.codec, frames)
+        recent = RecentPolicy(frames=ws.resume_frames, window_s=ws.resume_window_s)
+        self.hub = channels = ChannelHub(nats, reader, self.codec, frames, recent)
         closes = counter(
             self.registry,
             "pulse_gateway_ws_closed_total",
@@ -216,6 +224,7 @@ class GatewayService:
             on_close=lambda code: closes.labels(code=str(code)).inc(),
         )
         self._register_sockets(self.sockets, channels)
+        self._register_resumes(channels, reader)
         self.sockets.start()
         app = create_app(
             settings=own,
@@ -269,6 +278,39 @@ class GatewayService:
             "pulse_gateway_ws_frames_queued",
             "Data frames that waited in a socket's outbox (since start)",
         ).set_function(lambda: sent.queued)
+
+    def _register_resumes(self, channels: ChannelHub, reader: StreamReader) -> None:
+        gauge(
+            self.registry,
+            "pulse_gateway_live_channels_kept",
+            "Channels no client watches, kept open for resumes (PULSE_WS_RESUME_WINDOW_S)",
+        ).set_function(channels.kept_channel_count)
+        gauge(
+            self.registry,
+            "pulse_gateway_ws_resumes_from_memory",
+            "Resumes served from a channel's kept frames, no JetStream request (since start)",
+        ).set_function(lambda: channels.resumes_from_memory)
+        counts = reader.counts
+        gauge(
+            self.registry,
+            "pulse_gateway_replay_reads",
+            "Stream reads (a JetStream consumer each) since start: histories, resumes, repairs",
+        ).set_function(lambda: counts.reads)
+        gauge(
+            self.registry,
+            "pulse_gateway_replay_reads_peak",
+            "The most queued stream reads at once since start (PULSE_WS_REPLAY_CONCURRENCY)",
+        ).set_function(lambda: counts.peak)
+        gauge(
+            self.registry,
+            "pulse_gateway_replay_reads_waiting",
+            "Stream reads waiting for their turn",
+        ).set_function(lambda: counts.waiting)
+        gauge(
+            self.registry,
+            "pulse_gateway_replay_stream_info_requests",
+            "STREAM.INFO requests for resumes' gap checks since start",
+        ).set_function(lambda: counts.bounds_requests)
 
     async def stop(self) -> None:
         if self.sockets is not None:

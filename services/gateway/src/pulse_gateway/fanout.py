@@ -6,6 +6,10 @@ channel subscribes there once, decodes each message once, encodes its frame once
 format, and hands the same frame to every listener. When the per-subject sequence chain shows
 a message was missed (core NATS delivers at most once: a reconnect, say), the channel reads
 the missing ones back from the stream before going on, so listeners see every sequence.
+
+Each channel also keeps its recent deliveries (``recent``), so that a client resuming from a
+sequence it delivered moments ago is served from memory; a channel whose last listener left
+stays open for that window too, since after a reconnect storm its clients come straight back.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pulse_contracts import Codec, SeriesBatch, decode_untrusted, from_epoch_us,
 from pulse_runtime.logging import get_logger
 
 from .channels import ChannelSpec
+from .recent import RecentDeliveries
 from .replay import StreamReader, TooMuchToReplay
 from .ws_direct import frame_bytes
 from .ws_frames import Data, FrameCodec, Point
@@ -90,13 +95,30 @@ class Listener(Protocol):
         """Called for every message in sequence order; must not block."""
 
 
+class RecentPolicy(msgspec.Struct, frozen=True):
+    """What each live channel keeps for resumes: at most ``frames`` deliveries, none older
+    than ``window_s``; a channel without listeners stays open that long (0 frames: neither)."""
+
+    frames: int = 0
+    window_s: float = 0.0
+
+
 class _LiveChannel:
     def __init__(
-        self, spec: ChannelSpec, reader: StreamReader, codec: Codec, frames: FrameCodec
+        self,
+        spec: ChannelSpec,
+        reader: StreamReader,
+        codec: Codec,
+        frames: FrameCodec,
+        policy: RecentPolicy,
     ) -> None:
         self.spec = spec
         self.listeners: set[Listener] = set()
         self.last_seq = 0
+        self.recent = RecentDeliveries(policy.frames, policy.window_s)
+        self._backfilling = asyncio.Lock()
+        self._too_far = -1  # a backfill after this sequence or before would not fit
+        self.closing: asyncio.TimerHandle | None = None  # while kept open without listeners
         self._reader = reader
         self._codec = codec
         self._frames = frames
@@ -104,6 +126,35 @@ class _LiveChannel:
         self._previous: dict[str, int] = {}  # subject -> last sequence seen on it
         self._subscription: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
+
+    async def backfill(self, after_seq: int, max_messages: int) -> None:
+        """Read the channel back from the stream, after ``after_seq`` up to what its kept
+        frames hold, and keep it too: the resumes of a storm of clients that were away
+        longer than the window then share one stream read per channel instead of one each.
+        One backfill at a time per channel; a resume that finds the work done reads nothing."""
+        async with self._backfilling:
+            floor = self.recent.floor
+            if floor is None or after_seq >= floor:
+                return
+            if after_seq <= self._too_far:  # known already: it would not fit
+                raise TooMuchToReplay(max_messages + 1)
+            older: list[Delivery] = []
+            reading = self._reader.read(
+                self.spec.subject, after_seq=after_seq, max_messages=max_messages
+            )
+            async with contextlib.aclosing(reading):
+                try:
+                    async for stored in reading:
+                        floor = self.recent.floor
+                        if floor is None or stored.seq > floor:
+                            break  # the rest is kept already
+                        older.append(
+                            Delivery(self.spec.name, stored.seq, stored.batch, self._frames)
+                        )
+                except TooMuchToReplay:
+                    self._too_far = max(self._too_far, after_seq)  # only grows from there
+                    raise
+            self.recent.backfilled(older, after_seq)
 
     async def open(self, nats: Client) -> None:
         async def receive(msg: Msg) -> None:
@@ -149,40 +200,68 @@ class _LiveChannel:
         log.info("live messages missed; reading them back", channel=self.spec.name, after_seq=after)
         try:
             async for stored in self._reader.read(
-                self.spec.subject, after_seq=after, max_messages=_MAX_REPAIR_MESSAGES
+                self.spec.subject,
+                after_seq=after,
+                max_messages=_MAX_REPAIR_MESSAGES,
+                queued=False,
             ):
                 if stored.seq >= before:
                     break
                 self._deliver(stored.seq, stored.subject, stored.batch)
         except TooMuchToReplay as exc:
             log.warning("too much missed to repair", channel=self.spec.name, pending=exc.pending)
+            self.recent.broken(before)
         except Exception as exc:  # the live flow goes on; its clients see the jump
             log.warning("repair failed", channel=self.spec.name, error=str(exc))
+            self.recent.broken(before)
 
     def _deliver(self, seq: int, subject: str, batch: SeriesBatch) -> None:
         self._previous[subject] = seq
         self.last_seq = max(self.last_seq, seq)
-        if not self.listeners:
-            return
         delivery = Delivery(self.spec.name, seq, batch, self._frames)
+        self.recent.add(delivery)
         for listener in list(self.listeners):
             listener.deliver(delivery)
 
 
 class ChannelHub:
     def __init__(
-        self, nats: Client, reader: StreamReader, codec: Codec, frames: FrameCodec
+        self,
+        nats: Client,
+        reader: StreamReader,
+        codec: Codec,
+        frames: FrameCodec,
+        recent: RecentPolicy | None = None,
     ) -> None:
         self._nats = nats
         self._reader = reader
         self._codec = codec
         self._frames = frames
+        self._recent = recent or RecentPolicy()
         self._channels: dict[str, _LiveChannel] = {}
+        self._closing: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
+        self.resumes_from_memory = 0
 
     def channel_count(self) -> int:
-        """NATS subscriptions held: one per watched channel, however many clients watch it."""
-        return len(self._channels)
+        """Channels watched by at least one client: one NATS subscription each, however many
+        clients watch it."""
+        return sum(1 for channel in self._channels.values() if channel.listeners)
+
+    def kept_channel_count(self) -> int:
+        """Channels no client watches, kept open (a subscription each) for resumes."""
+        return sum(1 for channel in self._channels.values() if not channel.listeners)
+
+    def recent(self, channel: str, after_seq: int) -> list[Delivery] | None:
+        """The channel's deliveries after ``after_seq`` from memory, or None when they are
+        not all held there (see :class:`RecentDeliveries`)."""
+        live = self._channels.get(channel)
+        if live is None:
+            return None
+        recent = live.recent.after(after_seq)
+        if recent is not None:
+            self.resumes_from_memory += 1
+        return recent
 
     def listener_count(self) -> int:
         # A copy first: metrics are collected from the health listener's thread (list() of a
@@ -193,14 +272,30 @@ class ChannelHub:
         live = self._channels.get(channel)
         return live.last_seq if live is not None else 0
 
+    async def backfilled(self, channel: str, after_seq: int) -> list[Delivery] | None:
+        """The channel's deliveries after ``after_seq``, read back from the stream into its
+        kept frames first when they begin later; None when they do not fit there (more
+        than ``PULSE_WS_RESUME_FRAMES`` to keep): the caller reads the stream on its own."""
+        live = self._channels.get(channel)
+        if live is None or live.recent.floor is None or not self._recent.frames:
+            return None
+        try:
+            await live.backfill(after_seq, max_messages=self._recent.frames)
+        except TooMuchToReplay:
+            return None
+        return self.recent(channel, after_seq)
+
     async def join(self, spec: ChannelSpec, listener: Listener) -> None:
         async with self._lock:
             channel = self._channels.get(spec.name)
             if channel is None:
-                channel = _LiveChannel(spec, self._reader, self._codec, self._frames)
+                channel = _LiveChannel(spec, self._reader, self._codec, self._frames, self._recent)
                 await channel.open(self._nats)
                 self._channels[spec.name] = channel
                 log.info("live channel opened", channel=spec.name)
+            if channel.closing is not None:
+                channel.closing.cancel()
+                channel.closing = None
             channel.listeners.add(listener)
 
     async def leave(self, name: str, listener: Listener) -> None:
@@ -209,13 +304,36 @@ class ChannelHub:
             if channel is None:
                 return
             channel.listeners.discard(listener)
-            if not channel.listeners:
-                del self._channels[name]
-                await channel.close()
-                log.info("live channel closed", channel=name)
+            if channel.listeners:
+                return
+            if self._recent.frames and self._recent.window_s > 0:
+                # Its clients may be back in a moment (a reconnect storm): keep what it holds.
+                channel.closing = asyncio.get_running_loop().call_later(
+                    self._recent.window_s, self._close_idle, channel
+                )
+                return
+            await self._close(channel)
+
+    def _close_idle(self, channel: _LiveChannel) -> None:
+        task = asyncio.create_task(self._close_if_idle(channel))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def _close_if_idle(self, channel: _LiveChannel) -> None:
+        async with self._lock:
+            if channel.listeners or self._channels.get(channel.spec.name) is not channel:
+                return
+            await self._close(channel)
+
+    async def _close(self, channel: _LiveChannel) -> None:
+        del self._channels[channel.spec.name]
+        await channel.close()
+        log.info("live channel closed", channel=channel.spec.name)
 
     async def close(self) -> None:
         async with self._lock:
             for channel in self._channels.values():
+                if channel.closing is not None:
+                    channel.closing.cancel()
                 await channel.close()
             self._channels.clear()

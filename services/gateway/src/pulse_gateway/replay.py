@@ -4,13 +4,19 @@ Each read is its own short-lived, explicitly named pull consumer (memory storage
 that reads until the stream holds nothing more for the channel; the server removes it a few
 seconds after the last pull (the gateway may not delete consumers: deploy/nats/nats.conf).
 Live data comes separately (see ``fanout``); readers join the two by stream sequence.
+
+A reconnect storm must not become a JetStream storm (docs/adr/0015): at most ``concurrency``
+reads of a gateway hold a consumer at once (the others wait their turn, in order), and the
+stream's bounds are asked once per ``bounds_ttl_s`` however many subscribes want them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime
 
 import msgspec
@@ -44,15 +50,59 @@ class StreamBounds(msgspec.Struct, frozen=True):
     last_seq: int
 
 
+class ReadCounts:
+    """Since start: reads that held a consumer, the most at once, and stream-info requests."""
+
+    __slots__ = ("active", "bounds_requests", "peak", "reads", "waiting")
+
+    def __init__(self) -> None:
+        self.reads = 0
+        self.active = 0
+        self.peak = 0
+        self.waiting = 0
+        self.bounds_requests = 0
+
+
 class StreamReader:
-    def __init__(self, js: JetStreamContext, codec: Codec, stream: str) -> None:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        codec: Codec,
+        stream: str,
+        *,
+        concurrency: int = 8,
+        bounds_ttl_s: float = 1.0,
+    ) -> None:
         self._js = js
         self._codec = codec
         self._stream = stream
+        self._turns = asyncio.Semaphore(concurrency)
+        self._bounds_ttl_s = bounds_ttl_s
+        self._bounds: tuple[float, StreamBounds] | None = None  # (when asked, answer)
+        self._asking: asyncio.Future[StreamBounds] | None = None
+        self.counts = ReadCounts()
 
     async def bounds(self) -> StreamBounds:
-        info = await self._js.stream_info(self._stream)
-        return StreamBounds(first_seq=info.state.first_seq, last_seq=info.state.last_seq)
+        """The stream's first and last sequence, at most ``bounds_ttl_s`` old; callers that
+        ask while a request is out share its answer (one STREAM.INFO, not one per caller)."""
+        cached = self._bounds
+        if cached is not None and time.monotonic() - cached[0] < self._bounds_ttl_s:
+            return cached[1]
+        if self._asking is None:
+            self._asking = asyncio.ensure_future(self._ask_bounds())
+        asking = self._asking
+        return await asyncio.shield(asking)
+
+    async def _ask_bounds(self) -> StreamBounds:
+        try:
+            asked = time.monotonic()
+            self.counts.bounds_requests += 1
+            info = await self._js.stream_info(self._stream)
+            bounds = StreamBounds(first_seq=info.state.first_seq, last_seq=info.state.last_seq)
+            self._bounds = (asked, bounds)
+            return bounds
+        finally:
+            self._asking = None
 
     async def read(
         self,
@@ -61,10 +111,35 @@ class StreamReader:
         after_seq: int | None = None,
         since: datetime | None = None,
         max_messages: int,
-    ) -> AsyncIterator[StoredMessage]:
+        queued: bool = True,
+    ) -> AsyncGenerator[StoredMessage, None]:
         """Every stored message on ``subject`` after ``after_seq`` (or from ``since``), in
         order, until none is left; raises TooMuchToReplay before reading more than
-        ``max_messages``."""
+        ``max_messages``. A ``queued`` read waits for one of the gateway's ``concurrency``
+        turns first (a live channel's repair does not: its clients all wait for it)."""
+        if not queued:
+            async for message in self._read(subject, after_seq, since, max_messages):
+                yield message
+            return
+        counts = self.counts
+        counts.waiting += 1
+        try:
+            await self._turns.acquire()
+        finally:
+            counts.waiting -= 1
+        counts.active += 1
+        counts.peak = max(counts.peak, counts.active)
+        try:
+            async for message in self._read(subject, after_seq, since, max_messages):
+                yield message
+        finally:
+            counts.active -= 1
+            self._turns.release()
+
+    async def _read(
+        self, subject: str, after_seq: int | None, since: datetime | None, max_messages: int
+    ) -> AsyncIterator[StoredMessage]:
+        self.counts.reads += 1
         if after_seq is not None:
             start = {
                 "deliver_policy": DeliverPolicy.BY_START_SEQUENCE,

@@ -46,6 +46,15 @@ class WebSocketSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     history_max_minutes: NonNegativeFloat = 60.0
     history_max_points: NonNegativeInt = 10_000
     replay_max_messages: NonNegativeInt = 100_000
+    replay_concurrency: PositiveInt = 8
+    """Stream reads (histories, resumes older than the kept frames) holding a JetStream
+    consumer at once; the others wait their turn."""
+    resume_frames: NonNegativeInt = 512
+    """Frames each live channel keeps for resumes served from memory (0: none)."""
+    resume_window_s: NonNegativeFloat = 60.0
+    """How long kept frames stay, and how long a channel without clients stays open."""
+    stream_bounds_ttl_s: NonNegativeFloat = 1.0
+    """How old the stream's first and last sequence may be when a resume checks for a gap."""
     max_frame_bytes: PositiveInt = 64 * 1024
     close_timeout_s: PositiveFloat = 10.0
 

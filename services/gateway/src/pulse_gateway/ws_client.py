@@ -473,6 +473,13 @@ class SocketClient:
 
     async def _resume(self, subscription: ChannelSubscription, after: int) -> None:
         name = subscription.spec.name
+        recent = self._hub.recent(name, after)
+        if recent is not None:
+            # The channel delivered everything after ``after`` moments ago and still holds
+            # it: no JetStream request at all (docs/adr/0015).
+            self.send(Subscribed(channel=name, seq=after, max_rate=subscription.max_rate))
+            self._replay(subscription, after, recent)
+            return
         bounds = await self._reader.bounds()
         self.send(Subscribed(channel=name, seq=after, max_rate=subscription.max_rate))
         if after + 1 < bounds.first_seq:
@@ -485,6 +492,12 @@ class SocketClient:
                 )
             )
             after = bounds.first_seq - 1
+        # Older than what the channel holds: one read back into the channel serves every
+        # client resuming from about here (a storm of clients away longer than the window).
+        recent = await self._hub.backfilled(name, after)
+        if recent is not None:
+            self._replay(subscription, after, recent)
+            return
         last = after
         async for stored in self._reader.read(
             subscription.spec.subject,
@@ -493,6 +506,17 @@ class SocketClient:
         ):
             delivery = Delivery(name, stored.seq, stored.batch, self._frames)
             last = stored.seq
+            self.send_data(delivery)
+        subscription.go_live(last)
+
+    def _replay(
+        self, subscription: ChannelSubscription, after: int, recent: list[Delivery]
+    ) -> None:
+        """Kept deliveries after ``after``, then the ones held since the subscription joined
+        its channel (the same stream sequences: no gap, no duplicate)."""
+        last = after
+        for delivery in recent:
+            last = delivery.seq
             self.send_data(delivery)
         subscription.go_live(last)
 
