@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help run test lint fmt sync clean bench dashboard dashboard-test types schemas browser
+.PHONY: help run test lint fmt sync clean bench bench-check dashboard dashboard-test types schemas browser
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -70,6 +70,9 @@ test: lint dashboard-test browser ## lint, the dashboard's checks, then unit, in
 
 bench: sync ## benchmarks (make bench, or make bench ARGS="ingest --points 200000"); results in bench/results/
 	PYTHONPATH=. $(PY) -m bench $(ARGS)
+
+bench-check: sync ## benchmark regression guard: short fan-out and ingest runs, fails past a target (about 4 min)
+	PYTHONPATH=. $(PY) -m bench.check
 
 fmt: sync ## format and auto-fix
 	$(VENV)/bin/ruff format .

@@ -1,4 +1,4 @@
-"""How the services' processes collect cyclic garbage (ADR 14).
+"""How the services' processes collect cyclic garbage (ADR 16).
 
 CPython's default young-generation threshold (700 allocations) suits small scripts. In a server
 a burst of short-lived objects — ten thousand sockets' pongs arriving together, one message per
