@@ -41,15 +41,26 @@ class _Tally:
             self.connected.value += 1
 
 
-class _LoadClient(asyncio.Protocol):
-    def __init__(self, host: str, path: str, token: str | None, tally: _Tally) -> None:
+class WebSocketClient(asyncio.Protocol):
+    """A WebSocket client as plain asyncio protocol code: the handshake, unmasking-free frame
+    parsing (servers do not mask) and masked text frames out. Subclasses say what an open
+    socket, a refused handshake and each frame's payload mean to them."""
+
+    def __init__(self, host: str, path: str) -> None:
         self._host = host
         self._path = path
-        self._token = token
-        self._tally = tally
         self._buffer = bytearray()
         self._upgraded = False
         self._transport: asyncio.Transport | None = None
+
+    def opened(self) -> None:
+        """The handshake succeeded."""
+
+    def refused(self, head: str) -> None:
+        """The server answered the handshake with something other than 101."""
+
+    def frame(self, payload: bytes) -> None:
+        """One whole frame's payload."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -69,15 +80,11 @@ class _LoadClient(asyncio.Protocol):
             if end < 0:
                 return
             if not buffer.startswith(b"HTTP/1.1 101"):
-                self._tally.errors.append(bytes(buffer[:60]).decode(errors="replace"))
+                self.refused(bytes(buffer[:60]).decode(errors="replace"))
                 return
             del buffer[: end + 4]
             self._upgraded = True
-            if self._token is None:
-                self._tally.count_in()  # the bare server: connected is in
-            else:
-                self._send({"type": "auth", "token": self._token})
-                self._send({"type": "subscribe", "channel": CHANNEL})
+            self.opened()
         while len(buffer) >= 2:
             size = buffer[1] & 0x7F
             offset = 2
@@ -89,23 +96,9 @@ class _LoadClient(asyncio.Protocol):
                 return
             payload = bytes(buffer[offset : offset + size])
             del buffer[: offset + size]
-            self._frame(payload)
+            self.frame(payload)
 
-    def _frame(self, payload: bytes) -> None:
-        tally = self._tally
-        if payload.startswith(b'{"type":"data"'):
-            received = time.time()
-            at = payload.find(b'"time":"') + 8
-            sent = datetime.fromisoformat(payload[at : payload.index(b'"', at)].decode())
-            at = payload.find(b'"value":') + 8
-            tick = int(float(payload[at : payload.index(b"}", at)]))
-            tally.ticks.setdefault(tick, []).append(received - sent.timestamp())
-        elif payload.startswith(b'{"type":"ping"'):
-            self._send({"type": "pong"})
-        elif payload.startswith(b'{"type":"subscribed"'):
-            tally.count_in()
-
-    def _send(self, frame: dict[str, Any]) -> None:
+    def send(self, frame: dict[str, Any]) -> None:
         data = json.dumps(frame).encode()
         mask = os.urandom(4)
         masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(data))
@@ -119,6 +112,37 @@ class _LoadClient(asyncio.Protocol):
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
+
+
+class _LoadClient(WebSocketClient):
+    def __init__(self, host: str, path: str, token: str | None, tally: _Tally) -> None:
+        super().__init__(host, path)
+        self._token = token
+        self._tally = tally
+
+    def refused(self, head: str) -> None:
+        self._tally.errors.append(head)
+
+    def opened(self) -> None:
+        if self._token is None:
+            self._tally.count_in()  # the bare server: connected is in
+        else:
+            self.send({"type": "auth", "token": self._token})
+            self.send({"type": "subscribe", "channel": CHANNEL})
+
+    def frame(self, payload: bytes) -> None:
+        tally = self._tally
+        if payload.startswith(b'{"type":"data"'):
+            received = time.time()
+            at = payload.find(b'"time":"') + 8
+            sent = datetime.fromisoformat(payload[at : payload.index(b'"', at)].decode())
+            at = payload.find(b'"value":') + 8
+            tick = int(float(payload[at : payload.index(b"}", at)]))
+            tally.ticks.setdefault(tick, []).append(received - sent.timestamp())
+        elif payload.startswith(b'{"type":"ping"'):
+            self.send({"type": "pong"})
+        elif payload.startswith(b'{"type":"subscribed"'):
+            tally.count_in()
 
 
 def _client_process(

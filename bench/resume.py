@@ -17,11 +17,8 @@ consumers created and the most alive at once (from the server's consumer advisor
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import json
 import multiprocessing
-import os
 import tempfile
 import time
 import urllib.request
@@ -37,6 +34,7 @@ import psutil
 from nats.aio.msg import Msg
 from pulse_contracts import Codec, SeriesBatch, subjects, to_epoch_us
 
+from bench.load_clients import WebSocketClient
 from bench.report import percentile, table, write
 from bench.servers import bench_database
 from tests.support.stack import PulseStack
@@ -80,64 +78,30 @@ class _Storm:
         self.errors: list[str] = []
 
 
-class _Connection(asyncio.Protocol):
-    """One WebSocket connection as plain asyncio protocol code (as bench/fanout's load client:
-    a few microseconds a frame, so the gateway's figures are the gateway's)."""
+class _Connection(WebSocketClient):
+    """One WebSocket connection of a viewer (bench.load_clients' plain protocol code: a few
+    microseconds a frame, so the gateway's figures are the gateway's)."""
 
     def __init__(
         self, host: str, path: str, token: str, viewer: _Viewer, storm: _Storm, resume_from: int
     ) -> None:
-        self._host = host
-        self._path = path
+        super().__init__(host, path)
         self._token = token
         self._viewer = viewer
         self._storm = storm
         self._resume_from = resume_from
-        self._buffer = bytearray()
-        self._upgraded = False
-        self._transport: asyncio.Transport | None = None
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
-        key = base64.b64encode(os.urandom(16)).decode()
-        transport.write(
-            f"GET {self._path} HTTP/1.1\r\nHost: {self._host}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-            "Sec-WebSocket-Version: 13\r\n\r\n".encode()
-        )
+    def refused(self, head: str) -> None:
+        self._storm.errors.append(head)
 
-    def data_received(self, data: bytes) -> None:
-        buffer = self._buffer
-        buffer += data
-        if not self._upgraded:
-            end = buffer.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            if not buffer.startswith(b"HTTP/1.1 101"):
-                self._storm.errors.append(bytes(buffer[:60]).decode(errors="replace"))
-                return
-            del buffer[: end + 4]
-            self._upgraded = True
-            self._send({"type": "auth", "token": self._token})
-            subscribe: dict[str, Any] = {"type": "subscribe", "channel": CHANNEL}
-            if self._storm.resumed:
-                subscribe["resume_from"] = self._resume_from
-            self._send(subscribe)
-        while len(buffer) >= 2:
-            size = buffer[1] & 0x7F
-            offset = 2
-            if size == 126:
-                size, offset = int.from_bytes(buffer[2:4]), 4
-            elif size == 127:
-                size, offset = int.from_bytes(buffer[2:10]), 10
-            if len(buffer) < offset + size:
-                return
-            payload = bytes(buffer[offset : offset + size])
-            del buffer[: offset + size]
-            self._frame(payload)
+    def opened(self) -> None:
+        self.send({"type": "auth", "token": self._token})
+        subscribe: dict[str, Any] = {"type": "subscribe", "channel": CHANNEL}
+        if self._storm.resumed:
+            subscribe["resume_from"] = self._resume_from
+        self.send(subscribe)
 
-    def _frame(self, payload: bytes) -> None:
+    def frame(self, payload: bytes) -> None:
         viewer, storm = self._viewer, self._storm
         if payload.startswith(b'{"type":"data"'):
             at = payload.find(b'"seq":') + 6
@@ -154,7 +118,7 @@ class _Connection(asyncio.Protocol):
                 viewer.live_at = now
                 storm.live += 1
         elif payload.startswith(b'{"type":"ping"'):
-            self._send({"type": "pong"})
+            self.send({"type": "pong"})
         elif payload.startswith(b'{"type":"subscribed"'):
             viewer.subscribed_at = time.time()
             storm.subscribed += 1
@@ -167,17 +131,6 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self._viewer.connection is self and self._storm.resumed and not self._viewer.live_at:
             self._storm.errors.append(f"connection lost before live: {exc!r}")
-
-    def _send(self, frame: dict[str, Any]) -> None:
-        data = json.dumps(frame).encode()
-        mask = os.urandom(4)
-        masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(data))
-        size = len(data)
-        header = (
-            bytes([0x81, 0x80 | size]) if size < 126 else bytes([0x81, 0xFE]) + size.to_bytes(2)
-        )
-        assert self._transport is not None
-        self._transport.write(header + mask + masked)
 
     def close(self) -> None:
         if self._transport is not None:
