@@ -27,7 +27,8 @@ from typing import Any
 
 import httpx
 import pytest
-from pulse_ingest.documents import ASYNCAPI_FILE, OPENAPI_FILE, rendered
+from pulse_ingest.documents import ASYNCAPI_FILE, OPENAPI_FILE
+from pulse_runtime.generated import rendered
 
 from tests.support.stack import PulseStack, bearer, create_api_key, login
 

@@ -1,4 +1,4 @@
-"""Files generated from the code (the dashboard's types, ingest's API documents), written by a
+"""Files generated from the code (the gateway's and ingest's API documents), written by a
 ``python -m <module> <directory>`` command and compared with their committed copies by a test."""
 
 from __future__ import annotations
@@ -6,6 +6,23 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import msgspec
+
+
+def rendered(document: dict[str, Any]) -> str:
+    """The committed form of a JSON document: indented, keys sorted, a final newline (so a
+    diff shows what changed, not where a generator happened to put it)."""
+    return msgspec.json.format(msgspec.json.encode(_sorted(document)), indent=2).decode() + "\n"
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _sorted(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(item) for item in value]
+    return value
 
 
 def write_generated(

@@ -17,7 +17,7 @@ import msgspec
 from faststream.nats import NatsBroker
 from faststream.specification import AsyncAPI
 from pulse_contracts import CONTENT_TYPE_HEADER, MSGPACK, IngestAck, ProducerMetrics, subjects
-from pulse_runtime.generated import write_generated
+from pulse_runtime.generated import rendered, write_generated
 from pulse_runtime.tracing import TRACEPARENT
 
 TITLE = "Pulse ingest"
@@ -177,19 +177,6 @@ def describing_openapi() -> dict[str, Any]:
         msgspec.json.encode(describing_app().openapi_schema.to_schema())
     )
     return document
-
-
-def rendered(document: dict[str, Any]) -> str:
-    """The committed form: indented JSON with sorted keys and a final newline."""
-    return msgspec.json.format(msgspec.json.encode(_sorted(document)), indent=2).decode() + "\n"
-
-
-def _sorted(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _sorted(value[key]) for key in sorted(value)}
-    if isinstance(value, list):
-        return [_sorted(item) for item in value]
-    return value
 
 
 def generated_files() -> dict[str, str]:
