@@ -47,11 +47,12 @@ else
 dashboard: $(DASHBOARD)/dist/index.html ## build the dashboard (only when its sources changed)
 endif
 
-dashboard-test: $(DASHBOARD)/dist/index.html ## the dashboard's type check, unit tests (Vitest) and size budget
-	cd $(DASHBOARD) && npm run --silent typecheck && npm run --silent test && npm run --silent size
+dashboard-test: $(DASHBOARD)/dist/index.html ## the dashboard's generated types (up to date?), type check, unit tests (Vitest) and size budget
+	cd $(DASHBOARD) && npm run --silent types:check && npm run --silent typecheck && npm run --silent test && npm run --silent size
 
-types: sync ## regenerate the dashboard's TypeScript types from the gateway's schemas
-	$(PY) -m pulse_gateway.typescript $(DASHBOARD)/src/api
+types: sync $(DASHBOARD)/node_modules/.installed ## regenerate the gateway's OpenAPI document (docs/schemas/) and the dashboard's types from it
+	$(PY) -m pulse_gateway.documents docs/schemas
+	cd $(DASHBOARD) && npm run --silent types
 
 schemas: sync ## regenerate docs/schemas/ (ingest's OpenAPI and AsyncAPI documents) from the code
 	$(PY) -m pulse_ingest.documents docs/schemas

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pulse_gateway.typescript import openapi_document
+from pulse_gateway.documents import openapi_document
 
 DOCUMENT = openapi_document()
 OPERATIONS = {

@@ -1,34 +1,19 @@
 /**
- * A typed fetch helper keyed by the generated `Operations` map:
+ * The gateway's REST API: openapi-fetch's client, typed by `paths` from gateway.gen.ts (which
+ * openapi-typescript generates from the gateway's OpenAPI document), and `answer` to get what
+ * a call answered or throw why not:
  *
- *   const history = await api("GET /api/v1/metrics", { query: { name: "cpu", from, max_points: 800 } });
+ *   const history = await answer(api.GET("/api/v1/metrics", { params: { query: { name: "cpu", from, max_points: 800 } } }));
  *
- * Path parameters, query, body and answer are checked against api.gen.ts. The access token
+ * Paths, parameters, bodies and answers are checked against the document. The access token
  * is attached to every route but login and refresh; a 401 refreshes it once and retries.
  * Errors become `ApiError` with the gateway's `message` (429: "Too many attempts, try again
  * in N s" from Retry-After).
  */
-import type { ErrorBody, Operations } from "./api.gen";
+import createClient, { type Client, type Middleware } from "openapi-fetch";
+import type { ErrorBody, paths } from "./gateway.gen";
 
-export type OperationKey = keyof Operations;
-type Op<K extends OperationKey> = Operations[K];
-
-type Slot<T, Name extends string> = [T] extends [never]
-  ? { [P in Name]?: never }
-  : null extends T
-    ? { [P in Name]?: T }
-    : { [P in Name]: T };
-
-export type RequestOf<K extends OperationKey> = Slot<Op<K>["path"], "path"> &
-  Slot<Op<K>["query"], "query"> &
-  Slot<Op<K>["body"], "body"> & { signal?: AbortSignal };
-
-export type ResponseOf<K extends OperationKey> = Op<K>["response"];
-
-export type ApiCall = <K extends OperationKey>(
-  operation: K,
-  ...args: {} extends RequestOf<K> ? [request?: RequestOf<K>] : [request: RequestOf<K>]
-) => Promise<ResponseOf<K>>;
+export type ApiClient = Client<paths, "application/json">;
 
 export class ApiError extends Error {
   constructor(
@@ -44,7 +29,8 @@ export class ApiError extends Error {
 }
 
 export interface ClientOptions {
-  fetch?: typeof fetch;
+  fetch?: (request: Request) => Promise<Response>;
+  /** Where the gateway is; "" (the default): the page's own origin. */
   baseUrl?: string;
   /** The access token to send (null: none). */
   getToken?: () => Promise<string | null>;
@@ -52,97 +38,64 @@ export interface ClientOptions {
   refreshToken?: (rejected: string | null) => Promise<string | null>;
 }
 
+/** The routes that take no access token (`METHOD /path` as the document names them). */
 const PUBLIC: ReadonlySet<string> = new Set(["POST /api/v1/auth/login", "POST /api/v1/auth/refresh"]);
 
-export function buildUrl(
-  template: string,
-  path: Record<string, string> | undefined,
-  query: Record<string, string | number | boolean | null | undefined> | undefined,
-): string {
-  let url = template.replace(/\{(\w+)\}/g, (_, name: string) => {
-    const value = path?.[name];
-    if (value === undefined) throw new Error(`missing path parameter ${name} for ${template}`);
-    return encodeURIComponent(value);
+export function createApiClient(options: ClientOptions = {}): ApiClient {
+  const doFetch = options.fetch ?? ((request: Request) => fetch(request));
+  const send = async (request: Request): Promise<Response> => {
+    try {
+      return await doFetch(request);
+    } catch (error) {
+      if (error instanceof DOMException && error.name === "AbortError") throw error;
+      throw new ApiError(0, "network", "Cannot reach Pulse. Check your connection and try again.");
+    }
+  };
+  const client = createClient<paths, "application/json">({
+    baseUrl: options.baseUrl ?? "",
+    fetch: send,
+    headers: { Accept: "application/json" },
+    credentials: "same-origin",
   });
-  if (query) {
-    const params = new URLSearchParams();
-    for (const [name, value] of Object.entries(query)) {
-      if (value !== undefined && value !== null) params.append(name, String(value));
-    }
-    const text = params.toString();
-    if (text) url += `?${text}`;
-  }
-  return url;
+  client.use(accessToken(send, options));
+  return client;
 }
 
-export function createApiClient(options: ClientOptions = {}): ApiCall {
-  const doFetch = options.fetch ?? ((input, init) => fetch(input, init));
-  const base = options.baseUrl ?? "";
-
-  interface AnyRequest {
-    path?: unknown;
-    query?: unknown;
-    body?: unknown;
-    signal?: AbortSignal;
-  }
-
-  async function call(operation: string, request: AnyRequest = {}): Promise<unknown> {
-    const space = operation.indexOf(" ");
-    const method = operation.slice(0, space);
-    const url =
-      base +
-      buildUrl(
-        operation.slice(space + 1),
-        request.path as Record<string, string> | undefined,
-        request.query as Record<string, string | number | null | undefined> | undefined,
-      );
-    const needsAuth = !PUBLIC.has(operation);
-
-    const send = async (token: string | null): Promise<Response> => {
-      const headers: Record<string, string> = { Accept: "application/json" };
-      if (token) headers.Authorization = `Bearer ${token}`;
-      let body: string | undefined;
-      if (request.body !== undefined) {
-        headers["Content-Type"] = "application/json";
-        body = JSON.stringify(request.body);
-      }
-      try {
-        return await doFetch(url, {
-          method,
-          headers,
-          body,
-          credentials: "same-origin",
-          signal: request.signal,
-        });
-      } catch (error) {
-        if (error instanceof DOMException && error.name === "AbortError") throw error;
-        throw new ApiError(0, "network", "Cannot reach Pulse. Check your connection and try again.");
-      }
-    };
-
-    const token = needsAuth && options.getToken ? await options.getToken() : null;
-    let response = await send(token);
-    if (response.status === 401 && needsAuth && options.refreshToken) {
+/** Sends every request but the public ones itself: with the access token, and after a 401
+ * once more with a refreshed one. */
+function accessToken(send: (request: Request) => Promise<Response>, options: ClientOptions): Middleware {
+  const withToken = (request: Request, token: string | null): Request => {
+    if (token) request.headers.set("Authorization", `Bearer ${token}`);
+    return request;
+  };
+  return {
+    async onRequest({ request, schemaPath }) {
+      if (PUBLIC.has(`${request.method} ${schemaPath}`)) return undefined;
+      const again = options.refreshToken ? request.clone() : null;
+      const token = options.getToken ? await options.getToken() : null;
+      const response = await send(withToken(request, token));
+      if (response.status !== 401 || !again || !options.refreshToken) return response;
       const fresh = await options.refreshToken(token);
-      if (fresh) response = await send(fresh);
-    }
-    if (!response.ok) throw await toApiError(response);
-    if (response.status === 204) return null;
-    const text = await response.text();
-    return text ? (JSON.parse(text) as unknown) : null;
-  }
-
-  return call as ApiCall;
+      return fresh ? send(withToken(again, fresh)) : response;
+    },
+  };
 }
 
-export async function toApiError(response: Response): Promise<ApiError> {
-  let body: Partial<ErrorBody> = {};
-  try {
-    body = (await response.json()) as Partial<ErrorBody>;
-  } catch {
-    /* not JSON */
-  }
-  const code = typeof body.code === "string" ? body.code : `http_${response.status}`;
+/** A call's answer: null for a route that answers no body (openapi-fetch says undefined). */
+export type Answer<T> = undefined extends T ? Exclude<T, undefined> | null : T;
+
+/** What a call answered, or an ApiError when it was refused. */
+export async function answer<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<Answer<T>> {
+  const { data, error, response } = await call;
+  if (!response.ok) throw toApiError(response, error);
+  return (data ?? null) as Answer<T>;
+}
+
+/** The error of a refused call, from its status, its headers and its body (`ErrorBody` when
+ * the gateway answered it, anything else when something in between did). */
+export function toApiError(response: Response, body: unknown): ApiError {
+  const fields: Partial<ErrorBody> = typeof body === "object" && body !== null ? (body as Partial<ErrorBody>) : {};
+  const code = typeof fields.code === "string" ? fields.code : `http_${response.status}`;
   if (response.status === 429) {
     const header = response.headers.get("Retry-After");
     const seconds = header !== null && /^\d+$/.test(header.trim()) ? Number(header) : null;
@@ -153,10 +106,10 @@ export async function toApiError(response: Response): Promise<ApiError> {
     return new ApiError(429, code, message, null, seconds);
   }
   const message =
-    typeof body.message === "string" && body.message
-      ? body.message
+    typeof fields.message === "string" && fields.message
+      ? fields.message
       : `The request failed (HTTP ${response.status})`;
-  return new ApiError(response.status, code, message, body.parameter ?? null);
+  return new ApiError(response.status, code, message, fields.parameter ?? null);
 }
 
 /** What to show a person for any error. */

@@ -1,5 +1,5 @@
 import { useEffect, useRef } from "react";
-import type { Me } from "../api/api.gen";
+import type { Me } from "../api/gateway.gen";
 import { AdminApiKeysPage } from "../pages/AdminApiKeysPage";
 import { AdminUsersPage } from "../pages/AdminUsersPage";
 import { LoginPage } from "../pages/LoginPage";

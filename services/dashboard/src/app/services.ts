@@ -5,7 +5,7 @@
  * resumes where it was.
  */
 import { QueryClient } from "@tanstack/react-query";
-import { createApiClient, type ApiCall } from "../api/http";
+import { answer, createApiClient, type ApiClient } from "../api/http";
 import { Session, type LockManagerLike } from "../auth/session";
 import { LiveHub } from "../live/hub";
 import { applySnapshot, clearSnapshot, loadSnapshot, saveSnapshot, type StorageLike } from "../live/snapshot";
@@ -13,7 +13,7 @@ import { LiveSocket, type NetworkStatus } from "../live/socket";
 import { SeriesStore } from "../live/store";
 
 export interface Services {
-  api: ApiCall;
+  api: ApiClient;
   session: Session;
   socket: LiveSocket;
   store: SeriesStore;
@@ -72,10 +72,10 @@ function createServices(): Services {
     refreshToken: (rejected) => session?.refresh(rejected).catch(() => null) ?? Promise.resolve(null),
   });
   session = new Session({
-    login: (body) => api("POST /api/v1/auth/login", { body }),
-    refresh: () => api("POST /api/v1/auth/refresh", { body: {} }),
-    logout: () => api("POST /api/v1/auth/logout", { body: {} }),
-    me: () => api("GET /api/v1/auth/me"),
+    login: (body) => answer(api.POST("/api/v1/auth/login", { body })),
+    refresh: () => answer(api.POST("/api/v1/auth/refresh", { body: {} })),
+    logout: () => answer(api.POST("/api/v1/auth/logout", { body: {} })),
+    me: () => answer(api.GET("/api/v1/auth/me")),
     storage,
     locks: browserLocks(),
     channel,
@@ -94,7 +94,7 @@ function createServices(): Services {
     network: browserNetwork(),
   });
   const hub = new LiveHub(socket, store, (query, signal) =>
-    api("GET /api/v1/metrics", { query, signal }),
+    answer(api.GET("/api/v1/metrics", { params: { query }, signal })),
   );
   socket.setListener({
     onReady: () => hub.onReady(),

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import type { Me, TokenResponse } from "../api/api.gen";
+import type { Me, TokenResponse } from "../api/gateway.gen";
 import { ApiError } from "../api/http";
 import { MemoryStorage } from "../test/fakes";
 import { Session, TOKEN_KEY, type LockManagerLike, type MessageChannelLike, type SessionDeps } from "./session";

@@ -9,7 +9,7 @@
  * and meanwhile heard of a fresh token uses it instead of refreshing again. A new tab first
  * asks the others for their token.
  */
-import type { LoginBody, Me, TokenResponse } from "../api/api.gen";
+import type { LoginBody, Me, TokenResponse } from "../api/gateway.gen";
 import { ApiError } from "../api/http";
 import { Observable } from "../live/observable";
 import type { StorageLike } from "../live/snapshot";

@@ -1,6 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { MetricsHistory } from "../api/api.gen";
-import type { ClientFrame, ServerFrame } from "../api/ws.gen";
+import type { ClientFrame, MetricsHistory, ServerFrame } from "../api/gateway.gen";
 import { LiveHub, type FetchHistory, type HistoryQuery, type Need, type SocketPort } from "./hub";
 import { SeriesStore } from "./store";
 

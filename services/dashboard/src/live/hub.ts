@@ -12,8 +12,7 @@
  * missed or doubled); `replay_too_large` falls back to a history subscribe. A `gap` frame
  * fetches the span between the last point before it and the first point after it from REST.
  */
-import type { MetricsHistory } from "../api/api.gen";
-import type { ClientFrame, Data, Gap, ServerFrame, Subscribe, Subscribed } from "../api/ws.gen";
+import type { ClientFrame, Data, Gap, MetricsHistory, ServerFrame, Subscribe, Subscribed } from "../api/gateway.gen";
 import { seriesKey, type SeriesStore } from "./store";
 import { isoTime, parseTime } from "./time";
 

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { MetricsHistory } from "../api/api.gen";
+import type { MetricsHistory } from "../api/gateway.gen";
 import type { FetchHistory, HistoryQuery, Need } from "./hub";
 import { SeriesView, maxPointsFor, type HubPort } from "./seriesView";
 import { SeriesStore } from "./store";

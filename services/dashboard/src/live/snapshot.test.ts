@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { ClientFrame } from "../api/ws.gen";
+import type { ClientFrame } from "../api/gateway.gen";
 import { MemoryStorage } from "../test/fakes";
 import { LiveHub, type SocketPort } from "./hub";
 import {

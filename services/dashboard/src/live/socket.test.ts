@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { ServerFrame } from "../api/ws.gen";
+import type { ServerFrame } from "../api/gateway.gen";
 import { FakeWebSocket, fakeTokens } from "../test/fakes";
 import { LiveHub, type Need } from "./hub";
 import { LiveSocket } from "./socket";

@@ -7,10 +7,13 @@
  * session is over. Every `ping` is answered with a `pong`; silence for 2½ heartbeats counts
  * as a dead connection. A fresher access token is sent as a new auth frame at once.
  */
-import type { ClientFrame, Ready, ServerFrame } from "../api/ws.gen";
-import { CloseCode } from "../api/ws.gen";
+import type { ClientFrame, CloseCode, Ready, ServerFrame } from "../api/gateway.gen";
 import { Backoff } from "./backoff";
 import { Observable } from "./observable";
+
+/** The gateway's close for a missing, invalid or expired token (checked against the
+ * document's close codes: a code the gateway does not use fails the type check). */
+const UNAUTHENTICATED = 4401 satisfies CloseCode;
 
 export type ConnectionState =
   | { status: "offline" }
@@ -290,7 +293,7 @@ export class LiveSocket {
     this.clearTimer("renewTimer");
     this.clearTimer("watchdog");
     if (!this.running) return;
-    if (code === CloseCode.UNAUTHENTICATED) {
+    if (code === UNAUTHENTICATED) {
       const generation = ++this.generation;
       this.state.set({ status: "connecting" });
       this.options.tokens.refresh().then(

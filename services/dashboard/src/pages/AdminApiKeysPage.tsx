@@ -1,7 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useRef, useState, type FormEvent } from "react";
-import type { ApiKey, CreatedApiKey, NewApiKey } from "../api/api.gen";
-import { errorMessage } from "../api/http";
+import type { ApiKey, CreatedApiKey, NewApiKey } from "../api/gateway.gen";
+import { answer, errorMessage } from "../api/http";
 import { getServices } from "../app/services";
 import { formatDate } from "../format";
 import { FeedbackLine, ListStatus, type Feedback } from "../ui/Feedback";
@@ -26,14 +26,14 @@ function ApiKeysAdmin() {
   const queryClient = useQueryClient();
   const keys = useQuery({
     queryKey: KEYS,
-    queryFn: ({ signal }) => api("GET /api/v1/admin/api-keys", { signal }),
+    queryFn: ({ signal }) => answer(api.GET("/api/v1/admin/api-keys", { signal })),
   });
   const [created, setCreated] = useState<CreatedApiKey | null>(null);
   const [confirming, setConfirming] = useState<string | null>(null);
   const [feedback, setFeedback] = useState<Feedback | null>(null);
 
   const revoke = useMutation({
-    mutationFn: (key: ApiKey) => api("DELETE /api/v1/admin/api-keys/{api_key_id}", { path: { api_key_id: key.id } }),
+    mutationFn: (key: ApiKey) => answer(api.DELETE("/api/v1/admin/api-keys/{api_key_id}", { params: { path: { api_key_id: key.id } } })),
     onSuccess: (key) => {
       setConfirming(null);
       setFeedback({ kind: "ok", text: `Revoked “${key.name}”. Ingest refuses it within seconds.` });
@@ -132,7 +132,7 @@ function CreateKeyForm({ onCreated }: { onCreated: (created: CreatedApiKey) => v
   const [scopes, setScopes] = useState<Scope[]>(["ingest:metrics"]);
   const [problem, setProblem] = useState<string | null>(null);
   const create = useMutation({
-    mutationFn: (body: NewApiKey) => api("POST /api/v1/admin/api-keys", { body }),
+    mutationFn: (body: NewApiKey) => answer(api.POST("/api/v1/admin/api-keys", { body })),
     onSuccess: (created) => {
       setName("");
       onCreated(created);

@@ -1,7 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
-import type { NewUser, User, UserChange } from "../api/api.gen";
-import { errorMessage } from "../api/http";
+import type { NewUser, User, UserChange } from "../api/gateway.gen";
+import { answer, errorMessage } from "../api/http";
 import { getServices } from "../app/services";
 import { formatDate } from "../format";
 import { Dialog } from "../ui/Dialog";
@@ -22,14 +22,14 @@ function UsersAdmin() {
   const queryClient = useQueryClient();
   const users = useQuery({
     queryKey: USERS,
-    queryFn: ({ signal }) => api("GET /api/v1/admin/users", { signal }),
+    queryFn: ({ signal }) => answer(api.GET("/api/v1/admin/users", { signal })),
   });
   const [feedback, setFeedback] = useState<Feedback | null>(null);
   const [resetFor, setResetFor] = useState<User | null>(null);
 
   const change = useMutation({
     mutationFn: ({ user, body }: { user: User; body: UserChange }) =>
-      api("PATCH /api/v1/admin/users/{user_id}", { path: { user_id: user.id }, body }),
+      answer(api.PATCH("/api/v1/admin/users/{user_id}", { params: { path: { user_id: user.id } }, body })),
     onSuccess: (user) => {
       setFeedback({ kind: "ok", text: `${user.email}: role ${user.role}, ${user.disabled ? "disabled" : "enabled"}.` });
       return queryClient.invalidateQueries({ queryKey: USERS });
@@ -115,7 +115,7 @@ function CreateUserForm() {
   const [role, setRole] = useState<"user" | "admin">("user");
   const [done, setDone] = useState<string | null>(null);
   const create = useMutation({
-    mutationFn: (body: NewUser) => api("POST /api/v1/admin/users", { body }),
+    mutationFn: (body: NewUser) => answer(api.POST("/api/v1/admin/users", { body })),
     onSuccess: (user) => {
       setDone(`Created ${user.email} (${user.role}).`);
       setEmail("");
@@ -189,7 +189,12 @@ function ResetPasswordDialog({ user, onClose, onDone }: { user: User | null; onC
   const [password, setPassword] = useState("");
   const reset = useMutation({
     mutationFn: ({ id, password: next }: { id: string; password: string }) =>
-      api("POST /api/v1/admin/users/{user_id}/password", { path: { user_id: id }, body: { password: next } }),
+      answer(
+        api.POST("/api/v1/admin/users/{user_id}/password", {
+          params: { path: { user_id: id } },
+          body: { password: next },
+        }),
+      ),
     onSuccess: (changed) => {
       onDone(`The password of ${changed.email} was reset; their sessions have ended.`);
       close();

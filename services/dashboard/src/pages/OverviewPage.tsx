@@ -1,7 +1,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { memo, useEffect, useRef } from "react";
-import type { SeriesOut } from "../api/api.gen";
-import { errorMessage } from "../api/http";
+import type { SeriesOut } from "../api/gateway.gen";
+import { answer, errorMessage } from "../api/http";
 import { seriesHref } from "../app/router";
 import { getServices } from "../app/services";
 import { TimeChart } from "../charts/timeChart";
@@ -41,7 +41,7 @@ export function useCatalog() {
   const { api } = getServices();
   return useQuery({
     queryKey: ["catalog"],
-    queryFn: ({ signal }) => api("GET /api/v1/metrics/catalog", { signal }),
+    queryFn: ({ signal }) => answer(api.GET("/api/v1/metrics/catalog", { signal })),
     refetchInterval: 30_000,
   });
 }

@@ -1,5 +1,6 @@
 import { memo, useEffect, useMemo, useRef, useState, useSyncExternalStore, type FormEvent } from "react";
 import { navigate, seriesHref } from "../app/router";
+import { answer } from "../api/http";
 import { getServices } from "../app/services";
 import { TimeChart } from "../charts/timeChart";
 import { formatDateTime, formatValue, resolutionLabel } from "../format";
@@ -29,7 +30,7 @@ export function SeriesPage({ source, name, range }: { source: string; name: stri
 
   useEffect(() => {
     const created = new SeriesView(
-      { store, hub, fetchHistory: (query, signal) => api("GET /api/v1/metrics", { query, signal }) },
+      { store, hub, fetchHistory: (query, signal) => answer(api.GET("/api/v1/metrics", { params: { query }, signal })) },
       source,
       name,
     );

@@ -1,5 +1,5 @@
 /** Test doubles for the live layer (not part of the bundle). */
-import type { ClientFrame, ServerFrame } from "../api/ws.gen";
+import type { ClientFrame, ServerFrame } from "../api/gateway.gen";
 import type { TokenSource, WebSocketLike } from "../live/socket";
 import type { StorageLike } from "../live/snapshot";
 

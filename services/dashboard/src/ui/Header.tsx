@@ -1,5 +1,5 @@
 import { useEffect, useState } from "react";
-import type { Me } from "../api/api.gen";
+import type { Me } from "../api/gateway.gen";
 import type { Route } from "../app/router";
 import { getServices } from "../app/services";
 import type { ConnectionState } from "../live/socket";

@@ -30,6 +30,7 @@ from pulse_runtime.web import (
 )
 
 from . import accounts, routes, ws_route
+from .documents import describe_frames
 from .errors import (
     ApiError,
     api_error_handler,
@@ -141,6 +142,7 @@ def create_app(
     if missing := undeclared_routes(app, ACCESS_LEVELS):
         raise RuntimeError(f"routes without a declared access level: {', '.join(missing)}")
     document_access(app, GUARD_REFUSALS, [{"bearer": []}])
+    describe_frames(app)  # the /ws frames, which Litestar does not describe
     return app
 
 
