@@ -66,6 +66,24 @@ class DatabaseSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     url: str = "postgresql://pulse@127.0.0.1:5432/pulse"
 
 
+class ListenerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``PULSE_<SERVICE>_HOST`` / ``PULSE_<SERVICE>_PORT``: where a service listens (a worker's
+    ``/healthz``, ``/readyz`` and ``/metrics``; an edge service's HTTP API). Each service's own
+    settings extend this and give ``port`` their default."""
+
+    host: str = "127.0.0.1"
+    port: Port
+
+
+class EdgeListenerSettings(ListenerSettings, frozen=True, kw_only=True):
+    """An edge service's two listeners: the HTTP API on ``host``/``port``, and ``/healthz``,
+    ``/readyz`` and ``/metrics`` off the public port, on ``PULSE_<SERVICE>_METRICS_HOST`` /
+    ``PULSE_<SERVICE>_METRICS_PORT``."""
+
+    metrics_host: str = "127.0.0.1"
+    metrics_port: Port
+
+
 class ClientLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """What one HTTP client may hold of a service that faces clients: the gateway's
     ``PULSE_GATEWAY_*``, ingest's ``PULSE_INGEST_*`` (docs/operations.md, "Slow clients")."""

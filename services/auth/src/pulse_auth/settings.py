@@ -6,6 +6,7 @@ import msgspec
 from pulse_runtime.settings import (
     CommonSettings,
     DatabaseSettings,
+    ListenerSettings,
     NonNegativeFloat,
     Port,
     PositiveFloat,
@@ -14,10 +15,9 @@ from pulse_runtime.settings import (
 )
 
 
-class AuthSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class AuthSettings(ListenerSettings, frozen=True, kw_only=True):
     """``PULSE_AUTH_*``."""
 
-    host: str = "127.0.0.1"
     port: Port = 8004
     access_token_ttl_s: PositiveInt = 15 * 60
     refresh_token_ttl_s: PositiveInt = 30 * 24 * 3600

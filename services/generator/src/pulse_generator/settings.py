@@ -5,6 +5,7 @@ from collections.abc import Mapping
 import msgspec
 from pulse_runtime.settings import (
     CommonSettings,
+    ListenerSettings,
     NonNegativeInt,
     Port,
     PositiveFloat,
@@ -12,10 +13,9 @@ from pulse_runtime.settings import (
 )
 
 
-class GeneratorSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class GeneratorSettings(ListenerSettings, frozen=True, kw_only=True):
     """``PULSE_GENERATOR_*``."""
 
-    host: str = "127.0.0.1"
     port: Port = 8002
     rate_hz: PositiveFloat = 1.0
     sensors: NonNegativeInt = 2

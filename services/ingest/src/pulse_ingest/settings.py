@@ -6,6 +6,7 @@ import msgspec
 from pulse_runtime.settings import (
     ClientLimits,
     CommonSettings,
+    EdgeListenerSettings,
     NonNegativeFloat,
     Port,
     PositiveFloat,
@@ -14,12 +15,10 @@ from pulse_runtime.settings import (
 )
 
 
-class IngestSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class IngestSettings(EdgeListenerSettings, frozen=True, kw_only=True):
     """``PULSE_INGEST_*``."""
 
-    host: str = "127.0.0.1"
     port: Port = 8001
-    metrics_host: str = "127.0.0.1"
     metrics_port: Port = 8006
     max_body_bytes: PositiveInt = 16 << 20
     api_key_cache_s: NonNegativeFloat = 2.0

@@ -6,6 +6,7 @@ import msgspec
 from pulse_runtime.settings import (
     CommonSettings,
     DatabaseSettings,
+    ListenerSettings,
     NonNegativeFloat,
     NonNegativeInt,
     Port,
@@ -15,10 +16,9 @@ from pulse_runtime.settings import (
 )
 
 
-class PersistenceSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class PersistenceSettings(ListenerSettings, frozen=True, kw_only=True):
     """``PULSE_PERSISTENCE_*`` (the database URL is the common ``PULSE_DATABASE_URL``)."""
 
-    host: str = "127.0.0.1"
     port: Port = 8003
     batch_size: PositiveInt = 500
     writers: PositiveInt = 2  # batches written at once (each on its own connection)
