@@ -14,7 +14,7 @@ from pulse_runtime.messaging import RawMessage, skip_decoding
 from pulse_runtime.service import Lifecycle
 from pulse_runtime.telemetry import counter
 from pulse_runtime.tracing import TRACEPARENT, trace_id_of
-from pulse_runtime.worker import DatabaseWorker
+from pulse_runtime.worker import OwnedDatabase, Worker
 
 from .authority import Authority
 from .passwords import Passwords
@@ -31,16 +31,15 @@ async def decide(authority: Authority, request: AuthRequest) -> AuthReply:
     return await answered(lambda: authority.handle(request), failed="the auth service failed")
 
 
-class AuthService(DatabaseWorker):
+class AuthService(Worker):
     def __init__(self, settings: Settings) -> None:
         super().__init__(
             "auth",
             settings.common,
-            host=settings.auth.host,
-            port=settings.auth.port,
-            database=settings.database,
-            pool_size=settings.auth.pool_size,
-            migrate=migrate,
+            settings.auth,
+            database=OwnedDatabase(
+                settings.database, pool_size=settings.auth.pool_size, migrate=migrate
+            ),
         )
         self.settings = settings
         self.passwords = Passwords(settings.auth.hash_workers)
@@ -101,14 +100,13 @@ class AuthService(DatabaseWorker):
         await self.broker.publish(self.codec.pack(revocation), subjects.AUTH_REVOCATIONS)
 
     async def prepare(self, lifecycle: Lifecycle) -> bool:
-        if not await super().prepare(lifecycle):
-            return False
-        assert self.pool is not None
+        assert self.database is not None
+        pool = self.database.pool
         await self.passwords.prepare()  # before the first request: see Passwords.prepare
-        await ensure_first_admin(UserStore(self.pool), self.passwords, self.settings.admin)
-        keys = await load_signing_keys(SigningKeyStore(self.pool))
+        await ensure_first_admin(UserStore(pool), self.passwords, self.settings.admin)
+        keys = await load_signing_keys(SigningKeyStore(pool))
         self.authority = Authority(
-            self.pool, self.passwords, keys, self.settings.auth, self.publish_revocation
+            pool, self.passwords, keys, self.settings.auth, self.publish_revocation
         )
         return True
 
@@ -119,5 +117,4 @@ class AuthService(DatabaseWorker):
         return True
 
     async def release(self) -> None:
-        await super().release()
         self.passwords.close()

@@ -11,7 +11,7 @@ from pulse_runtime.settings import (
     Port,
     PositiveFloat,
     PositiveInt,
-    load_settings,
+    load_service_settings,
 )
 
 
@@ -58,9 +58,4 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
-        return cls(
-            common=load_settings(CommonSettings, "PULSE_", environ),
-            auth=load_settings(AuthSettings, "PULSE_AUTH_", environ),
-            database=load_settings(DatabaseSettings, "PULSE_DATABASE_", environ),
-            admin=load_settings(AdminSettings, "PULSE_ADMIN_", environ),
-        )
+        return load_service_settings(cls, environ, auth="PULSE_AUTH_", admin="PULSE_ADMIN_")

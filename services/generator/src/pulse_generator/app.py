@@ -26,7 +26,7 @@ log = get_logger(__name__)
 class GeneratorService(Worker):
     def __init__(self, settings: Settings) -> None:
         own = settings.generator
-        super().__init__("generator", settings.common, host=own.host, port=own.port)
+        super().__init__("generator", settings.common, own)
         self.settings = settings
         self.signals = simulated_signals(own.sensors, random.Random(own.seed))  # noqa: S311
         self.host_metrics = HostMetrics() if own.host_metrics else None

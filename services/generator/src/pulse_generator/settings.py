@@ -9,7 +9,7 @@ from pulse_runtime.settings import (
     NonNegativeInt,
     Port,
     PositiveFloat,
-    load_settings,
+    load_service_settings,
 )
 
 
@@ -30,7 +30,4 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
-        return cls(
-            common=load_settings(CommonSettings, "PULSE_", environ),
-            generator=load_settings(GeneratorSettings, "PULSE_GENERATOR_", environ),
-        )
+        return load_service_settings(cls, environ, generator="PULSE_GENERATOR_")

@@ -47,8 +47,7 @@ class IngestService(Worker):
         super().__init__(
             "ingest",
             settings.common,
-            host=settings.ingest.metrics_host,
-            port=settings.ingest.metrics_port,
+            settings.ingest,
             streams=pulse_streams(settings.common),
         )
         self.settings = settings

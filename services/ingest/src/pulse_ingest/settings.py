@@ -11,7 +11,7 @@ from pulse_runtime.settings import (
     Port,
     PositiveFloat,
     PositiveInt,
-    load_settings,
+    load_service_settings,
 )
 
 
@@ -37,8 +37,4 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
-        return cls(
-            common=load_settings(CommonSettings, "PULSE_", environ),
-            ingest=load_settings(IngestSettings, "PULSE_INGEST_", environ),
-            clients=load_settings(ClientLimits, "PULSE_INGEST_", environ),
-        )
+        return load_service_settings(cls, environ, ingest="PULSE_INGEST_", clients="PULSE_INGEST_")

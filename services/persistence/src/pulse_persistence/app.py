@@ -31,7 +31,7 @@ from pulse_runtime.service import Lifecycle
 from pulse_runtime.streams import pulse_streams
 from pulse_runtime.telemetry import counter, histogram
 from pulse_runtime.tracing import TRACEPARENT, trace_id_of
-from pulse_runtime.worker import DatabaseWorker
+from pulse_runtime.worker import OwnedDatabase, Worker
 
 from .backfill import RollupRefresher
 from .policies import REFRESH, apply_policies
@@ -48,18 +48,19 @@ _FIRST_TIME_US = to_epoch_us(datetime(1, 1, 1, tzinfo=UTC))
 _LAST_TIME_US = to_epoch_us(datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC))
 
 
-class PersistenceService(DatabaseWorker):
+class PersistenceService(Worker):
     def __init__(self, settings: Settings) -> None:
         super().__init__(
             "persistence",
             settings.common,
-            host=settings.persistence.host,
-            port=settings.persistence.port,
-            database=settings.database,
-            pool_size=settings.persistence.pool_size,
-            migrate=migrate,
-            prepare_connection=prepare_connection,
+            settings.persistence,
             streams=pulse_streams(settings.common),
+            database=OwnedDatabase(
+                settings.database,
+                pool_size=settings.persistence.pool_size,
+                migrate=migrate,
+                prepare_connection=prepare_connection,
+            ),
         )
         self.settings = settings
         self.writer: MetricsWriter | None = None
@@ -260,10 +261,9 @@ class PersistenceService(DatabaseWorker):
 
     async def prepare(self, lifecycle: Lifecycle) -> bool:
         self._stopping = lifecycle.stopping
-        if not await super().prepare(lifecycle):
-            return False
-        assert self.pool is not None
-        async with self.pool.acquire() as conn:
+        assert self.database is not None
+        pool = self.database.pool
+        async with pool.acquire() as conn:
             timescale = await has_timescaledb(conn)
             if timescale:
                 await apply_policies(conn, self.settings.persistence)
@@ -271,15 +271,15 @@ class PersistenceService(DatabaseWorker):
         log.info("history storage", timescaledb=timescale, rollups=rollups)
         if rollups:
             self.refresher = RollupRefresher(
-                self.pool,
+                pool,
                 REFRESH,
                 delay_s=self.settings.persistence.backfill_refresh_delay_s,
                 on_refresh=lambda _, seconds: self._refresh_seconds.observe(seconds),
             )
             self.refresher.start()
-        self.writer = MetricsWriter(self.pool, on_merge=self._merges.inc)
+        self.writer = MetricsWriter(pool, on_merge=self._merges.inc)
         self.queries = MetricsQueries(
-            self.pool, max_points=self.settings.persistence.max_query_points, rollups=rollups
+            pool, max_points=self.settings.persistence.max_query_points, rollups=rollups
         )
         return True
 

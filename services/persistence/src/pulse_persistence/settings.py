@@ -12,7 +12,7 @@ from pulse_runtime.settings import (
     Port,
     PositiveFloat,
     PositiveInt,
-    load_settings,
+    load_service_settings,
 )
 
 
@@ -52,8 +52,4 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
-        return cls(
-            common=load_settings(CommonSettings, "PULSE_", environ),
-            persistence=load_settings(PersistenceSettings, "PULSE_PERSISTENCE_", environ),
-            database=load_settings(DatabaseSettings, "PULSE_DATABASE_", environ),
-        )
+        return load_service_settings(cls, environ, persistence="PULSE_PERSISTENCE_")
