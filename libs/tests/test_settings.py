@@ -13,9 +13,13 @@ from pulse_gateway.settings import Settings as GatewaySettings
 from pulse_persistence.settings import Settings as PersistenceSettings
 from pulse_runtime.settings import (
     CommonSettings,
+    DatabaseSettings,
+    EdgeListenerSettings,
+    ListenerSettings,
     Port,
     PositiveInt,
     SettingsError,
+    load_service_settings,
     load_settings,
     settings_or_exit,
 )
@@ -181,3 +185,50 @@ def test_a_service_with_a_wrong_setting_exits_2_with_one_line() -> None:
     assert result.returncode == 2
     assert result.stderr == "PULSE_GENERATOR_PORT='99999' is not valid: Expected `int` <= 65535\n"
     assert "Traceback" not in result.stdout + result.stderr
+
+
+class Listening(ListenerSettings, frozen=True, kw_only=True):
+    port: Port = 8100
+
+
+class Edge(EdgeListenerSettings, frozen=True, kw_only=True):
+    port: Port = 8101
+    metrics_port: Port = 8102
+
+
+class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
+    common: CommonSettings
+    own: Listening
+    edge: Edge
+    database: DatabaseSettings
+
+
+def test_a_service_reads_its_sections_from_their_prefixes_and_the_shared_ones_from_theirs() -> None:
+    environ = {
+        "PULSE_NATS_URL": "nats://n:4222",
+        "PULSE_DATABASE_URL": "postgresql://d/pulse",
+        "PULSE_OWN_HOST": "0.0.0.0",
+        "PULSE_EDGE_METRICS_PORT": "9102",
+    }
+    settings = load_service_settings(ServiceSettings, environ, own="PULSE_OWN_", edge="PULSE_EDGE_")
+    assert settings == ServiceSettings(
+        common=CommonSettings(nats_url="nats://n:4222"),
+        own=Listening(host="0.0.0.0"),
+        edge=Edge(metrics_port=9102),
+        database=DatabaseSettings(url="postgresql://d/pulse"),
+    )
+
+
+def test_a_section_without_a_prefix_is_a_mistake_in_the_code() -> None:
+    with pytest.raises(TypeError, match=r"no prefix for ServiceSettings\.edge"):
+        load_service_settings(ServiceSettings, {}, own="PULSE_OWN_")
+
+
+def test_the_management_listener_is_a_workers_own_port_and_an_edges_metrics_port() -> None:
+    assert Listening().management == ("127.0.0.1", 8100)
+    assert Edge(metrics_host="10.0.0.2").management == ("10.0.0.2", 8102)
+
+
+def test_every_listener_port_is_range_checked_under_its_services_prefix() -> None:
+    with pytest.raises(SettingsError, match=r"PULSE_EDGE_METRICS_PORT='0' is not valid"):
+        load_settings(Edge, "PULSE_EDGE_", {"PULSE_EDGE_METRICS_PORT": "0"})

@@ -18,7 +18,7 @@ from nats.aio.client import Client
 from pulse_auth.app import AuthService
 from pulse_auth.schema import migrate
 from pulse_auth.settings import Settings
-from pulse_auth.store import AccountStore, FirstAdmin
+from pulse_auth.users import FirstAdmin, UserStore
 from pulse_contracts import Codec, RpcError, subjects
 from pulse_contracts.accounts import (
     AUTH_VERBS,
@@ -319,7 +319,7 @@ async def test_creating_the_first_admin_is_atomic(database_url: str) -> None:
     try:
         async with pool.acquire() as conn:
             await migrate(conn)
-        store = AccountStore(pool)
+        store = UserStore(pool)
         outcomes = await asyncio.gather(
             store.create_first_admin("one@pulse.test", "$argon2id$x"),
             store.create_first_admin("two@pulse.test", "$argon2id$x"),

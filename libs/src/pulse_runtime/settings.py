@@ -66,6 +66,33 @@ class DatabaseSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     url: str = "postgresql://pulse@127.0.0.1:5432/pulse"
 
 
+class ListenerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``PULSE_<SERVICE>_HOST`` / ``PULSE_<SERVICE>_PORT``: where a service listens (a worker's
+    ``/healthz``, ``/readyz`` and ``/metrics``; an edge service's HTTP API). Each service's own
+    settings extend this and give ``port`` their default."""
+
+    host: str = "127.0.0.1"
+    port: Port
+
+    @property
+    def management(self) -> tuple[str, int]:
+        """Where ``/healthz``, ``/readyz`` and ``/metrics`` are served: host and port."""
+        return self.host, self.port
+
+
+class EdgeListenerSettings(ListenerSettings, frozen=True, kw_only=True):
+    """An edge service's two listeners: the HTTP API on ``host``/``port``, and ``/healthz``,
+    ``/readyz`` and ``/metrics`` off the public port, on ``PULSE_<SERVICE>_METRICS_HOST`` /
+    ``PULSE_<SERVICE>_METRICS_PORT``."""
+
+    metrics_host: str = "127.0.0.1"
+    metrics_port: Port
+
+    @property
+    def management(self) -> tuple[str, int]:
+        return self.metrics_host, self.metrics_port
+
+
 class ClientLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """What one HTTP client may hold of a service that faces clients: the gateway's
     ``PULSE_GATEWAY_*``, ingest's ``PULSE_INGEST_*`` (docs/operations.md, "Slow clients")."""
@@ -109,6 +136,28 @@ def load_settings(
         return msgspec.convert(values, settings_type)
     except msgspec.ValidationError as exc:  # a rule between settings (``__post_init__``)
         raise SettingsError(str(exc).split(" - at ", 1)[0]) from None
+
+
+SHARED_PREFIXES: dict[type[msgspec.Struct], str] = {
+    CommonSettings: "PULSE_",
+    DatabaseSettings: "PULSE_DATABASE_",
+}
+"""The sections every service that has them reads from the same variables."""
+
+
+def load_service_settings(
+    settings_type: type[SettingsT], environ: Mapping[str, str], **prefixes: str
+) -> SettingsT:
+    """A service's ``Settings``: each of its fields a settings Struct, read with
+    :func:`load_settings` from ``prefixes[field]`` (``persistence="PULSE_PERSISTENCE_"``), or,
+    for the shared sections, from :data:`SHARED_PREFIXES` (``PULSE_``, ``PULSE_DATABASE_``)."""
+    sections: dict[str, Any] = {}
+    for field in msgspec.structs.fields(settings_type):
+        prefix = prefixes.get(field.name) or SHARED_PREFIXES.get(field.type)
+        if prefix is None:
+            raise TypeError(f"no prefix for {settings_type.__name__}.{field.name}")
+        sections[field.name] = load_settings(field.type, prefix, environ)
+    return settings_type(**sections)
 
 
 def _split_if_list(raw: str, field_type: Any) -> Any:

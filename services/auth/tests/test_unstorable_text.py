@@ -16,7 +16,6 @@ from pulse_auth.authority import Authority
 from pulse_auth.passwords import Passwords
 from pulse_auth.schema import migrate
 from pulse_auth.settings import AuthSettings
-from pulse_auth.store import AccountStore
 from pulse_contracts import Codec, RpcError
 from pulse_contracts.accounts import AuthRequest, CreateApiKey, LoginRequest, Revocation
 from pulse_runtime.access_tokens import SigningKey
@@ -36,7 +35,7 @@ async def authority(database_url: str) -> AsyncIterator[Authority]:
     async def publish(revocation: Revocation) -> None:
         revocations.append(revocation)
 
-    yield Authority(AccountStore(pool), passwords, [SigningKey.generate()], AuthSettings(), publish)
+    yield Authority(pool, passwords, [SigningKey.generate()], AuthSettings(), publish)
     passwords.close()
     await pool.close()
 

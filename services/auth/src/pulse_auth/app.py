@@ -2,72 +2,28 @@
 
 from __future__ import annotations
 
-import asyncpg
 import msgspec
 import structlog
 from faststream.nats import NatsRouter
 from nats.aio.msg import Msg
-from pulse_contracts import Codec, RpcError, decode_untrusted, subjects
+from pulse_contracts import RpcError, decode_untrusted, subjects
 from pulse_contracts.accounts import AUTH_VERBS, AuthReply, AuthRequest, Revocation
-from pulse_runtime.access_tokens import SigningKey
-from pulse_runtime.database import (
-    answered,
-    create_pool_when_reachable,
-    pool_is_ready,
-)
-from pulse_runtime.health import HealthListener
+from pulse_runtime.database import answered
 from pulse_runtime.logging import get_logger
-from pulse_runtime.messaging import (
-    RawMessage,
-    create_broker,
-    is_connected,
-    skip_decoding,
-    start_broker,
-)
+from pulse_runtime.messaging import RawMessage, skip_decoding
 from pulse_runtime.service import Lifecycle
-from pulse_runtime.telemetry import counter, new_registry
+from pulse_runtime.telemetry import counter
 from pulse_runtime.tracing import TRACEPARENT, trace_id_of
+from pulse_runtime.worker import OwnedDatabase, Worker
 
 from .authority import Authority
 from .passwords import Passwords
 from .schema import migrate
 from .settings import Settings
-from .store import AccountStore, FirstAdmin
+from .signing_keys import SigningKeyStore, load_signing_keys
+from .users import UserStore, ensure_first_admin
 
 log = get_logger(__name__)
-
-
-async def load_signing_keys(store: AccountStore) -> list[SigningKey]:
-    """The keys to publish, newest last (it signs); one is created on first start."""
-    stored = await store.signing_keys()
-    if not stored:
-        key = SigningKey.generate()
-        await store.add_signing_key(key.kid, key.private_pem().decode())
-        stored = await store.signing_keys()  # another replica may have raced us: use the DB's
-    return [SigningKey.from_pem(kid, pem.encode()) for kid, pem, _ in stored]
-
-
-async def ensure_first_admin(store: AccountStore, passwords: Passwords, settings: Settings) -> None:
-    """Create ``PULSE_ADMIN_EMAIL`` as the first admin when there is no admin at all.
-
-    Never changes an existing user: when the email belongs to someone who is not an admin,
-    auth starts without an admin and says so (promoting them silently would hand admin
-    rights to whoever registered that email)."""
-    admin = settings.admin
-    if not admin.email or not admin.password or await store.has_admin():
-        return
-    outcome = await store.create_first_admin(admin.email, await passwords.hash(admin.password))
-    match outcome:
-        case FirstAdmin.CREATED:
-            log.info("first admin created", email=admin.email)
-        case FirstAdmin.ADMIN_EXISTS:
-            log.info("first admin already created by another auth replica")
-        case FirstAdmin.EMAIL_TAKEN:
-            log.warning(
-                "PULSE_ADMIN_EMAIL belongs to a user who is not an admin: no admin created;"
-                " choose another email, or create an admin with `pulse users create --role admin`",
-                email=admin.email,
-            )
 
 
 async def decide(authority: Authority, request: AuthRequest) -> AuthReply:
@@ -75,20 +31,18 @@ async def decide(authority: Authority, request: AuthRequest) -> AuthReply:
     return await answered(lambda: authority.handle(request), failed="the auth service failed")
 
 
-class AuthService:
+class AuthService(Worker):
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.codec = Codec()
-        self.registry = new_registry()
-        self.broker = create_broker(settings.common, "auth", self.registry)
-        self.health = HealthListener(
-            host=settings.auth.host,
-            port=settings.auth.port,
-            readiness=self.readiness,
-            registry=self.registry,
+        super().__init__(
+            "auth",
+            settings.common,
+            settings.auth,
+            database=OwnedDatabase(
+                settings.database, pool_size=settings.auth.pool_size, migrate=migrate
+            ),
         )
+        self.settings = settings
         self.passwords = Passwords(settings.auth.hash_workers)
-        self.pool: asyncpg.Pool | None = None
         self.authority: Authority | None = None
         self._requests = counter(
             self.registry, "pulse_auth_requests_total", "rpc.auth requests", ("verb", "outcome")
@@ -145,35 +99,22 @@ class AuthService:
     async def publish_revocation(self, revocation: Revocation) -> None:
         await self.broker.publish(self.codec.pack(revocation), subjects.AUTH_REVOCATIONS)
 
-    async def readiness(self) -> dict[str, bool]:
-        return {"nats": is_connected(self.broker), "database": await pool_is_ready(self.pool)}
-
-    async def start(self, lifecycle: Lifecycle) -> bool:
-        await self.health.start()
-        self.pool = await create_pool_when_reachable(
-            self.settings.database.url, lifecycle.stopping, max_size=self.settings.auth.pool_size
-        )
-        if self.pool is None:
-            return False
-        async with self.pool.acquire() as conn:
-            await migrate(conn)
+    async def prepare(self, lifecycle: Lifecycle) -> bool:
+        assert self.database is not None
+        pool = self.database.pool
         await self.passwords.prepare()  # before the first request: see Passwords.prepare
-        store = AccountStore(self.pool)
-        await ensure_first_admin(store, self.passwords, self.settings)
-        keys = await load_signing_keys(store)
+        await ensure_first_admin(UserStore(pool), self.passwords, self.settings.admin)
+        keys = await load_signing_keys(SigningKeyStore(pool))
         self.authority = Authority(
-            store, self.passwords, keys, self.settings.auth, self.publish_revocation
+            pool, self.passwords, keys, self.settings.auth, self.publish_revocation
         )
-        if not await start_broker(self.broker, lifecycle.stopping):
-            return False
-        # Verifiers that started before us learn the keys now; later ones ask rpc.auth.keys.
-        await self.broker.publish(self.codec.pack(self.authority.public_keys()), subjects.AUTH_KEYS)
-        self.health.mark_started()
         return True
 
-    async def stop(self) -> None:
-        await self.broker.stop()
-        if self.pool is not None:
-            await self.pool.close()
+    async def start_work(self, lifecycle: Lifecycle) -> bool:
+        assert self.authority is not None
+        # Verifiers that started before us learn the keys now; later ones ask rpc.auth.keys.
+        await self.broker.publish(self.codec.pack(self.authority.public_keys()), subjects.AUTH_KEYS)
+        return True
+
+    async def release(self) -> None:
         self.passwords.close()
-        await self.health.stop()

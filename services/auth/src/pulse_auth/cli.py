@@ -45,7 +45,6 @@ from .authority import Authority
 from .passwords import Passwords
 from .schema import migrate
 from .settings import Settings
-from .store import AccountStore
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -138,7 +137,7 @@ async def _run(settings: Settings, request: AuthRequest) -> AuthReply:
         async def no_live_verifiers(_: Revocation) -> None:
             return None  # revocations reach gateways when they resync (every 30 s)
 
-        authority = Authority(AccountStore(pool), passwords, [], settings.auth, no_live_verifiers)
+        authority = Authority(pool, passwords, [], settings.auth, no_live_verifiers)
         return await authority.handle(request)
     finally:
         passwords.close()

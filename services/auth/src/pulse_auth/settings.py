@@ -6,18 +6,18 @@ import msgspec
 from pulse_runtime.settings import (
     CommonSettings,
     DatabaseSettings,
+    ListenerSettings,
     NonNegativeFloat,
     Port,
     PositiveFloat,
     PositiveInt,
-    load_settings,
+    load_service_settings,
 )
 
 
-class AuthSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class AuthSettings(ListenerSettings, frozen=True, kw_only=True):
     """``PULSE_AUTH_*``."""
 
-    host: str = "127.0.0.1"
     port: Port = 8004
     access_token_ttl_s: PositiveInt = 15 * 60
     refresh_token_ttl_s: PositiveInt = 30 * 24 * 3600
@@ -58,9 +58,4 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
-        return cls(
-            common=load_settings(CommonSettings, "PULSE_", environ),
-            auth=load_settings(AuthSettings, "PULSE_AUTH_", environ),
-            database=load_settings(DatabaseSettings, "PULSE_DATABASE_", environ),
-            admin=load_settings(AdminSettings, "PULSE_ADMIN_", environ),
-        )
+        return load_service_settings(cls, environ, auth="PULSE_AUTH_", admin="PULSE_ADMIN_")

@@ -9,13 +9,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pulse_contracts import CONTENT_TYPE_HEADER, JSON, Codec, subjects
-from pulse_runtime.health import HealthListener
+from pulse_contracts import CONTENT_TYPE_HEADER, JSON, subjects
 from pulse_runtime.logging import get_logger
-from pulse_runtime.messaging import create_broker, is_connected, start_broker
 from pulse_runtime.service import Lifecycle
-from pulse_runtime.telemetry import counter, new_registry
+from pulse_runtime.telemetry import counter
 from pulse_runtime.tracing import TRACEPARENT, new_traceparent
+from pulse_runtime.worker import Worker
 
 from .host import HostMetrics, host_source
 from .settings import Settings
@@ -24,16 +23,11 @@ from .signals import simulated_signals
 log = get_logger(__name__)
 
 
-class GeneratorService:
+class GeneratorService(Worker):
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
         own = settings.generator
-        self.codec = Codec()
-        self.registry = new_registry()
-        self.broker = create_broker(settings.common, "generator", self.registry)
-        self.health = HealthListener(
-            host=own.host, port=own.port, readiness=self.readiness, registry=self.registry
-        )
+        super().__init__("generator", settings.common, own)
+        self.settings = settings
         self.signals = simulated_signals(own.sensors, random.Random(own.seed))  # noqa: S311
         self.host_metrics = HostMetrics() if own.host_metrics else None
         self.host = host_source()
@@ -90,15 +84,8 @@ class GeneratorService:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), delay)
 
-    async def readiness(self) -> dict[str, bool]:
-        return {"nats": is_connected(self.broker)}
-
-    async def start(self, lifecycle: Lifecycle) -> bool:
-        await self.health.start()
-        if not await start_broker(self.broker, lifecycle.stopping):
-            return False
+    async def start_work(self, lifecycle: Lifecycle) -> bool:
         self._task = asyncio.create_task(self.run(lifecycle.stopping))
-        self.health.mark_started()
         log.info(
             "generating",
             series=len(self.signals),
@@ -107,8 +94,6 @@ class GeneratorService:
         )
         return True
 
-    async def stop(self) -> None:
+    async def finish_work(self) -> None:
         if self._task is not None:
             await self._task
-        await self.broker.stop()
-        await self.health.stop()

@@ -5,17 +5,17 @@ from collections.abc import Mapping
 import msgspec
 from pulse_runtime.settings import (
     CommonSettings,
+    ListenerSettings,
     NonNegativeInt,
     Port,
     PositiveFloat,
-    load_settings,
+    load_service_settings,
 )
 
 
-class GeneratorSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class GeneratorSettings(ListenerSettings, frozen=True, kw_only=True):
     """``PULSE_GENERATOR_*``."""
 
-    host: str = "127.0.0.1"
     port: Port = 8002
     rate_hz: PositiveFloat = 1.0
     sensors: NonNegativeInt = 2
@@ -30,7 +30,4 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
-        return cls(
-            common=load_settings(CommonSettings, "PULSE_", environ),
-            generator=load_settings(GeneratorSettings, "PULSE_GENERATOR_", environ),
-        )
+        return load_service_settings(cls, environ, generator="PULSE_GENERATOR_")

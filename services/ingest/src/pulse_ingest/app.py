@@ -13,27 +13,20 @@ from nats.aio.msg import Msg
 from pulse_contracts import (
     CONTENT_TYPE_HEADER,
     MSGPACK,
-    Codec,
     DeadLetter,
     IngestAck,
     SeriesBatch,
     subjects,
 )
 from pulse_runtime.auth_client import AuthClient
-from pulse_runtime.health import HealthListener
 from pulse_runtime.http_server import HttpServer
 from pulse_runtime.logging import get_logger
-from pulse_runtime.messaging import (
-    RawMessage,
-    create_broker,
-    is_connected,
-    skip_decoding,
-    start_broker,
-)
+from pulse_runtime.messaging import RawMessage, skip_decoding
 from pulse_runtime.service import Lifecycle
 from pulse_runtime.streams import pulse_streams
-from pulse_runtime.telemetry import counter, new_registry
+from pulse_runtime.telemetry import counter
 from pulse_runtime.tracing import TRACEPARENT, child_traceparent, trace_id_of, traceparent_from
+from pulse_runtime.worker import Worker
 
 from .documents import asyncapi_document
 from .http import ApiKeyCache, create_http_app, served
@@ -46,22 +39,22 @@ log = get_logger(__name__)
 MSG_ID_HEADER = "Nats-Msg-Id"
 
 
-class IngestService:
+class IngestService(Worker):
+    """The NATS side is a :class:`Worker` (its management listener on ``metrics_host`` /
+    ``metrics_port``); the HTTP edge for producers starts once NATS is there."""
+
     def __init__(self, settings: Settings) -> None:
+        super().__init__(
+            "ingest",
+            settings.common,
+            settings.ingest,
+            streams=pulse_streams(settings.common),
+        )
         self.settings = settings
-        self.codec = Codec()
-        self.registry = new_registry()
-        self.broker = create_broker(settings.common, "ingest", self.registry)
         self.validator = MetricsValidator(
             self.codec,
             max_future_skew_s=settings.ingest.max_future_skew_s,
             max_points=settings.ingest.max_points_per_message,
-        )
-        self.management = HealthListener(
-            host=settings.ingest.metrics_host,
-            port=settings.ingest.metrics_port,
-            readiness=self.readiness,
-            registry=self.registry,
         )
         self.http: HttpServer | None = None
         self._started = False
@@ -195,13 +188,10 @@ class IngestService:
             await msg.respond(self.codec.json_encoder.encode(reply))
 
     async def readiness(self) -> dict[str, bool]:
-        return {"started": self._started, "nats": is_connected(self.broker)}
+        # Also the HTTP edge's /readyz, which has no listener to add "started".
+        return {"started": self._started, **await super().readiness()}
 
-    async def start(self, lifecycle: Lifecycle) -> bool:
-        await self.management.start()
-        streams = pulse_streams(self.settings.common)
-        if not await start_broker(self.broker, lifecycle.stopping, streams):
-            return False
+    async def start_work(self, lifecycle: Lifecycle) -> bool:
         own = self.settings.ingest
         auth = AuthClient(self.broker.connection, self.codec, timeout_s=own.auth_timeout_s)
         app = create_http_app(
@@ -217,11 +207,8 @@ class IngestService:
         if not await self.http.start():
             return False
         self._started = True
-        self.management.mark_started()
         return True
 
-    async def stop(self) -> None:
+    async def finish_work(self) -> None:
         if self.http is not None:
             await self.http.stop()  # finishes requests in flight
-        await self.broker.stop()  # stops taking messages, finishes in-flight ones, drains
-        await self.management.stop()

@@ -6,20 +6,19 @@ import msgspec
 from pulse_runtime.settings import (
     ClientLimits,
     CommonSettings,
+    EdgeListenerSettings,
     NonNegativeFloat,
     Port,
     PositiveFloat,
     PositiveInt,
-    load_settings,
+    load_service_settings,
 )
 
 
-class IngestSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class IngestSettings(EdgeListenerSettings, frozen=True, kw_only=True):
     """``PULSE_INGEST_*``."""
 
-    host: str = "127.0.0.1"
     port: Port = 8001
-    metrics_host: str = "127.0.0.1"
     metrics_port: Port = 8006
     max_body_bytes: PositiveInt = 16 << 20
     api_key_cache_s: NonNegativeFloat = 2.0
@@ -38,8 +37,4 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
-        return cls(
-            common=load_settings(CommonSettings, "PULSE_", environ),
-            ingest=load_settings(IngestSettings, "PULSE_INGEST_", environ),
-            clients=load_settings(ClientLimits, "PULSE_INGEST_", environ),
-        )
+        return load_service_settings(cls, environ, ingest="PULSE_INGEST_", clients="PULSE_INGEST_")

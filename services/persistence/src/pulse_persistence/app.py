@@ -15,7 +15,6 @@ from nats.aio.msg import Msg
 from pulse_contracts import (
     CONTENT_TYPE_HEADER,
     MSGPACK,
-    Codec,
     DeadLetter,
     RpcError,
     SeriesBatch,
@@ -24,27 +23,15 @@ from pulse_contracts import (
     to_epoch_us,
 )
 from pulse_runtime.consumer import PullConsumer
-from pulse_runtime.database import (
-    DATABASE_AWAY,
-    answered,
-    create_pool_when_reachable,
-    has_timescaledb,
-    pool_is_ready,
-)
-from pulse_runtime.health import HealthListener
+from pulse_runtime.database import DATABASE_AWAY, answered, has_timescaledb
 from pulse_runtime.logging import get_logger
-from pulse_runtime.messaging import (
-    RawMessage,
-    create_broker,
-    is_connected,
-    skip_decoding,
-    start_broker,
-)
+from pulse_runtime.messaging import RawMessage, skip_decoding
 from pulse_runtime.replies import ReplyTooLarge, send_reply
 from pulse_runtime.service import Lifecycle
 from pulse_runtime.streams import pulse_streams
-from pulse_runtime.telemetry import counter, histogram, new_registry
+from pulse_runtime.telemetry import counter, histogram
 from pulse_runtime.tracing import TRACEPARENT, trace_id_of
+from pulse_runtime.worker import OwnedDatabase, Worker
 
 from .backfill import RollupRefresher
 from .policies import REFRESH, apply_policies
@@ -61,19 +48,21 @@ _FIRST_TIME_US = to_epoch_us(datetime(1, 1, 1, tzinfo=UTC))
 _LAST_TIME_US = to_epoch_us(datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC))
 
 
-class PersistenceService:
+class PersistenceService(Worker):
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.codec = Codec()
-        self.registry = new_registry()
-        self.broker = create_broker(settings.common, "persistence", self.registry)
-        self.health = HealthListener(
-            host=settings.persistence.host,
-            port=settings.persistence.port,
-            readiness=self.readiness,
-            registry=self.registry,
+        super().__init__(
+            "persistence",
+            settings.common,
+            settings.persistence,
+            streams=pulse_streams(settings.common),
+            database=OwnedDatabase(
+                settings.database,
+                pool_size=settings.persistence.pool_size,
+                migrate=migrate,
+                prepare_connection=prepare_connection,
+            ),
         )
-        self.pool: asyncpg.Pool | None = None
+        self.settings = settings
         self.writer: MetricsWriter | None = None
         self.queries: MetricsQueries | None = None
         self._rows = counter(self.registry, "pulse_persistence_rows_written_total", "New rows")
@@ -270,22 +259,11 @@ class PersistenceService:
             self._reply_parts.inc(parts)
             log.debug("answer sent in parts", parts=parts)
 
-    async def readiness(self) -> dict[str, bool]:
-        return {"nats": is_connected(self.broker), "database": await pool_is_ready(self.pool)}
-
-    async def start(self, lifecycle: Lifecycle) -> bool:
+    async def prepare(self, lifecycle: Lifecycle) -> bool:
         self._stopping = lifecycle.stopping
-        await self.health.start()
-        self.pool = await create_pool_when_reachable(
-            self.settings.database.url,
-            lifecycle.stopping,
-            max_size=self.settings.persistence.pool_size,
-            init=prepare_connection,
-        )
-        if self.pool is None:
-            return False
-        async with self.pool.acquire() as conn:
-            await migrate(conn)
+        assert self.database is not None
+        pool = self.database.pool
+        async with pool.acquire() as conn:
             timescale = await has_timescaledb(conn)
             if timescale:
                 await apply_policies(conn, self.settings.persistence)
@@ -293,19 +271,19 @@ class PersistenceService:
         log.info("history storage", timescaledb=timescale, rollups=rollups)
         if rollups:
             self.refresher = RollupRefresher(
-                self.pool,
+                pool,
                 REFRESH,
                 delay_s=self.settings.persistence.backfill_refresh_delay_s,
                 on_refresh=lambda _, seconds: self._refresh_seconds.observe(seconds),
             )
             self.refresher.start()
-        self.writer = MetricsWriter(self.pool, on_merge=self._merges.inc)
+        self.writer = MetricsWriter(pool, on_merge=self._merges.inc)
         self.queries = MetricsQueries(
-            self.pool, max_points=self.settings.persistence.max_query_points, rollups=rollups
+            pool, max_points=self.settings.persistence.max_query_points, rollups=rollups
         )
-        streams = pulse_streams(self.settings.common)
-        if not await start_broker(self.broker, lifecycle.stopping, streams):
-            return False
+        return True
+
+    async def start_work(self, lifecycle: Lifecycle) -> bool:
         own = self.settings.persistence
         self.consumer = PullConsumer(
             self.broker.config.connection_state.stream,
@@ -319,16 +297,12 @@ class PersistenceService:
             concurrency=own.writers,
         )
         await self.consumer.start()
-        self.health.mark_started()
         return True
 
-    async def stop(self) -> None:
+    async def finish_work(self) -> None:
         if self.consumer is not None:
             await self.consumer.stop()  # finishes and acks the batch in hand
         if self.refresher is not None:
             # A refresh still owed is made at the next start (the invalidations are stored).
             await self.refresher.stop()
-        await self.broker.stop()  # then the query responder, and drains NATS
-        if self.pool is not None:
-            await self.pool.close()
-        await self.health.stop()
+        # Then the broker stops the query responder and drains NATS, and the pool closes.

@@ -6,19 +6,19 @@ import msgspec
 from pulse_runtime.settings import (
     CommonSettings,
     DatabaseSettings,
+    ListenerSettings,
     NonNegativeFloat,
     NonNegativeInt,
     Port,
     PositiveFloat,
     PositiveInt,
-    load_settings,
+    load_service_settings,
 )
 
 
-class PersistenceSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class PersistenceSettings(ListenerSettings, frozen=True, kw_only=True):
     """``PULSE_PERSISTENCE_*`` (the database URL is the common ``PULSE_DATABASE_URL``)."""
 
-    host: str = "127.0.0.1"
     port: Port = 8003
     batch_size: PositiveInt = 500
     writers: PositiveInt = 2  # batches written at once (each on its own connection)
@@ -52,8 +52,4 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
-        return cls(
-            common=load_settings(CommonSettings, "PULSE_", environ),
-            persistence=load_settings(PersistenceSettings, "PULSE_PERSISTENCE_", environ),
-            database=load_settings(DatabaseSettings, "PULSE_DATABASE_", environ),
-        )
+        return load_service_settings(cls, environ, persistence="PULSE_PERSISTENCE_")
