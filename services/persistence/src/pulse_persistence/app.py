@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 
 import asyncpg
 import msgspec
-import structlog
 from faststream.nats import ConsumerConfig, NatsRouter
 from nats.aio.msg import Msg
 from pulse_contracts import (
@@ -44,7 +43,7 @@ from pulse_runtime.replies import ReplyTooLarge, send_reply
 from pulse_runtime.service import Lifecycle
 from pulse_runtime.streams import pulse_streams
 from pulse_runtime.telemetry import counter, histogram, new_registry
-from pulse_runtime.tracing import TRACEPARENT, trace_id_of
+from pulse_runtime.tracing import logged_with_trace_of
 
 from .backfill import RollupRefresher
 from .policies import REFRESH, apply_policies
@@ -161,8 +160,6 @@ class PersistenceService:
             decoded.append((msg, batch))
         if not decoded:
             return
-        first_trace = trace_id_of((decoded[0][0].headers or {}).get(TRACEPARENT))
-        structlog.contextvars.bind_contextvars(trace_id=first_trace)
         try:
             await self._write_and_ack(decoded)
         except (*DATABASE_AWAY, asyncpg.DeadlockDetectedError) as exc:
@@ -179,12 +176,11 @@ class PersistenceService:
         except asyncpg.PostgresError as exc:
             log.warning("database refused a batch; isolating the cause", error=str(exc))
             for one in decoded:
-                try:
-                    await self._write_and_ack([one])
-                except asyncpg.PostgresError as refused:
-                    await self._set_aside(one[0], f"refused by the database: {refused}")
-        finally:
-            structlog.contextvars.unbind_contextvars("trace_id")
+                with logged_with_trace_of(one[0].headers):
+                    try:
+                        await self._write_and_ack([one])
+                    except asyncpg.PostgresError as refused:
+                        await self._set_aside(one[0], f"refused by the database: {refused}")
 
     async def _write_and_ack(self, decoded: list[tuple[Msg, SeriesBatch]]) -> None:
         assert self.writer is not None
@@ -203,7 +199,8 @@ class PersistenceService:
         log.debug("batch persisted", messages=len(decoded), points=points, new_rows=rows)
 
     async def _set_aside(self, msg: Msg, reason: str) -> None:
-        log.error("message set aside", subject=msg.subject, reason=reason)
+        with logged_with_trace_of(msg.headers):
+            log.error("message set aside", subject=msg.subject, reason=reason)
         letter = DeadLetter(
             origin=msg.subject,
             reason=reason,
