@@ -24,7 +24,7 @@ sync: $(VENV)/.synced ## create .venv and install every package (from uv.lock)
 
 run: ## start the whole platform (embedded NATS and PostgreSQL unless PULSE_NATS_URL / PULSE_DATABASE_URL are set)
 	@$(MAKE) --no-print-directory -j2 sync dashboard  # independent: install both at once
-	@$(PY) -m pulse_runtime.devstack
+	@$(PY) -m pulse_dev.devstack
 
 # --- the dashboard (services/dashboard: React + Vite, built with npm) -----------------------
 DASHBOARD := services/dashboard

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from pulse_runtime.embedded import EmbeddedNats, EmbeddedPostgres
+from pulse_dev.embedded import EmbeddedNats, EmbeddedPostgres
 
 from tests.support.stack import PulseStack, create_database, drop_database
 

@@ -39,7 +39,7 @@ import nats
 import psutil
 import websockets
 from pulse_contracts import Codec, SeriesBatch, subjects, to_epoch_us
-from pulse_runtime.embedded import free_port
+from pulse_dev.embedded import free_port
 
 from bench.load_clients import CHANNEL, LoadClients
 from bench.report import percentile, table, write

@@ -24,10 +24,10 @@ from typing import Any
 import asyncpg
 import httpx
 from pulse_contracts import MetricsQuery, MetricsQueryResult
+from pulse_dev.embedded import EmbeddedPostgres
 from pulse_persistence.queries import MetricsQueries, rollups_present
 from pulse_persistence.schema import migrate
 from pulse_runtime.database import create_pool, has_timescaledb
-from pulse_runtime.embedded import EmbeddedPostgres
 
 from bench.report import Progress, percentile, table, write
 from tests.support.stack import PulseStack, bearer, create_database, drop_database

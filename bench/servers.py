@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pulse_runtime.embedded import EmbeddedPostgres
+from pulse_dev.embedded import EmbeddedPostgres
 
 from tests.support.stack import create_database
 

@@ -1,6 +1,6 @@
 """From `make run` to a live cpu line in the browser, first on an empty data directory, then again.
 
-Starts ``python -m pulse_runtime.devstack`` (what ``make run`` runs once the environment and the
+Starts ``python -m pulse_dev.devstack`` (what ``make run`` runs once the environment and the
 dashboard are built) with a data directory of its own, reads the URL and the first admin's
 credentials from its output as a newcomer would, and runs services/dashboard/e2e/startup.mjs in
 Debian's Chromium: log in, open sim:cpu, wait until the chart is drawn and its newest point
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from pulse_runtime.embedded import free_port
+from pulse_dev.embedded import free_port
 
 from bench.report import table, write
 from tests.support.stack import DASHBOARD_DIST, devstack_env
@@ -64,7 +64,7 @@ async def _one_run(data: Path, label: str) -> dict[str, Any]:
     print(f"{label}: starting `make run` (data in {data})", flush=True)
     started = time.time()
     devstack = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "pulse_runtime.devstack", env=devstack_env(data, free_port()),
+        sys.executable, "-m", "pulse_dev.devstack", env=devstack_env(data, free_port()),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     assert devstack.stdout is not None

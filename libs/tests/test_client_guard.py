@@ -14,8 +14,8 @@ from typing import Any
 
 import msgspec
 import pytest
+from pulse_dev.embedded import free_port
 from pulse_runtime.client_guard import OpenConnections
-from pulse_runtime.embedded import free_port
 from pulse_runtime.http_server import HttpServer
 from pulse_runtime.settings import ClientLimits
 

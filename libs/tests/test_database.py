@@ -4,6 +4,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from pulse_dev.embedded import EmbeddedPostgres, free_port
 from pulse_runtime.database import (
     DATABASE_AWAY,
     acquired,
@@ -11,7 +12,6 @@ from pulse_runtime.database import (
     create_pool_when_reachable,
     pool_is_ready,
 )
-from pulse_runtime.embedded import EmbeddedPostgres, free_port
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from pulse_contracts.reply_parts import PART_HEADER, parse_part_header, slices
-from pulse_runtime.embedded import EmbeddedNats
+from pulse_dev.embedded import EmbeddedNats
 from pulse_runtime.replies import IncompleteReply, ReplyTooLarge, ask, send_reply
 
 MAX_PAYLOAD = 8 * 1024

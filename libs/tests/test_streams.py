@@ -10,7 +10,7 @@ from nats.aio.client import Client
 from nats.js.api import DiscardPolicy, StorageType, StreamInfo
 from nats.js.client import JetStreamContext
 from pulse_contracts import subjects
-from pulse_runtime.embedded import EmbeddedNats
+from pulse_dev.embedded import EmbeddedNats
 from pulse_runtime.settings import CommonSettings
 from pulse_runtime.streams import ensure_streams, pulse_streams
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 import httpx
 import pytest
-from pulse_runtime.embedded import EmbeddedNats, free_port
+from pulse_dev.embedded import EmbeddedNats, free_port
 from pulse_runtime.service import Lifecycle
 from pulse_runtime.settings import CommonSettings, DatabaseSettings, ListenerSettings
 from pulse_runtime.worker import OwnedDatabase, Worker

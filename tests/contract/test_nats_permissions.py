@@ -37,7 +37,7 @@ from nats.errors import Error as NatsError
 from nats.js.api import ConsumerConfig
 from pulse_contracts import subjects
 from pulse_contracts.accounts import AUTH_VERBS, VerifyApiKey
-from pulse_runtime.embedded import free_port
+from pulse_dev.embedded import free_port
 from pulse_runtime.replies import ask as ask_in_parts
 from pulse_runtime.replies import send_reply
 from pulse_runtime.settings import CommonSettings

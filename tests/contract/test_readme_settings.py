@@ -13,11 +13,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from pulse_auth.settings import Settings as AuthSettings
+from pulse_dev.devstack import DevStackSettings
 from pulse_gateway.settings import Settings as GatewaySettings
 from pulse_generator.settings import Settings as GeneratorSettings
 from pulse_ingest.settings import Settings as IngestSettings
 from pulse_persistence.settings import Settings as PersistenceSettings
-from pulse_runtime.devstack import DevStackSettings
 from pulse_runtime.settings import load_settings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -55,7 +55,7 @@ def variables_read_by_the_code() -> set[str]:
         PersistenceSettings,
     ):
         settings.from_environ(environ)
-    load_settings(DevStackSettings, "PULSE_", environ)  # as pulse_runtime.devstack.main
+    load_settings(DevStackSettings, "PULSE_", environ)  # as pulse_dev.devstack.main
     return environ.asked
 
 

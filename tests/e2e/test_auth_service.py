@@ -40,7 +40,7 @@ from pulse_contracts.accounts import (
     UserReply,
     VerifyApiKey,
 )
-from pulse_runtime.embedded import EmbeddedNats, free_port
+from pulse_dev.embedded import EmbeddedNats, free_port
 from pulse_runtime.service import Lifecycle
 
 from tests.support.stack import (

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
-from pulse_runtime.embedded import EmbeddedPostgres
+from pulse_dev.embedded import EmbeddedPostgres
 
 pytestmark = pytest.mark.integration
 

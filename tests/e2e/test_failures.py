@@ -20,7 +20,7 @@ import nats.errors
 import pytest
 import websockets
 from pulse_contracts import subjects
-from pulse_runtime.embedded import EmbeddedPostgres
+from pulse_dev.embedded import EmbeddedPostgres
 
 from tests.support.stack import (
     PulseStack,

@@ -18,7 +18,7 @@ import msgspec
 import nats
 import pytest
 from pulse_contracts import Codec, MetricsQuery, RpcError, subjects
-from pulse_runtime.embedded import free_port
+from pulse_dev.embedded import free_port
 
 from tests.support.stack import (
     PulseStack,

@@ -13,7 +13,7 @@ import msgspec
 import nats
 import pytest
 from pulse_contracts import Codec, SeriesBatch, subjects, to_epoch_us
-from pulse_runtime.embedded import free_port
+from pulse_dev.embedded import free_port
 from pulse_runtime.settings import CommonSettings
 from pulse_runtime.streams import ensure_streams, pulse_streams
 

@@ -27,9 +27,9 @@ from litestar import post
 from litestar.routes import HTTPRoute, WebSocketRoute
 from pulse_contracts import Codec, subjects
 from pulse_contracts.accounts import KeysRequest, PublicKeys, Scope
+from pulse_dev.embedded import free_port
 from pulse_gateway.app import describing_app
 from pulse_runtime.access_tokens import AccessClaims, SigningKey, issue_access_token
-from pulse_runtime.embedded import free_port
 from pulse_runtime.web import access_of
 
 from tests.support.stack import (

@@ -22,8 +22,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
+from pulse_dev.embedded import EmbeddedNats, free_port
 from pulse_runtime.access_tokens import SigningKey
-from pulse_runtime.embedded import EmbeddedNats, free_port
 
 T = TypeVar("T")
 READY_TIMEOUT_S = 60.0
@@ -124,7 +124,7 @@ class ServiceProcess:
 
 
 def devstack_env(data_dir: Path, gateway_port: int) -> dict[str, str]:
-    """The environment for ``python -m pulse_runtime.devstack`` (what ``make run`` starts) on
+    """The environment for ``python -m pulse_dev.devstack`` (what ``make run`` starts) on
     ``data_dir``: no inherited ``PULSE_*``, free ports for everything but NATS and PostgreSQL
     (the supervisor picks those), JSON logs."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PULSE_")}  # noqa: TID251

@@ -10,10 +10,10 @@ from typing import Any, Final, Protocol, TypeVar
 
 import msgspec
 
-from .accounts import AuthReply, AuthRequest
+from .accounts.verbs import AuthReply, AuthRequest
 from .deadletter import DeadLetter
-from .metrics import ProducerMetrics, SeriesBatch
-from .queries import CatalogQuery, CatalogReply, MetricsQuery, MetricsQueryReply
+from .metrics.points import ProducerMetrics, SeriesBatch
+from .metrics.queries import CatalogQuery, CatalogReply, MetricsQuery, MetricsQueryReply
 
 CONTENT_TYPE_HEADER: Final = "Content-Type"
 JSON: Final = "application/json"

@@ -7,6 +7,8 @@ database long after the message was accepted.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 
 STORABLE_TEXT_PATTERN = r"^[^\x00]*$"
@@ -14,3 +16,7 @@ STORABLE_TEXT_PATTERN = r"^[^\x00]*$"
 
 STORABLE = msgspec.Meta(pattern=STORABLE_TEXT_PATTERN, description="text without NUL (U+0000)")
 """Add to a ``str`` field's ``Annotated[...]`` metadata: ``Annotated[str, Meta(...), STORABLE]``."""
+
+StoredText = Annotated[str, STORABLE]
+"""Text that reaches a table (or a query on one) with no other limit: an email to look up, an
+id, a name."""

@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
+
+import structlog
 
 TRACEPARENT = "traceparent"
 _TRACEPARENT_RE = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
@@ -35,3 +38,12 @@ def traceparent_from(headers: Mapping[str, str] | None) -> str:
     if incoming is not None and _TRACEPARENT_RE.match(incoming):
         return incoming
     return new_traceparent()
+
+
+def logged_with_trace_of(headers: Mapping[str, str] | None) -> AbstractContextManager[None]:
+    """Within it, every log line carries the trace id of the message with these ``headers``
+    (structlog contextvars; the previous binding comes back on leaving). Enter it per message,
+    not per batch: a batch holds many traces."""
+    return structlog.contextvars.bound_contextvars(
+        trace_id=trace_id_of((headers or {}).get(TRACEPARENT))
+    )

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 
 import asyncpg
 import msgspec
-import structlog
 from faststream.nats import ConsumerConfig, NatsRouter
 from nats.aio.msg import Msg
 from pulse_contracts import (
@@ -30,7 +29,7 @@ from pulse_runtime.replies import ReplyTooLarge, send_reply
 from pulse_runtime.service import Lifecycle
 from pulse_runtime.streams import pulse_streams
 from pulse_runtime.telemetry import counter, histogram
-from pulse_runtime.tracing import TRACEPARENT, trace_id_of
+from pulse_runtime.tracing import logged_with_trace_of
 from pulse_runtime.worker import OwnedDatabase, Worker
 
 from .backfill import RollupRefresher
@@ -150,8 +149,6 @@ class PersistenceService(Worker):
             decoded.append((msg, batch))
         if not decoded:
             return
-        first_trace = trace_id_of((decoded[0][0].headers or {}).get(TRACEPARENT))
-        structlog.contextvars.bind_contextvars(trace_id=first_trace)
         try:
             await self._write_and_ack(decoded)
         except (*DATABASE_AWAY, asyncpg.DeadlockDetectedError) as exc:
@@ -168,12 +165,11 @@ class PersistenceService(Worker):
         except asyncpg.PostgresError as exc:
             log.warning("database refused a batch; isolating the cause", error=str(exc))
             for one in decoded:
-                try:
-                    await self._write_and_ack([one])
-                except asyncpg.PostgresError as refused:
-                    await self._set_aside(one[0], f"refused by the database: {refused}")
-        finally:
-            structlog.contextvars.unbind_contextvars("trace_id")
+                with logged_with_trace_of(one[0].headers):
+                    try:
+                        await self._write_and_ack([one])
+                    except asyncpg.PostgresError as refused:
+                        await self._set_aside(one[0], f"refused by the database: {refused}")
 
     async def _write_and_ack(self, decoded: list[tuple[Msg, SeriesBatch]]) -> None:
         assert self.writer is not None
@@ -192,7 +188,8 @@ class PersistenceService(Worker):
         log.debug("batch persisted", messages=len(decoded), points=points, new_rows=rows)
 
     async def _set_aside(self, msg: Msg, reason: str) -> None:
-        log.error("message set aside", subject=msg.subject, reason=reason)
+        with logged_with_trace_of(msg.headers):
+            log.error("message set aside", subject=msg.subject, reason=reason)
         letter = DeadLetter(
             origin=msg.subject,
             reason=reason,

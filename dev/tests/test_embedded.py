@@ -8,7 +8,7 @@ from pathlib import Path
 import asyncpg
 import nats
 import pytest
-from pulse_runtime.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedServerError, free_port
+from pulse_dev.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedServerError, free_port
 
 
 def test_free_port_can_be_bound() -> None:

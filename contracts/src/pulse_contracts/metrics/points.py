@@ -1,11 +1,7 @@
 """Metric points as producers send them, and the validated batches that travel inside Pulse.
 
-Schema evolution (applies to every Struct in this package):
-
-* a new field always gets a default, so old producers keep working;
-* a field's type never changes; a new meaning gets a new field name;
-* readers ignore unknown fields (no ``forbid_unknown_fields`` on wire messages), so an old
-  service reads a newer message without failing.
+The schema evolution rules (:mod:`pulse_contracts`) apply. None of these messages is tagged:
+their version lives in their subject (docs/contracts.md, "Versions").
 """
 
 from __future__ import annotations
@@ -15,7 +11,7 @@ from typing import Annotated
 
 import msgspec
 
-from .text import STORABLE
+from pulse_contracts.text import STORABLE
 
 SERIES_TOKEN_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"  # noqa: S105 - a "TOKEN" of a subject, not a secret
 """Sources and metric names: each becomes a NATS subject token, so no dots or wildcards."""

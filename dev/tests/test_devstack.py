@@ -16,8 +16,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from pulse_runtime import devstack as devstack_module
-from pulse_runtime.embedded import free_port
+from pulse_dev import devstack as devstack_module
+from pulse_dev.embedded import free_port
 
 from tests.support.stack import devstack_env
 
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 
 def start_devstack(data_dir: Path, gateway_port: int) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "pulse_runtime.devstack"],
+        [sys.executable, "-m", "pulse_dev.devstack"],
         env=devstack_env(data_dir, gateway_port),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -1,4 +1,5 @@
-"""Request/reply shapes for ``rpc.query.*``; errors come back as a typed :class:`RpcError`."""
+"""History and catalog of the metrics: request/reply on ``rpc.query.*``; errors come back as a
+typed :class:`~pulse_contracts.rpc.RpcError`."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from datetime import datetime
 from typing import Annotated
 
 import msgspec
+
+from pulse_contracts.rpc import RpcError
 
 PartBytes = Annotated[int, msgspec.Meta(ge=0)]
 
@@ -70,14 +73,6 @@ class SeriesInfo(msgspec.Struct, frozen=True, kw_only=True):
 
 class Catalog(msgspec.Struct, frozen=True, kw_only=True, tag="catalog"):
     series: list[SeriesInfo]
-
-
-class RpcError(msgspec.Struct, frozen=True, kw_only=True, tag="error"):
-    """A refused or failed request. ``code`` is stable and documented; ``message`` is for people."""
-
-    code: str
-    message: str
-    retry_after_s: int | None = None
 
 
 MetricsQueryReply = MetricsQueryResult | RpcError

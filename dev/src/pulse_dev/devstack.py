@@ -24,9 +24,9 @@ from pathlib import Path
 
 import msgspec
 import psutil
+from pulse_runtime.settings import Port, load_settings, settings_or_exit
 
 from .embedded import EmbeddedNats, EmbeddedPostgres, free_port
-from .settings import Port, load_settings, settings_or_exit
 
 # Start order. They stop in tiers, the reverse of this: the producer first, then the services
 # that take requests, then persistence, which drains what they accepted.

@@ -1,0 +1,56 @@
+"""The metrics domain: points from producers, the columnar batches in the METRICS stream, and
+the history and catalog queries persistence answers. Its subjects: :mod:`.subjects`."""
+
+from .points import (
+    EPOCH,
+    SERIES_TOKEN_PATTERN,
+    AwareDatetime,
+    IngestAck,
+    MetricPoint,
+    ProducerMetrics,
+    SeriesBatch,
+    SeriesToken,
+    Tags,
+    TagText,
+    Unit,
+    from_epoch_us,
+    to_epoch_us,
+)
+from .queries import (
+    Catalog,
+    CatalogQuery,
+    CatalogReply,
+    MetricsQuery,
+    MetricsQueryReply,
+    MetricsQueryResult,
+    PartBytes,
+    SeriesInfo,
+    StoredBucket,
+    StoredPoint,
+)
+
+__all__ = [
+    "EPOCH",
+    "SERIES_TOKEN_PATTERN",
+    "AwareDatetime",
+    "Catalog",
+    "CatalogQuery",
+    "CatalogReply",
+    "IngestAck",
+    "MetricPoint",
+    "MetricsQuery",
+    "MetricsQueryReply",
+    "MetricsQueryResult",
+    "PartBytes",
+    "ProducerMetrics",
+    "SeriesBatch",
+    "SeriesInfo",
+    "SeriesToken",
+    "StoredBucket",
+    "StoredPoint",
+    "TagText",
+    "Tags",
+    "Unit",
+    "from_epoch_us",
+    "to_epoch_us",
+]
