@@ -7,25 +7,24 @@ import msgspec
 from pulse_runtime.settings import (
     ClientLimits,
     CommonSettings,
+    EdgeListenerSettings,
     NonNegativeFloat,
     NonNegativeInt,
     Port,
     PositiveFloat,
     PositiveInt,
-    load_settings,
+    load_service_settings,
 )
 
 
-class GatewaySettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class GatewaySettings(EdgeListenerSettings, frozen=True, kw_only=True):
     """``PULSE_GATEWAY_*``."""
 
-    host: str = "127.0.0.1"
     port: Port = 8000
+    metrics_port: Port = 8005
     query_timeout_s: PositiveFloat = 10.0
     max_query_points: PositiveInt = 100_000
     client_queue_size: PositiveInt = 1_000
-    metrics_host: str = "127.0.0.1"
-    metrics_port: Port = 8005
     auth_timeout_s: PositiveFloat = 5.0
     cookie_secure: bool = True
     cors_origins: list[str] = msgspec.field(default_factory=list)
@@ -68,9 +67,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
-        return cls(
-            common=load_settings(CommonSettings, "PULSE_", environ),
-            gateway=load_settings(GatewaySettings, "PULSE_GATEWAY_", environ),
-            clients=load_settings(ClientLimits, "PULSE_GATEWAY_", environ),
-            websocket=load_settings(WebSocketSettings, "PULSE_WS_", environ),
+        return load_service_settings(
+            cls, environ, gateway="PULSE_GATEWAY_", clients="PULSE_GATEWAY_", websocket="PULSE_WS_"
         )
