@@ -28,6 +28,7 @@ from .fanout import ChannelHub, Delivery
 from .replay import StreamReader, TooMuchToReplay
 from .security import KeyRing, Unauthenticated
 from .settings import WebSocketSettings
+from .token_bucket import TokenBucket
 from .websocket_auth import authenticate
 from .ws_direct import DirectWriter, SharedFrame
 from .ws_frames import (
@@ -143,25 +144,6 @@ class FrameCounts:
         self.queued = 0
 
 
-class _TokenBucket:
-    __slots__ = ("_at", "_burst", "_rate", "_tokens")
-
-    def __init__(self, rate: float, burst: float) -> None:
-        self._rate = rate
-        self._burst = burst
-        self._tokens = burst
-        self._at = time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
-        self._at = now
-        if self._tokens < 1:
-            return False
-        self._tokens -= 1
-        return True
-
-
 class SocketClient:
     __slots__ = (
         "_closer", "_closing", "_counts", "_direct", "_errors", "_frames", "_hub", "_keyring",
@@ -193,8 +175,8 @@ class SocketClient:
         self._frames = frames
         self._msgpack = msgpack
         self._subscriptions: dict[str, ChannelSubscription] = {}
-        self._requests = _TokenBucket(settings.subscribe_rate, settings.subscribe_burst)
-        self._errors = _TokenBucket(settings.subscribe_rate, settings.subscribe_burst)
+        self._requests = TokenBucket(settings.subscribe_rate, settings.subscribe_burst)
+        self._errors = TokenBucket(settings.subscribe_rate, settings.subscribe_burst)
         self._closing: tuple[int, str] | None = None
         self._direct = DirectWriter.for_scope(socket.scope)
         self._writer: asyncio.Task[None] | None = None  # only while the outbox has frames
