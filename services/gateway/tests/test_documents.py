@@ -11,7 +11,6 @@ import pytest
 from litestar import Litestar, get
 from litestar.openapi import OpenAPIConfig
 from litestar.testing import TestClient
-from pulse_gateway import ws_frames
 from pulse_gateway.documents import (
     OPENAPI_FILE,
     close_codes,
@@ -20,6 +19,7 @@ from pulse_gateway.documents import (
     generated_files,
     openapi_document,
 )
+from pulse_gateway.live import frames as ws_frames
 
 COMMITTED = Path(__file__).resolve().parents[3] / "docs" / "schemas"
 DOCUMENT = openapi_document()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pulse_contracts import SeriesBatch
-from pulse_gateway.fanout import Delivery
-from pulse_gateway.recent import RecentDeliveries
-from pulse_gateway.ws_frames import FrameCodec
+from pulse_gateway.live.fanout import Delivery
+from pulse_gateway.live.frames import FrameCodec
+from pulse_gateway.live.recent import RecentDeliveries
 
 FRAMES = FrameCodec()
 

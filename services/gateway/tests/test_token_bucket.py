@@ -1,4 +1,4 @@
-from pulse_gateway.token_bucket import TokenBucket
+from pulse_gateway.live.token_bucket import TokenBucket
 
 
 def test_a_burst_is_allowed_then_refused_until_tokens_come_back() -> None:

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from pulse_contracts import to_epoch_us
-from pulse_gateway.channels import ChannelRefused, authorize, parse_channel
-from pulse_gateway.ws_client import downsample
-from pulse_gateway.ws_outbox import Outbox
+from pulse_gateway.live.channels import ChannelRefused, authorize, parse_channel
+from pulse_gateway.live.client import downsample
+from pulse_gateway.live.outbox import Outbox
 
 
 def gap(channel: str, after: int, before: int) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pulse_runtime.service import service_main
 
-from .app import GatewayService
+from .service import GatewayService
 from .settings import Settings
 
 

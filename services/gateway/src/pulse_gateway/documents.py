@@ -19,7 +19,7 @@ import msgspec
 from litestar import Litestar
 from pulse_runtime.generated import rendered, write_generated
 
-from . import ws_frames
+from pulse_gateway.live import frames as ws_frames
 
 OPENAPI_FILE = "gateway.openapi.json"
 _SCHEMAS = "#/components/schemas/"

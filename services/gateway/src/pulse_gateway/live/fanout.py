@@ -26,10 +26,10 @@ from pulse_contracts import Codec, SeriesBatch, decode_untrusted, from_epoch_us,
 from pulse_runtime.logging import get_logger
 
 from .channels import ChannelSpec
+from .direct import frame_bytes
+from .frames import Data, FrameCodec, Point
 from .recent import RecentDeliveries
 from .replay import StreamReader, TooMuchToReplay
-from .ws_direct import frame_bytes
-from .ws_frames import Data, FrameCodec, Point
 
 log = get_logger(__name__)
 

@@ -23,15 +23,14 @@ from pulse_contracts import EPOCH
 from pulse_runtime.access_tokens import AccessClaims
 from pulse_runtime.logging import get_logger
 
+from pulse_gateway.identity.keyring import KeyRing, Unauthenticated
+from pulse_gateway.settings import WebSocketSettings
+
+from .authentication import authenticate
 from .channels import ChannelRefused, ChannelSpec, authorize, parse_channel
+from .direct import DirectWriter, SharedFrame
 from .fanout import ChannelHub, Delivery
-from .replay import StreamReader, TooMuchToReplay
-from .security import KeyRing, Unauthenticated
-from .settings import WebSocketSettings
-from .token_bucket import TokenBucket
-from .websocket_auth import authenticate
-from .ws_direct import DirectWriter, SharedFrame
-from .ws_frames import (
+from .frames import (
     CLOSE_BAD_FRAMES,
     CLOSE_FLOOD,
     CLOSE_SLOW_CONSUMER,
@@ -52,7 +51,9 @@ from .ws_frames import (
     Unsubscribe,
     Unsubscribed,
 )
-from .ws_outbox import Outbox
+from .outbox import Outbox
+from .replay import StreamReader, TooMuchToReplay
+from .token_bucket import TokenBucket
 
 log = get_logger(__name__)
 

@@ -46,8 +46,8 @@ from pulse_runtime.access_tokens import AccessClaims
 from pulse_runtime.auth_client import AuthClient, AuthRefused, AuthUnavailable
 from pulse_runtime.web import current_traceparent
 
-from .errors import ApiError, refusals
-from .settings import GatewaySettings
+from pulse_gateway.edge.errors import ApiError, refusals
+from pulse_gateway.settings import GatewaySettings
 
 REFRESH_COOKIE = "pulse_refresh"
 _COOKIE_PATH = "/api/v1/auth"

@@ -14,8 +14,9 @@ from litestar.exceptions import WebSocketDisconnect
 from pulse_contracts import decode_untrusted
 from pulse_runtime.access_tokens import AccessClaims
 
-from .security import KeyRing, Unauthenticated, bearer_token
-from .ws_frames import CLOSE_UNAUTHENTICATED, Auth
+from pulse_gateway.identity.keyring import KeyRing, Unauthenticated, bearer_token
+
+from .frames import CLOSE_UNAUTHENTICATED, Auth
 
 AUTH_TIMEOUT_S = 5.0
 

@@ -1,4 +1,4 @@
-"""Who is asking: access tokens verified locally, roles declared on every route.
+"""Who is asking: access tokens verified locally, with auth's keys and revocations.
 
 The gateway never asks auth to check a token: it holds auth's public keys (``rpc.auth.keys``,
 then ``auth.keys``) and its revocations (``rpc.auth.revocations``, then ``auth.revocations``).
@@ -10,13 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import Any, Literal
 
 import msgspec
-from litestar.connection import ASGIConnection
-from litestar.enums import ScopeType
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
-from litestar.handlers.base import BaseRouteHandler
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -31,12 +26,9 @@ from pulse_contracts.accounts import (
 from pulse_runtime.access_tokens import AccessClaims, InvalidToken, TokenVerifier
 from pulse_runtime.auth_client import AuthClient, AuthRefused, AuthUnavailable
 from pulse_runtime.logging import get_logger
-from pulse_runtime.web import access_of
 
 log = get_logger(__name__)
 
-Access = Literal["public", "user", "admin"]
-ACCESS_LEVELS: frozenset[str] = frozenset({"public", "user", "admin"})
 _KEY_REFRESH_MIN_INTERVAL_S = 5.0
 _RESYNC_INTERVAL_S = 30.0
 
@@ -157,31 +149,3 @@ def bearer_token(authorization: str | None) -> str | None:
         return None
     scheme, _, token = authorization.partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
-
-
-async def require_access(
-    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
-) -> None:
-    """The app-wide guard: the route's declared ``access`` decides, and nothing else."""
-    access = access_of(handler)
-    if access == "public" or connection.scope["type"] == ScopeType.WEBSOCKET:
-        return  # WebSocket handlers authenticate in-band (the first message or the handshake)
-    keyring: KeyRing = connection.app.state.keyring
-    token = bearer_token(connection.headers.get("authorization"))
-    if token is None:
-        raise NotAuthorizedException(
-            "authentication required: send Authorization: Bearer <access token>",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    try:
-        claims = await keyring.verify(token)
-    except Unauthenticated as exc:
-        raise NotAuthorizedException(
-            f"invalid access token ({exc.code})",
-            headers={
-                "WWW-Authenticate": f'Bearer error="invalid_token", error_description="{exc.code}"'
-            },
-        ) from None
-    connection.scope["user"] = claims
-    if access == "admin" and claims.role != "admin":
-        raise PermissionDeniedException("this needs the admin role")

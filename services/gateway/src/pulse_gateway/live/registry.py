@@ -1,4 +1,4 @@
-"""``/ws``: the multiplexed live socket, and the one sweep that keeps every socket honest.
+"""Every open ``/ws`` socket, and the one sweep that keeps every socket honest.
 
 A single task per gateway, not one per socket, checks once a second for lapsed tokens
 (4401), silent clients (4409) and heartbeats due: with ten thousand sockets that is one
@@ -13,18 +13,17 @@ import time
 from collections.abc import Callable
 from typing import Any, cast
 
-from litestar import WebSocket, websocket
-from litestar.di import NamedDependency
+from litestar import WebSocket
 from pulse_runtime.logging import get_logger
 
+from pulse_gateway.identity.keyring import KeyRing
+from pulse_gateway.settings import WebSocketSettings
+
+from .authentication import lapsed
+from .client import FrameCounts, SocketClient
+from .direct import SharedFrame
 from .fanout import ChannelHub
-from .replay import StreamReader
-from .security import KeyRing
-from .settings import WebSocketSettings
-from .websocket_auth import lapsed
-from .ws_client import FrameCounts, SocketClient
-from .ws_direct import SharedFrame
-from .ws_frames import (
+from .frames import (
     CLOSE_HEARTBEAT_MISSED,
     CLOSE_SHUTTING_DOWN,
     CLOSE_UNAUTHENTICATED,
@@ -32,6 +31,7 @@ from .ws_frames import (
     FrameCodec,
     Ping,
 )
+from .replay import StreamReader
 
 log = get_logger(__name__)
 
@@ -121,13 +121,3 @@ class SocketRegistry:
                 elif now - client.last_ping >= heartbeat:
                     client.last_ping = now
                     client.send_shared(self._ping)
-
-
-@websocket("/ws", opt={"access": "user"})
-async def live_socket(
-    socket: WebSocket[Any, Any, Any], sockets: NamedDependency[SocketRegistry]
-) -> None:
-    """The multiplexed live socket (docs/websocket.md): authenticate with the first frame
-    ``{"type": "auth", "token": "..."}`` (or ``Authorization: Bearer`` on the handshake), then
-    subscribe to channels. JSON text frames; binary msgpack with ``pulse.msgpack.v1``."""
-    await sockets.serve(socket)

@@ -12,7 +12,7 @@ from typing import Annotated, cast
 import msgspec
 from pulse_contracts import decode_untrusted
 
-from .schemas import MetricPointOut
+from pulse_gateway.metrics.schemas import MetricPointOut
 
 MSGPACK_SUBPROTOCOL = "pulse.msgpack.v1"
 

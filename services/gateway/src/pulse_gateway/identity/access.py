@@ -1,0 +1,44 @@
+"""Who may call a route: every route declares its access level, and one guard enforces it."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from pulse_runtime.web import access_of
+
+from .keyring import KeyRing, Unauthenticated, bearer_token
+
+Access = Literal["public", "user", "admin"]
+ACCESS_LEVELS: frozenset[str] = frozenset({"public", "user", "admin"})
+
+
+async def require_access(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """The app-wide guard: the route's declared ``access`` decides, and nothing else."""
+    access = access_of(handler)
+    if access == "public" or connection.scope["type"] == ScopeType.WEBSOCKET:
+        return  # WebSocket handlers authenticate in-band (the first message or the handshake)
+    keyring: KeyRing = connection.app.state.keyring
+    token = bearer_token(connection.headers.get("authorization"))
+    if token is None:
+        raise NotAuthorizedException(
+            "authentication required: send Authorization: Bearer <access token>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    try:
+        claims = await keyring.verify(token)
+    except Unauthenticated as exc:
+        raise NotAuthorizedException(
+            f"invalid access token ({exc.code})",
+            headers={
+                "WWW-Authenticate": f'Bearer error="invalid_token", error_description="{exc.code}"'
+            },
+        ) from None
+    connection.scope["user"] = claims
+    if access == "admin" and claims.role != "admin":
+        raise PermissionDeniedException("this needs the admin role")
