@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import time
+import weakref
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import pytest
 from pulse_dev.embedded import free_port
-from pulse_runtime.client_guard import OpenConnections
+from pulse_runtime.client_guard import OpenConnections, _ResumeAwareFlow
 from pulse_runtime.http_server import HttpServer
 from pulse_runtime.settings import ClientLimits
 
@@ -193,3 +195,32 @@ async def test_a_cap_per_address_admits_again_as_connections_close() -> None:
             writer.close()
         server.close()
         await server.wait_closed()
+
+
+def test_flow_control_does_not_keep_its_protocol_alive() -> None:
+    """An upgraded connection's h11 protocol must die with its last reference, not at the
+    next full garbage collection (each one held about 3 KB per WebSocket)."""
+
+    class Protocol:
+        resumed = 0
+
+        def reading_resumed(self) -> None:
+            self.resumed += 1
+
+    protocol = Protocol()
+    flow = _ResumeAwareFlow(cast(Any, None), protocol.reading_resumed)
+    flow.read_paused = True
+    flow._transport = cast(Any, type("T", (), {"resume_reading": lambda self: None})())
+    flow.resume_reading()
+    assert protocol.resumed == 1  # it still tells the protocol while the protocol lives
+    alive = weakref.ref(protocol)
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        del protocol
+        assert alive() is None
+        flow.read_paused = True
+        flow.resume_reading()  # after the protocol is gone: nothing to tell, no error
+    finally:
+        if collecting:
+            gc.enable()

@@ -18,6 +18,7 @@ import uvicorn
 
 from .client_guard import GuardedH11Protocol, OpenConnections
 from .settings import ClientLimits
+from .websocket_protocol import LeanWebSocketProtocol
 
 
 class _Server(uvicorn.Server):
@@ -56,6 +57,7 @@ class HttpServer:
                         connections=OpenConnections(limits.max_connections_per_client),
                     ),
                 ),
+                ws=LeanWebSocketProtocol,  # uvicorn's sans-I/O one, holding less per socket
                 ws_max_size=ws_max_size,  # a bigger frame closes the socket with 1009
                 ws_ping_interval=ws_ping_interval,
                 ws_ping_timeout=20,

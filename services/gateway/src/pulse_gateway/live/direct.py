@@ -38,11 +38,19 @@ def expose_websocket_protocol(app: ASGIApp) -> ASGIApp:
     async def exposing(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "websocket":
             owner = getattr(send, "__self__", None)
-            if type(owner).__module__ in (_UVICORN_SANSIO, _UVICORN_LEGACY):
+            if _uvicorn_protocol(owner) is not None:
                 scope[_PROTOCOL_KEY] = owner
         await app(scope, receive, send)
 
     return exposing
+
+
+def _uvicorn_protocol(owner: object) -> str | None:
+    """The module of the uvicorn protocol ``owner`` is (or extends), if it is one."""
+    for cls in type(owner).__mro__:
+        if cls.__module__ in (_UVICORN_SANSIO, _UVICORN_LEGACY):
+            return cls.__module__
+    return None
 
 
 class DirectWriter:
@@ -51,7 +59,8 @@ class DirectWriter:
     def __init__(self, protocol: Any) -> None:
         self._protocol = protocol
         # The websockets state machine: its state says whether the socket is still open.
-        self._machine = protocol.conn if type(protocol).__module__ == _UVICORN_SANSIO else protocol
+        sansio = _uvicorn_protocol(protocol) == _UVICORN_SANSIO
+        self._machine = protocol.conn if sansio else protocol
 
     @classmethod
     def for_scope(cls, scope: Mapping[str, object]) -> DirectWriter | None:
