@@ -3,8 +3,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from pulse_gateway.edge.errors import ApiError
 from pulse_gateway.metrics.parameters import metric_name, parse_time
+from pulse_runtime.web import ApiError
 
 
 def test_times_need_a_timezone_and_are_normalised_to_utc() -> None:

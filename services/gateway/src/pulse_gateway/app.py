@@ -6,35 +6,17 @@ more line in :func:`create_app` and touches no other domain.
 
 from __future__ import annotations
 
-from litestar import Litestar, Router
+from litestar import Litestar
 from litestar.config.cors import CORSConfig
-from litestar.datastructures import State
-from litestar.di import Provide
-from litestar.exceptions import HTTPException, ValidationException
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ASGIApp
 from pulse_runtime.auth_client import AuthClient
 from pulse_runtime.health import ReadinessCheck
-from pulse_runtime.web import (
-    UntrustedBodyRequest,
-    document_access,
-    trace_requests,
-    undeclared_routes,
-)
+from pulse_runtime.web import PROBE_PATHS, ServiceDocument, service_app, trace_requests
 
-from pulse_gateway import accounts, edge, live, metrics
+from pulse_gateway import accounts, live, metrics
 from pulse_gateway.edge.dashboard import dashboard_routes
-from pulse_gateway.edge.errors import (
-    ApiError,
-    api_error_handler,
-    http_error_handler,
-    internal_error_handler,
-    refusals,
-    validation_error_handler,
-)
 from pulse_gateway.edge.headers import security_headers
-from pulse_gateway.identity.access import ACCESS_LEVELS, require_access
+from pulse_gateway.identity.access import ROUTE_ACCESS
 from pulse_gateway.identity.keyring import KeyRing
 from pulse_gateway.live.fanout import ChannelHub
 from pulse_gateway.live.registry import SocketRegistry
@@ -43,15 +25,8 @@ from pulse_gateway.metrics.history import HistoryClient
 from .documents import describe_frames
 from .settings import GatewaySettings
 
-_QUIET_PATHS = ("/healthz", "/readyz", "/metrics")  # probes and scrapes: no request line
-GUARD_REFUSALS = {"public": refusals(), "user": refusals(401), "admin": refusals(401, 403)}
-"""What :func:`require_access` answers, by a route's access level (documented on each)."""
-BEARER = SecurityScheme(
-    type="http",
-    scheme="bearer",
-    bearer_format="JWT",
-    description="An access token from `POST /api/v1/auth/login` (or refresh)",
-)
+_QUIET_PATHS = (*PROBE_PATHS, "/metrics")  # probes and scrapes: no request line
+DOCUMENT = ServiceDocument(title="Pulse gateway", version="1.0.0", access="user")
 
 
 def create_app(
@@ -64,59 +39,32 @@ def create_app(
     auth: AuthClient,
     readiness: ReadinessCheck,
 ) -> Litestar:
-    """Every route, dependency, guard and error handler, registered in one place."""
-
-    def provide(value: object) -> Provide:
-        return Provide(lambda: value, use_cache=True, sync_to_thread=False)
-
-    app = Litestar(
-        route_handlers=[
+    """Every domain's routes and the gateway's dependencies, on Pulse's shared app defaults
+    (error handlers, probes, the access guard: :func:`pulse_runtime.web.service_app`)."""
+    app = service_app(
+        routes=[
             *metrics.ROUTES,
             *live.ROUTES,
             *accounts.ROUTES,
-            *edge.ROUTES,
             dashboard_routes(settings.dashboard_dir),
         ],
         dependencies={
-            "history": provide(history),
-            "hub": provide(hub),
-            "sockets": provide(sockets),
-            "keyring": provide(keyring),
-            "auth": provide(auth),
-            "settings": provide(settings),
-            "readiness": provide(readiness),
+            "history": history,
+            "hub": hub,
+            "sockets": sockets,
+            "keyring": keyring,
+            "auth": auth,
+            "settings": settings,
         },
-        guards=[require_access],
-        # A body msgspec cannot take apart (too deep, not UTF-8) is a 400, not a 500.
-        request_class=UntrustedBodyRequest,
-        state=State({"keyring": keyring}),
-        exception_handlers={
-            ApiError: api_error_handler,
-            ValidationException: validation_error_handler,
-            HTTPException: http_error_handler,
-            Exception: internal_error_handler,
-        },
-        cors_config=CORSConfig(allow_origins=settings.cors_origins, allow_credentials=True)
+        readiness=readiness,
+        access=ROUTE_ACCESS,
+        document=DOCUMENT,
+        max_body_bytes=settings.max_body_bytes,
+        state={"keyring": keyring},
+        cors=CORSConfig(allow_origins=settings.cors_origins, allow_credentials=True)
         if settings.cors_origins
         else None,
-        request_max_body_size=settings.max_body_bytes,
-        openapi_config=OpenAPIConfig(
-            title="Pulse gateway",
-            version="1.0.0",
-            path="/schema",
-            openapi_router=Router(
-                path="/schema",
-                route_handlers=[],
-                opt={"access": "user"},
-                include_in_schema=False,  # the document does not describe itself
-            ),
-            components=Components(security_schemes={"bearer": BEARER}),
-        ),
-        logging_config=None,
     )
-    if missing := undeclared_routes(app, ACCESS_LEVELS):
-        raise RuntimeError(f"routes without a declared access level: {', '.join(missing)}")
-    document_access(app, GUARD_REFUSALS, [{"bearer": []}])
     describe_frames(app)  # the /ws frames, which Litestar does not describe
     return app
 

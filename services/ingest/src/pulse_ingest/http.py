@@ -17,30 +17,31 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, get_args
 
-import msgspec
-from litestar import Litestar, Request, Response, Router, get, post
+from litestar import Litestar, Request, get, post
 from litestar.connection import ASGIConnection
-from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
-from litestar.exceptions import HTTPException
+from litestar.di import NamedDependency
 from litestar.handlers.base import BaseRouteHandler
-from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import JsonRenderPlugin
-from litestar.openapi.spec import Components, Operation, SecurityScheme
+from litestar.openapi.spec import Operation, SecurityScheme
 from litestar.types import ASGIApp
 from pulse_contracts import MSGPACK, IngestAck, subjects
 from pulse_contracts.accounts import ApiKeyIdentity, VerifyApiKey
 from pulse_contracts.accounts import Scope as KeyScope
+from pulse_runtime import web
 from pulse_runtime.auth_client import AuthClient, AuthRefused, AuthUnavailable
-from pulse_runtime.health import ReadinessCheck, readiness_report
+from pulse_runtime.health import ReadinessCheck
 from pulse_runtime.logging import get_logger
 from pulse_runtime.tracing import TRACEPARENT, traceparent_from
 from pulse_runtime.web import (
+    PROBE_PATHS,
+    ApiError,
+    Refusals,
+    RouteAccess,
+    ServiceDocument,
     access_of,
     current_traceparent,
-    document_access,
+    service_app,
     trace_requests,
-    undeclared_routes,
 )
 
 from .documents import TITLE, VERSION, producer_payload_schema
@@ -52,19 +53,23 @@ log = get_logger(__name__)
 IngestMetrics = Callable[[bytes, str | None, str], Awaitable[int]]
 
 
-class ErrorBody(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    code: str
-    message: str
+class ErrorBody(web.ErrorBody, frozen=True, kw_only=True, omit_defaults=True):
+    """Pulse's error body, and for ``invalid_metrics`` the bad points."""
+
     errors: list[ItemError] | None = None
     """For ``invalid_metrics``: each bad point's index, field and reason (up to 100)."""
 
 
-class Refused(Exception):
+_REFUSAL_HEADERS = {401: {"WWW-Authenticate": "Bearer"}, 503: {"Retry-After": "1"}}
+
+
+class Refused(ApiError):
+    """Ingest's refusals: a 401 says how to authenticate, a 503 when to try again."""
+
     def __init__(
         self, status: int, code: str, message: str, errors: list[ItemError] | None = None
     ) -> None:
-        super().__init__(message)
-        self.status = status
+        super().__init__(status, code, message, headers=_REFUSAL_HEADERS.get(status))
         self.body = ErrorBody(code=code, message=message, errors=errors or None)
 
 
@@ -119,26 +124,20 @@ async def require_key(
 ACCESS_LEVELS: frozenset[str] = frozenset({"public", *get_args(KeyScope)})
 """What a route may declare: public, or the API key scope it needs."""
 
-REFUSALS: dict[int, str] = {
-    400: "The body is refused (`invalid_metrics`): `errors` has each bad point's index, field"
-    " and reason (up to 100); nothing of it was stored",
-    401: "No API key (`unauthorized`), or an unknown or revoked one (`invalid_api_key`);"
-    " `WWW-Authenticate: Bearer`",
-    403: "The API key lacks the route's scope (`forbidden`)",
-    413: "The body is over PULSE_INGEST_MAX_BODY_BYTES (`payload_too_large`)",
-    503: "API keys cannot be checked (`auth_unavailable`), or JetStream did not confirm storing"
-    " the points (`not_stored`: send the same body again); `Retry-After`",
-}
+refusals = Refusals(
+    {
+        400: "The body is refused (`invalid_metrics`): `errors` has each bad point's index, field"
+        " and reason (up to 100); nothing of it was stored",
+        401: "No API key (`unauthorized`), or an unknown or revoked one (`invalid_api_key`);"
+        " `WWW-Authenticate: Bearer`",
+        403: "The API key lacks the route's scope (`forbidden`)",
+        413: "The body is over PULSE_INGEST_MAX_BODY_BYTES (`payload_too_large`)",
+        503: "API keys cannot be checked (`auth_unavailable`), or JetStream did not confirm storing"
+        " the points (`not_stored`: send the same body again); `Retry-After`",
+    },
+    body=ErrorBody,
+)
 """Every error status ingest answers with: the OpenAPI document is built from this table."""
-
-
-def refusals(*statuses: int) -> dict[int, ResponseSpec]:
-    return {
-        status: ResponseSpec(
-            data_container=ErrorBody, description=REFUSALS[status], generate_examples=False
-        )
-        for status in statuses
-    }
 
 
 GUARD_REFUSALS = {
@@ -163,6 +162,24 @@ async def require_access(
         return
     keys: ApiKeyCache = connection.app.state["api_keys"]  # `.keys` is Mapping.keys
     await require_key(connection, keys, access or "undeclared")
+
+
+ROUTE_ACCESS = RouteAccess(
+    guard=require_access,
+    levels=ACCESS_LEVELS,
+    refusals=GUARD_REFUSALS,
+    scheme_name="apiKey",
+    scheme=API_KEY,
+)
+DOCUMENT = ServiceDocument(
+    title=f"{TITLE} (HTTP)",
+    version=VERSION,
+    description="Producers that do not speak NATS post metric points here. The NATS"
+    " subjects are described by the AsyncAPI document at `GET /asyncapi.json`.",
+    # Public, as GET /asyncapi.json is (see there); JSON only: no page loading scripts.
+    access="public",
+    render_plugins=[JsonRenderPlugin()],
+)
 
 
 @dataclass
@@ -208,17 +225,6 @@ async def post_metrics(
     return IngestAck(accepted=accepted)
 
 
-@get("/healthz", include_in_schema=False, opt={"access": "public"})
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
-
-
-@get("/readyz", include_in_schema=False, opt={"access": "public"})
-async def readyz(readiness: NamedDependency[ReadinessCheck]) -> Response[dict[str, object]]:
-    status, body = readiness_report(await readiness())
-    return Response(body, status_code=status)
-
-
 def asyncapi_route(document: dict[str, Any]) -> Any:
     """``GET /asyncapi.json``: the AsyncAPI document of ingest's NATS subjects.
 
@@ -240,36 +246,7 @@ def asyncapi_route(document: dict[str, Any]) -> Any:
     return asyncapi
 
 
-_REFUSAL_HEADERS = {401: {"WWW-Authenticate": "Bearer"}, 503: {"Retry-After": "1"}}
-
-
-def _refused(_: Request[Any, Any, Any], exc: Refused) -> Response[ErrorBody]:
-    return Response(exc.body, status_code=exc.status, headers=_REFUSAL_HEADERS.get(exc.status))
-
-
-def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
-    codes = {
-        400: "bad_request",
-        404: "not_found",
-        405: "method_not_allowed",
-        413: "payload_too_large",
-    }
-    return Response(
-        ErrorBody(code=codes.get(exc.status_code, "error"), message=exc.detail),
-        status_code=exc.status_code,
-        headers=exc.headers,  # a 405's Allow
-    )
-
-
-def _internal_error(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
-    log.error("unhandled error", exc_info=exc)
-    return Response(
-        ErrorBody(code="internal_error", message="something went wrong; it has been logged"),
-        status_code=500,
-    )
-
-
-ROUTES = [post_metrics, healthz, readyz]
+ROUTES = [post_metrics]
 
 
 def create_http_app(
@@ -280,41 +257,15 @@ def create_http_app(
     max_body_bytes: int,
     asyncapi: dict[str, Any],
 ) -> Litestar:
-    def provide(value: object) -> Provide:
-        return Provide(lambda: value, use_cache=True, sync_to_thread=False)
-
-    app = Litestar(
-        route_handlers=[*ROUTES, asyncapi_route(asyncapi)],
-        dependencies={
-            "ingest": provide(ingest),
-            "readiness": provide(readiness),
-        },
-        guards=[require_access],
-        state=State({"api_keys": keys}),
-        exception_handlers={
-            Refused: _refused,
-            HTTPException: _http_error,
-            Exception: _internal_error,
-        },
-        request_max_body_size=max_body_bytes,
-        logging_config=None,
-        # Public, as GET /asyncapi.json is (see there); JSON only: no page loading scripts.
-        openapi_config=OpenAPIConfig(
-            title=f"{TITLE} (HTTP)",
-            version=VERSION,
-            description="Producers that do not speak NATS post metric points here. The NATS"
-            " subjects are described by the AsyncAPI document at `GET /asyncapi.json`.",
-            render_plugins=[JsonRenderPlugin()],
-            openapi_router=Router(
-                path="/schema", route_handlers=[], opt={"access": "public"}, include_in_schema=False
-            ),
-            components=Components(security_schemes={"apiKey": API_KEY}),
-        ),
+    return service_app(
+        routes=[*ROUTES, asyncapi_route(asyncapi)],
+        dependencies={"ingest": ingest},
+        readiness=readiness,
+        access=ROUTE_ACCESS,
+        document=DOCUMENT,
+        max_body_bytes=max_body_bytes,
+        state={"api_keys": keys},
     )
-    if missing := undeclared_routes(app, ACCESS_LEVELS):
-        raise RuntimeError(f"routes without a declared access level: {', '.join(missing)}")
-    document_access(app, GUARD_REFUSALS, [{"apiKey": []}])
-    return app
 
 
 def describing_app() -> Litestar:
@@ -333,7 +284,7 @@ def describing_app() -> Litestar:
 def served(app: Litestar) -> ASGIApp:
     """The app as the server runs it: tracing wraps it whole, since a Litestar middleware never
     sees an answer no route gave (404, 405)."""
-    return trace_requests("pulse_ingest.access", ("/healthz", "/readyz"))(app)
+    return trace_requests("pulse_ingest.access", PROBE_PATHS)(app)
 
 
 __all__ = ["ApiKeyCache", "create_http_app", "served"]

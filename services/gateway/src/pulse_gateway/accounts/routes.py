@@ -6,7 +6,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any, NoReturn, TypeVar
 
-import msgspec
 from litestar import Request, Response, delete, get, patch, post
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
@@ -17,37 +16,43 @@ from pulse_contracts.accounts import (
     ApiKey,
     ApiKeyCreated,
     ApiKeyList,
-    ApiKeyName,
     ApiKeyReply,
     AuthReply,
     AuthRequest,
     CreateApiKey,
     CreateUser,
     Done,
-    Email,
     ListApiKeys,
     ListUsers,
     LoginRequest,
     LogoutRequest,
-    NewPassword,
     RefreshRequest,
     ResetPassword,
     RevokeApiKey,
-    Role,
-    Scope,
     TokenPair,
     UpdateUser,
     User,
     UserList,
     UserReply,
 )
-from pulse_contracts.text import STORABLE
 from pulse_runtime.access_tokens import AccessClaims
 from pulse_runtime.auth_client import AuthClient, AuthRefused, AuthUnavailable
-from pulse_runtime.web import current_traceparent
+from pulse_runtime.web import ApiError, current_traceparent
 
-from pulse_gateway.edge.errors import ApiError, refusals
+from pulse_gateway.edge.refusals import refusals
 from pulse_gateway.settings import GatewaySettings
+
+from .schemas import (
+    CreatedApiKey,
+    LoginBody,
+    Me,
+    NewApiKey,
+    NewUser,
+    PasswordReset,
+    RefreshBody,
+    TokenResponse,
+    UserChange,
+)
 
 REFRESH_COOKIE = "pulse_refresh"
 _COOKIE_PATH = "/api/v1/auth"
@@ -62,57 +67,6 @@ _STATUS = {
     "not_found": 404,
     "bad_request": 400,
 }
-
-
-class LoginBody(msgspec.Struct, frozen=True, kw_only=True):
-    email: Annotated[str, msgspec.Meta(max_length=254), STORABLE]
-    password: Annotated[str, msgspec.Meta(max_length=1024)]
-
-
-class RefreshBody(msgspec.Struct, frozen=True, kw_only=True):
-    """Browsers send nothing: their refresh token is the HttpOnly cookie."""
-
-    refresh_token: str | None = None
-
-
-class TokenResponse(msgspec.Struct, frozen=True, kw_only=True):
-    access_token: str
-    expires_in: int
-    refresh_token: str
-    token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a secret
-
-
-class Me(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
-    email: str
-    role: str
-
-
-class NewUser(msgspec.Struct, frozen=True, kw_only=True):
-    email: Email
-    password: NewPassword
-    role: Role = "user"
-
-
-class UserChange(msgspec.Struct, frozen=True, kw_only=True):
-    role: Role | None = None
-    disabled: bool | None = None
-
-
-class PasswordReset(msgspec.Struct, frozen=True, kw_only=True):
-    password: NewPassword
-
-
-class NewApiKey(msgspec.Struct, frozen=True, kw_only=True):
-    name: ApiKeyName
-    scopes: Annotated[list[Scope], msgspec.Meta(min_length=1)]
-
-
-class CreatedApiKey(msgspec.Struct, frozen=True, kw_only=True):
-    """``secret`` is shown this once; Pulse keeps only its hash."""
-
-    api_key: ApiKey
-    secret: str
 
 
 async def relay(

@@ -1,5 +1,4 @@
-"""The HTTP edge: error bodies, security headers, health probes, the dashboard's files."""
-
-from .health import ROUTES
-
-__all__ = ["ROUTES"]
+"""The gateway's own part of the HTTP edge: its refusal table, the security headers its
+dashboard needs, and the dashboard's static files. What every Pulse HTTP service shares (the
+error body and handlers, ``/healthz`` and ``/readyz``, the app defaults) is
+:mod:`pulse_runtime.web`."""

@@ -8,12 +8,23 @@ from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from pulse_runtime.web import access_of
+from litestar.openapi.spec import SecurityScheme
+from pulse_runtime.web import RouteAccess, access_of
+
+from pulse_gateway.edge.refusals import refusals
 
 from .keyring import KeyRing, Unauthenticated, bearer_token
 
 Access = Literal["public", "user", "admin"]
 ACCESS_LEVELS: frozenset[str] = frozenset({"public", "user", "admin"})
+GUARD_REFUSALS = {"public": refusals(), "user": refusals(401), "admin": refusals(401, 403)}
+"""What :func:`require_access` answers, by a route's access level (documented on each)."""
+BEARER = SecurityScheme(
+    type="http",
+    scheme="bearer",
+    bearer_format="JWT",
+    description="An access token from `POST /api/v1/auth/login` (or refresh)",
+)
 
 
 async def require_access(
@@ -42,3 +53,13 @@ async def require_access(
     connection.scope["user"] = claims
     if access == "admin" and claims.role != "admin":
         raise PermissionDeniedException("this needs the admin role")
+
+
+ROUTE_ACCESS = RouteAccess(
+    guard=require_access,
+    levels=ACCESS_LEVELS,
+    refusals=GUARD_REFUSALS,
+    scheme_name="bearer",
+    scheme=BEARER,
+)
+"""The gateway's access rules, as :func:`pulse_runtime.web.service_app` applies them."""

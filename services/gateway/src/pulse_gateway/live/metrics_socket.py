@@ -7,8 +7,8 @@ from typing import Any
 
 from litestar import WebSocket, websocket
 from litestar.di import NamedDependency
+from pulse_runtime.web import ApiError
 
-from pulse_gateway.edge.errors import ApiError
 from pulse_gateway.identity.keyring import KeyRing
 from pulse_gateway.metrics.parameters import metric_name, series_token
 from pulse_gateway.settings import GatewaySettings

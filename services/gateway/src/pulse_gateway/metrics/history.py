@@ -22,8 +22,7 @@ from pulse_contracts import (
 )
 from pulse_runtime.replies import IncompleteReply, ask
 from pulse_runtime.tracing import TRACEPARENT
-
-from pulse_gateway.edge.errors import ApiError
+from pulse_runtime.web import ApiError
 
 _CLIENT_ERRORS = {"too_many_points", "invalid_range", "bad_request", "invalid_max_points"}
 

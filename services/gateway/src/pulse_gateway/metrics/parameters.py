@@ -6,8 +6,7 @@ import re
 from datetime import UTC, datetime
 
 from pulse_contracts import SERIES_TOKEN_PATTERN
-
-from pulse_gateway.edge.errors import invalid_parameter, missing_parameter
+from pulse_runtime.web import invalid_parameter, missing_parameter
 
 _SERIES_TOKEN = re.compile(SERIES_TOKEN_PATTERN)
 MAX_POINTS_LIMIT = 2**31 - 1

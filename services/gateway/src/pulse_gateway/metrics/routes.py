@@ -9,9 +9,9 @@ from litestar import get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from pulse_contracts import SERIES_TOKEN_PATTERN
-from pulse_runtime.web import current_traceparent
+from pulse_runtime.web import current_traceparent, invalid_parameter, missing_parameter
 
-from pulse_gateway.edge.errors import invalid_parameter, missing_parameter, refusals
+from pulse_gateway.edge.refusals import refusals
 
 from .history import HistoryClient
 from .parameters import MAX_POINTS_LIMIT, metric_name, parse_time, series_token

@@ -1,57 +1,48 @@
-"""Every error the gateway returns is JSON with a stable ``code``."""
+"""Every error a Pulse HTTP service answers is JSON with a stable ``code``: one body, one set
+of handlers, and the OpenAPI responses that document them.
+
+A route refuses with :class:`ApiError` (its own code); Litestar's own refusals (404, 405, 413,
+a malformed body), a parameter that breaks its rules and a bug (500, logged, never a
+traceback) get the same body from :data:`ERROR_HANDLERS`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import ResponseSpec
+from litestar.types import ExceptionHandlersMap
 from pulse_contracts import SERIES_TOKEN_PATTERN
 from pulse_contracts.accounts import EMAIL_PATTERN
 from pulse_contracts.text import STORABLE_TEXT_PATTERN
+
 from pulse_runtime.logging import get_logger
 
 log = get_logger(__name__)
 
 
 class ErrorBody(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """The body of every error answer: a stable ``code`` for programs, a ``message`` for
+    people, and the ``parameter`` at fault when there is one.
+
+    A service whose refusals say more extends it (ingest's lists a refused batch's bad
+    points) under the same name, and documents that with :class:`Refusals`' ``body``.
+    """
+
     code: str
     message: str
     parameter: str | None = None
-
-
-REFUSALS: dict[int, str] = {
-    400: "A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`,"
-    " `bad_request`, …); `parameter` names it",
-    401: "No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused"
-    " ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`)",
-    403: "The route needs the admin role (`forbidden`)",
-    404: "No such user or API key (`not_found`)",
-    409: "A conflict: `email_taken`, or `cannot_change_self` (an admin disabling or demoting"
-    " themselves)",
-    413: "The body is over the limit (`payload_too_large`)",
-    429: "Too many failed logins (`too_many_attempts`): wait `Retry-After` seconds",
-    503: "A service behind the gateway is not answering (`auth_unavailable`,"
-    " `history_unavailable`): retry later",
-    504: "History took too long to answer (`history_timeout`)",
-}
-"""Every error status the gateway answers with, and when: the OpenAPI document is built from
-this table (:func:`refusals`), so each operation declares its refusals with their real body."""
-
-
-def refusals(*statuses: int) -> dict[int, ResponseSpec]:
-    """The ``responses=`` of a route that may answer these error statuses, each an ErrorBody."""
-    return {
-        status: ResponseSpec(
-            data_container=ErrorBody, description=REFUSALS[status], generate_examples=False
-        )
-        for status in statuses
-    }
+    """The query parameter or body field at fault (``invalid_parameter``, ...)."""
 
 
 class ApiError(Exception):
+    """A refusal a route raises: answered as its ``body`` with ``status`` and ``headers``
+    (a subclass may set a richer body, an :class:`ErrorBody` subclass)."""
+
     def __init__(
         self,
         status: int,
@@ -59,12 +50,12 @@ class ApiError(Exception):
         message: str,
         *,
         parameter: str | None = None,
-        headers: dict[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.body = ErrorBody(code=code, message=message, parameter=parameter)
-        self.headers = headers
+        self.headers = dict(headers) if headers else None
 
 
 def invalid_parameter(parameter: str, message: str) -> ApiError:
@@ -77,7 +68,30 @@ def missing_parameter(parameter: str) -> ApiError:
     )
 
 
-_CODES = {
+class Refusals:
+    """A service's error statuses and when it answers each, as its OpenAPI document says them:
+    ``refusals(400, 503)`` is the ``responses=`` of a route that may answer those, each a
+    ``body`` (:class:`ErrorBody`, or the service's extension of it) with the status's
+    description."""
+
+    def __init__(
+        self, descriptions: Mapping[int, str], *, body: type[ErrorBody] = ErrorBody
+    ) -> None:
+        self.descriptions = dict(descriptions)
+        self.body = body
+
+    def __call__(self, *statuses: int) -> dict[int, ResponseSpec]:
+        return {
+            status: ResponseSpec(
+                data_container=self.body,
+                description=self.descriptions[status],
+                generate_examples=False,
+            )
+            for status in statuses
+        }
+
+
+CODES = {
     400: "bad_request",
     401: "unauthorized",
     403: "forbidden",
@@ -88,6 +102,7 @@ _CODES = {
     500: "internal_error",
     503: "unavailable",
 }
+"""The ``code`` of a refusal Litestar raised (no route chose one), by status; else ``error``."""
 
 
 def api_error_handler(_: Request[Any, Any, Any], exc: ApiError) -> Response[ErrorBody]:
@@ -115,6 +130,8 @@ def _public_name(request: Request[Any, Any, Any], key: str) -> str:
 def validation_error_handler(
     request: Request[Any, Any, Any], exc: ValidationException
 ) -> Response[ErrorBody]:
+    """A parameter or body field that breaks its rules: ``invalid_parameter`` naming it; the
+    body as a whole (absent, or of the wrong type): ``bad_request``."""
     extra = exc.extra if isinstance(exc.extra, list) else []
     first = extra[0] if extra and isinstance(extra[0], dict) else {}
     key = first.get("key")
@@ -143,9 +160,9 @@ def validation_error_handler(
 
 def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
     return Response(
-        ErrorBody(code=_CODES.get(exc.status_code, "error"), message=exc.detail),
+        ErrorBody(code=CODES.get(exc.status_code, "error"), message=exc.detail),
         status_code=exc.status_code,
-        headers=exc.headers,
+        headers=exc.headers,  # a 405's Allow, a 401's WWW-Authenticate
     )
 
 
@@ -156,3 +173,12 @@ def internal_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Respons
         ErrorBody(code="internal_error", message="something went wrong; it has been logged"),
         status_code=500,
     )
+
+
+ERROR_HANDLERS: ExceptionHandlersMap = {
+    ApiError: api_error_handler,
+    ValidationException: validation_error_handler,
+    HTTPException: http_error_handler,
+    Exception: internal_error_handler,
+}
+"""The ``exception_handlers`` of every Pulse HTTP app (:func:`~.app.service_app`)."""

@@ -1,0 +1,78 @@
+"""Each HTTP request's trace context, and one canonical log line per request.
+
+The request's ``traceparent`` (else a new one) is bound for every log line the request causes
+and answered in the ``traceparent`` header, so a client, the access log and every NATS hop
+behind the request share one trace id.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
+
+import structlog
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from pulse_runtime.client_guard import CUT_OFF
+from pulse_runtime.logging import get_logger
+from pulse_runtime.tracing import TRACEPARENT, trace_id_of, traceparent_from
+
+current_traceparent: ContextVar[str] = ContextVar("current_traceparent")
+"""The ``traceparent`` of the request being handled (set by :func:`trace_requests`)."""
+
+
+def trace_requests(logger: str, quiet_paths: Iterable[str]) -> Callable[[ASGIApp], ASGIApp]:
+    """Middleware: the request's trace id (its ``traceparent``, else a new one) is bound for
+    every log line it causes and answered in the ``traceparent`` header; one ``request`` line
+    on ``logger`` per HTTP request, except for ``quiet_paths`` (probes and scrapes)."""
+    access_log = get_logger(logger)
+    quiet = frozenset(quiet_paths)
+
+    def wrap(app: ASGIApp) -> ASGIApp:
+        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] not in ("http", "websocket"):
+                await app(scope, receive, send)
+                return
+            incoming = {
+                key.decode("latin-1"): value.decode("latin-1")
+                for key, value in scope["headers"]
+                if key == TRACEPARENT.encode()
+            }
+            traceparent = traceparent_from(incoming)
+            token = current_traceparent.set(traceparent)
+            structlog.contextvars.bind_contextvars(trace_id=trace_id_of(traceparent))
+            status = 0
+            started = time.perf_counter()
+
+            async def send_with_trace(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                    message["headers"] = [
+                        *message.get("headers", []),
+                        (TRACEPARENT.encode(), traceparent.encode()),
+                    ]
+                await send(message)
+
+            http = scope["type"] == ScopeType.HTTP
+            try:
+                # A WebSocket has no response headers to add to: its send stays unwrapped (one
+                # closure less per socket, kept for the socket's whole life).
+                await app(scope, receive, send_with_trace if http else send)
+            finally:
+                if http and scope["path"] not in quiet:
+                    access_log.info(
+                        "request",
+                        method=scope.get("method"),
+                        path=scope["path"],
+                        status=scope.get(CUT_OFF, status),  # the client got 408, not the app's
+                        duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                    )
+                structlog.contextvars.unbind_contextvars("trace_id")
+                current_traceparent.reset(token)
+
+        return middleware
+
+    return wrap

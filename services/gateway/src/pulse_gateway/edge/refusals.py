@@ -1,0 +1,26 @@
+"""Every error status the gateway answers with, and when: its OpenAPI document is built from
+this table, so each operation declares its refusals with their real body (the one
+:class:`~pulse_runtime.web.ErrorBody` of Pulse's HTTP services)."""
+
+from __future__ import annotations
+
+from pulse_runtime.web import Refusals
+
+refusals = Refusals(
+    {
+        400: "A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`,"
+        " `bad_request`, …); `parameter` names it",
+        401: "No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused"
+        " ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`)",
+        403: "The route needs the admin role (`forbidden`)",
+        404: "No such user or API key (`not_found`)",
+        409: "A conflict: `email_taken`, or `cannot_change_self` (an admin disabling or demoting"
+        " themselves)",
+        413: "The body is over the limit (`payload_too_large`)",
+        429: "Too many failed logins (`too_many_attempts`): wait `Retry-After` seconds",
+        503: "A service behind the gateway is not answering (`auth_unavailable`,"
+        " `history_unavailable`): retry later",
+        504: "History took too long to answer (`history_timeout`)",
+    }
+)
+"""``refusals(400, 503)``: the ``responses=`` of a route that may answer those statuses."""
