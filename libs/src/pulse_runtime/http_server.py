@@ -48,6 +48,10 @@ class HttpServer:
                 log_config=None,
                 access_log=False,
                 lifespan="on",
+                # Said, not guessed: an outer layer may be a plain function returning the
+                # app's coroutine (no frame of its own per WebSocket), which uvicorn's guess
+                # would take for ASGI 2.
+                interface="asgi3",
                 # uvicorn calls this as it would the protocol class (config, server_state...).
                 http=cast(
                     Any,

@@ -8,7 +8,7 @@ behind the request share one trace id.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from contextvars import ContextVar
 
 import structlog
@@ -23,6 +23,15 @@ current_traceparent: ContextVar[str] = ContextVar("current_traceparent")
 """The ``traceparent`` of the request being handled (set by :func:`trace_requests`)."""
 
 
+def _traceparent_of(scope: Scope) -> str:
+    incoming = {
+        key.decode("latin-1"): value.decode("latin-1")
+        for key, value in scope["headers"]
+        if key == TRACEPARENT.encode()
+    }
+    return traceparent_from(incoming)
+
+
 def trace_requests(logger: str, quiet_paths: Iterable[str]) -> Callable[[ASGIApp], ASGIApp]:
     """Middleware: the request's trace id (its ``traceparent``, else a new one) is bound for
     every log line it causes and answered in the ``traceparent`` header; one ``request`` line
@@ -31,16 +40,8 @@ def trace_requests(logger: str, quiet_paths: Iterable[str]) -> Callable[[ASGIApp
     quiet = frozenset(quiet_paths)
 
     def wrap(app: ASGIApp) -> ASGIApp:
-        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] not in ("http", "websocket"):
-                await app(scope, receive, send)
-                return
-            incoming = {
-                key.decode("latin-1"): value.decode("latin-1")
-                for key, value in scope["headers"]
-                if key == TRACEPARENT.encode()
-            }
-            traceparent = traceparent_from(incoming)
+        async def traced_request(scope: Scope, receive: Receive, send: Send) -> None:
+            traceparent = _traceparent_of(scope)
             token = current_traceparent.set(traceparent)
             structlog.contextvars.bind_contextvars(trace_id=trace_id_of(traceparent))
             status = 0
@@ -56,13 +57,10 @@ def trace_requests(logger: str, quiet_paths: Iterable[str]) -> Callable[[ASGIApp
                     ]
                 await send(message)
 
-            http = scope["type"] == ScopeType.HTTP
             try:
-                # A WebSocket has no response headers to add to: its send stays unwrapped (one
-                # closure less per socket, kept for the socket's whole life).
-                await app(scope, receive, send_with_trace if http else send)
+                await app(scope, receive, send_with_trace)
             finally:
-                if http and scope["path"] not in quiet:
+                if scope["path"] not in quiet:
                     access_log.info(
                         "request",
                         method=scope.get("method"),
@@ -72,6 +70,18 @@ def trace_requests(logger: str, quiet_paths: Iterable[str]) -> Callable[[ASGIApp
                     )
                 structlog.contextvars.unbind_contextvars("trace_id")
                 current_traceparent.reset(token)
+
+        def middleware(scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+            if scope["type"] == ScopeType.HTTP:
+                return traced_request(scope, receive, send)
+            if scope["type"] == ScopeType.WEBSOCKET:
+                # A WebSocket runs in a task of its own (the server's), whose context ends with
+                # it: the trace id stays bound for the socket's life and needs no reset. So this
+                # layer hands back the app's own coroutine and keeps no frame per socket.
+                traceparent = _traceparent_of(scope)
+                current_traceparent.set(traceparent)
+                structlog.contextvars.bind_contextvars(trace_id=trace_id_of(traceparent))
+            return app(scope, receive, send)
 
         return middleware
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,16 +23,18 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
 
 
 def security_headers(app: ASGIApp) -> ASGIApp:
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await app(scope, receive, send)
-            return
-
+    async def with_headers(scope: Scope, receive: Receive, send: Send) -> None:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
             await send(message)
 
         await app(scope, receive, send_with_headers)
+
+    def middleware(scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        if scope["type"] != ScopeType.HTTP:
+            # The app's own coroutine: no frame of this layer for a WebSocket's whole life.
+            return app(scope, receive, send)
+        return with_headers(scope, receive, send)
 
     return middleware

@@ -35,12 +35,12 @@ def expose_websocket_protocol(app: ASGIApp) -> ASGIApp:
     """Outermost ASGI layer: note the server's protocol object of a WebSocket in its scope
     (uvicorn's ``send`` is a method of it), before any middleware wraps ``send``."""
 
-    async def exposing(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+    def exposing(scope: MutableMapping[str, Any], receive: Any, send: Any) -> Awaitable[None]:
         if scope["type"] == "websocket":
             owner = getattr(send, "__self__", None)
             if _uvicorn_protocol(owner) is not None:
                 scope[_PROTOCOL_KEY] = owner
-        await app(scope, receive, send)
+        return app(scope, receive, send)  # the app's coroutine: no frame of this layer
 
     return exposing
 
