@@ -97,13 +97,14 @@ class StalledClient:
         self.writer = writer
 
     @classmethod
-    async def connect(cls, stack: PulseStack) -> StalledClient:
+    async def connect(cls, stack: PulseStack, url: str | None = None) -> StalledClient:
+        """To ``/ws`` unless ``url`` says otherwise (``/ws/metrics?...``)."""
         raw = socket.socket()
         raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)  # before connect
         raw.connect(("127.0.0.1", stack["gateway"].port))
         raw.setblocking(False)
         reader, writer = await asyncio.open_connection(sock=raw, limit=8192)
-        protocol = ClientProtocol(parse_uri(ws_url(stack)), max_size=None)
+        protocol = ClientProtocol(parse_uri(url or ws_url(stack)), max_size=None)
         protocol.send_request(protocol.connect())
         client = cls(protocol, reader, writer)
         await client._flush()

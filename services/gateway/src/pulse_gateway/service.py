@@ -83,6 +83,7 @@ class GatewayService:
             keyring=self.keyring,
             frames=frames,
             settings=self.settings.websocket,
+            metrics_outbox_frames=own.client_queue_size,
             on_close=lambda code: closes.labels(code=str(code)).inc(),
         )
         self._register_sockets(self.sockets, channels)
@@ -105,7 +106,7 @@ class GatewayService:
             ws_max_size=self.settings.websocket.max_frame_bytes,
             # The /ws heartbeat (a frame the client must answer) finds dead peers; a protocol
             # ping task per socket would only cost memory. Frames are shared between sockets
-            # (ws_direct), which per-socket compression would rule out.
+            # (live/direct.py), which per-socket compression would rule out.
             ws_ping_interval=None,
             ws_per_message_deflate=False,
         )
@@ -116,9 +117,9 @@ class GatewayService:
         return True
 
     def _register_sockets(self, sockets: SocketRegistry, channels: ChannelHub) -> None:
-        gauge(self.registry, "pulse_gateway_ws_sockets", "Open /ws sockets").set_function(
-            lambda: len(sockets)
-        )
+        gauge(
+            self.registry, "pulse_gateway_ws_sockets", "Open /ws and /ws/metrics sockets"
+        ).set_function(lambda: len(sockets))
         gauge(
             self.registry,
             "pulse_gateway_live_channels",

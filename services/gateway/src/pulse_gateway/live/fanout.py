@@ -43,7 +43,9 @@ class Delivery:
     """One stream message as a channel's listeners get it: the frame is encoded at most once
     per wire format, however many clients it goes to."""
 
-    __slots__ = ("_encoded", "_frames", "_points", "_wire", "frame", "seq", "series")
+    __slots__ = (
+        "_encoded", "_frames", "_point_wire", "_points", "_wire", "frame", "seq", "series",
+    )  # fmt: skip
 
     def __init__(self, channel: str, seq: int, batch: SeriesBatch, frames: FrameCodec) -> None:
         self.seq = seq
@@ -63,6 +65,7 @@ class Delivery:
         self._encoded: dict[bool, str | bytes] = {}
         self._wire: dict[bool, bytes] = {}
         self._points: list[str] | None = None
+        self._point_wire: bytes | None = None
 
     def encoded(self, *, msgpack: bool) -> str | bytes:
         """The frame's message, for a send through ASGI."""
@@ -72,7 +75,7 @@ class Delivery:
         return encoded
 
     def wire(self, *, msgpack: bool) -> bytes:
-        """The whole WebSocket frame, for a direct write (see ``ws_direct``)."""
+        """The whole WebSocket frame, for a direct write (see ``direct.py``)."""
         wire = self._wire.get(msgpack)
         if wire is None:
             payload = self._frames.encode_bytes(self.frame, msgpack=msgpack)
@@ -88,6 +91,15 @@ class Delivery:
                 self._frames.encode_point(frame.source, frame.name, point) for point in frame.points
             ]
         return self._points
+
+    def point_wire(self) -> bytes:
+        """:meth:`point_frames` as whole WebSocket frames one after the other, for a direct
+        write of them all at once."""
+        if self._point_wire is None:
+            self._point_wire = b"".join(
+                frame_bytes(text.encode(), binary=False) for text in self.point_frames()
+            )
+        return self._point_wire
 
 
 class Listener(Protocol):

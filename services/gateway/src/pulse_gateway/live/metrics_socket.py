@@ -1,84 +1,110 @@
-"""``/ws/metrics``: one metric's points as JSON text frames, the socket the foundation had."""
+"""``/ws/metrics``: one metric's points as JSON text frames (the socket the foundation had),
+a thin adapter over the ``/ws`` machinery.
+
+A ``/ws/metrics`` socket is one listener of the ``metric:<type>`` (or
+``series:<source>:<type>``) channel and lives in the same registry as the ``/ws`` sockets:
+the registry's one sweep closes it with 4401 when its token expires or is revoked, it is
+closed with 1012 when the gateway shuts down, and its frames take the same write path and
+slow-consumer policy (``connection.py``, ``backpressure.py``: conflation, then 4408). Only its
+protocol is its own: one JSON text frame per point, no control frames (so no heartbeat: the
+sweep neither pings it nor closes it for silence, and no gap frame), and of what the client
+sends only ``auth`` messages count, each renewing the token; anything else is ignored.
+"""
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 from typing import Any
 
-from litestar import WebSocket, websocket
-from litestar.di import NamedDependency
-from pulse_runtime.web import ApiError
+import msgspec
+from litestar import WebSocket
+from litestar.exceptions import WebSocketDisconnect
+from pulse_contracts import decode_untrusted
 
-from pulse_gateway.identity.keyring import KeyRing
-from pulse_gateway.metrics.parameters import metric_name, series_token
-from pulse_gateway.settings import GatewaySettings
+from pulse_gateway.identity.keyring import KeyRing, Unauthenticated
+from pulse_gateway.settings import WebSocketSettings
 
-from .authentication import SocketSession
-from .channels import parse_channel
+from .authentication import authenticate
+from .backpressure import no_gap_frame
+from .channels import ChannelSpec
+from .connection import FrameCounts, LiveConnection
 from .fanout import ChannelHub, Delivery
+from .frames import Auth, FrameCodec
 
-WS_POLICY_VIOLATION = 1008
-
-
-@websocket("/ws/metrics", opt={"access": "user"})
-async def live_metrics(
-    socket: WebSocket[Any, Any, Any],
-    hub: NamedDependency[ChannelHub],
-    keyring: NamedDependency[KeyRing],
-    settings: NamedDependency[GatewaySettings],
-) -> None:
-    """Each new point of ``type`` (and ``source``, if given) as a JSON text frame.
-
-    Authentication: ``Authorization: Bearer`` on the handshake (scripts), or a first message
-    ``{"type": "auth", "token": "..."}`` (browsers: a URL ends up in logs). A later auth
-    message replaces the token; at its expiry, without a fresh one, the socket is closed
-    with 4401. It is the ``metric:<type>`` (or ``series:<source>:<type>``) channel of
-    ``/ws``, one point per frame; both share the channel's NATS subscription.
-    """
-    await socket.accept()
-    try:
-        metric = metric_name(socket.query_params.get("type"), socket.query_params.get("name"))
-        source = socket.query_params.get("source")
-        if source is not None:
-            series_token("source", source)
-    except ApiError as exc:
-        await socket.close(code=WS_POLICY_VIOLATION, reason=str(exc)[:120])
-        return
-    session = await SocketSession.open(socket, keyring)
-    if session is None:
-        return
-    spec = parse_channel(f"series:{source}:{metric}" if source else f"metric:{metric}")
-    feed = PointFeed(settings.client_queue_size)
-    await hub.join(spec, feed)
-    tasks = [
-        asyncio.create_task(_send_frames(socket, feed)),
-        asyncio.create_task(session.read_until_closed()),
-        asyncio.create_task(session.expire()),
-    ]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await hub.leave(spec.name, feed)
+_decode_auth = msgspec.json.Decoder(Auth)
 
 
-class PointFeed:
-    """A ``/ws/metrics`` client: a bounded queue of point frames; a client that falls behind
-    loses its oldest frames and never slows the others."""
+class MetricsSocketClient(LiveConnection):
+    """A ``/ws/metrics`` socket: authenticated, it listens to its one channel."""
 
-    def __init__(self, capacity: int) -> None:
-        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=capacity)
+    __slots__ = ("_hub", "_keyring", "_spec")
+
+    def __init__(
+        self,
+        socket: WebSocket[Any, Any, Any],
+        *,
+        spec: ChannelSpec,
+        hub: ChannelHub,
+        keyring: KeyRing,
+        frames: FrameCodec,
+        settings: WebSocketSettings,
+        counts: FrameCounts,
+        outbox_frames: int,
+    ) -> None:
+        super().__init__(
+            socket,
+            frames=frames,
+            settings=settings,
+            msgpack=False,
+            counts=counts,
+            outbox_frames=outbox_frames,
+            gap=no_gap_frame,
+        )
+        self._spec = spec
+        self._hub = hub
+        self._keyring = keyring
+
+    async def run(self) -> None:
+        """Authenticate, then send the channel's points until the client leaves or is
+        closed (by the registry's sweep, the slow-consumer policy, or a shutdown)."""
+        self.claims = await authenticate(self.socket, self._keyring, self._first_frame_token)
+        if self.claims is None:
+            return
+        await self._hub.join(self._spec, self)
+        try:
+            await self._read()
+        finally:
+            await self._stop_writing()
+            await self._hub.leave(self._spec.name, self)
 
     def deliver(self, delivery: Delivery) -> None:
-        for frame in delivery.point_frames():
-            if self.queue.full():
-                self.queue.get_nowait()
-            self.queue.put_nowait(frame)
+        """The channel's next message: one frame per point, framed once for every client."""
+        if self._closing is not None:
+            return
+        if self._write_now(delivery.point_wire()):
+            self._counts.direct += 1
+            return
+        self._queue_data(delivery, delivery.point_frames())
+
+    async def _first_frame_token(self) -> str:
+        raw = await self._receive()
+        if raw is None:
+            raise WebSocketDisconnect(detail="left before authenticating")
+        return decode_untrusted(_decode_auth, _text(raw)).token
+
+    async def _read(self) -> None:
+        """Renewals arrive here; anything else a client sends is ignored."""
+        with contextlib.suppress(WebSocketDisconnect):
+            while (raw := await self._receive()) is not None:
+                try:
+                    token = decode_untrusted(_decode_auth, _text(raw)).token
+                    claims = await self._keyring.verify(token)
+                except (msgspec.DecodeError, Unauthenticated):
+                    continue
+                if self.claims is not None and claims.sub == self.claims.sub:
+                    self.claims = claims
 
 
-async def _send_frames(socket: WebSocket[Any, Any, Any], feed: PointFeed) -> None:
-    while True:
-        frame = await feed.queue.get()
-        await socket.send_text(frame)
+def _text(raw: str | bytes) -> str:
+    """The protocol is text: a binary message reads as empty (no auth message)."""
+    return raw if isinstance(raw, str) else ""

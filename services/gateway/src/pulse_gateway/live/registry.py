@@ -1,8 +1,11 @@
-"""Every open ``/ws`` socket, and the one sweep that keeps every socket honest.
+"""Every open live socket (``/ws`` and ``/ws/metrics``), and the one sweep that keeps every
+socket honest.
 
 A single task per gateway, not one per socket, checks once a second for lapsed tokens
 (4401), silent clients (4409) and heartbeats due: with ten thousand sockets that is one
-short loop a second instead of ten thousand timers.
+short loop a second instead of ten thousand timers. ``/ws/metrics`` sockets have no
+heartbeat protocol (their clients were never asked to answer pings): the sweep only checks
+their tokens, never pings them, and never closes them for silence.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from litestar import WebSocket
 from pulse_runtime.logging import get_logger
@@ -20,7 +23,8 @@ from pulse_gateway.identity.keyring import KeyRing
 from pulse_gateway.settings import WebSocketSettings
 
 from .authentication import lapsed
-from .client import FrameCounts, SocketClient
+from .channels import ChannelSpec
+from .connection import FrameCounts
 from .direct import SharedFrame
 from .fanout import ChannelHub
 from .frames import (
@@ -31,9 +35,13 @@ from .frames import (
     FrameCodec,
     Ping,
 )
+from .metrics_socket import MetricsSocketClient
 from .replay import StreamReader
+from .session import SocketClient
 
 log = get_logger(__name__)
+
+_Client = TypeVar("_Client", SocketClient, MetricsSocketClient)
 
 
 class SocketRegistry:
@@ -45,9 +53,11 @@ class SocketRegistry:
         keyring: KeyRing,
         frames: FrameCodec,
         settings: WebSocketSettings,
+        metrics_outbox_frames: int = 1_000,
         on_close: Callable[[int], object] = lambda _code: None,
     ) -> None:
         self._on_close = on_close
+        self._metrics_outbox_frames = metrics_outbox_frames
         self.hub = hub
         self.reader = reader
         self.keyring = keyring
@@ -55,6 +65,7 @@ class SocketRegistry:
         self.settings = settings
         self.frames_sent = FrameCounts()
         self._clients: set[SocketClient] = set()
+        self._metrics_clients: set[MetricsSocketClient] = set()  # no heartbeat protocol
         self._sweeper: asyncio.Task[None] | None = None
         ping = Ping()
         self._ping = SharedFrame(
@@ -64,7 +75,7 @@ class SocketRegistry:
         self.shutting_down = False
 
     def __len__(self) -> int:
-        return len(self._clients)
+        return len(self._clients) + len(self._metrics_clients)
 
     def start(self) -> None:
         self._sweeper = asyncio.create_task(self._sweep(), name="websocket sweep")
@@ -76,15 +87,15 @@ class SocketRegistry:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
-        for client in list(self._clients):
+        for client in [*self._clients, *self._metrics_clients]:
             client.close(CLOSE_SHUTTING_DOWN, "server shutting down")
 
     async def serve(self, socket: WebSocket[Any, Any, Any]) -> None:
+        """A ``/ws`` socket, from its handshake to its end."""
         offered = socket.scope.get("subprotocols") or []
         msgpack = MSGPACK_SUBPROTOCOL in offered
         await socket.accept(subprotocols=MSGPACK_SUBPROTOCOL if msgpack else None)
-        if self.shutting_down:
-            await socket.close(code=CLOSE_SHUTTING_DOWN, reason="server shutting down")
+        if await self._refused_while_shutting_down(socket):
             return
         client = SocketClient(
             socket,
@@ -96,11 +107,35 @@ class SocketRegistry:
             msgpack=msgpack,
             counts=self.frames_sent,
         )
-        self._clients.add(client)
+        await self._serve(client, self._clients)
+
+    async def serve_metrics(self, socket: WebSocket[Any, Any, Any], spec: ChannelSpec) -> None:
+        """A ``/ws/metrics`` socket (accepted already, its query checked) watching ``spec``."""
+        if await self._refused_while_shutting_down(socket):
+            return
+        client = MetricsSocketClient(
+            socket,
+            spec=spec,
+            hub=self.hub,
+            keyring=self.keyring,
+            frames=self.frames,
+            settings=self.settings,
+            counts=self.frames_sent,
+            outbox_frames=self._metrics_outbox_frames,
+        )
+        await self._serve(client, self._metrics_clients)
+
+    async def _refused_while_shutting_down(self, socket: WebSocket[Any, Any, Any]) -> bool:
+        if self.shutting_down:
+            await socket.close(code=CLOSE_SHUTTING_DOWN, reason="server shutting down")
+        return self.shutting_down
+
+    async def _serve(self, client: _Client, clients: set[_Client]) -> None:
+        clients.add(client)
         try:
             await client.run()
         finally:
-            self._clients.discard(client)
+            clients.discard(client)
             if client.close_code is not None:
                 self._on_close(client.close_code)
 
@@ -121,3 +156,7 @@ class SocketRegistry:
                 elif now - client.last_ping >= heartbeat:
                     client.last_ping = now
                     client.send_shared(self._ping)
+            for metrics_client in list(self._metrics_clients):
+                claims = metrics_client.claims
+                if claims is not None and (reason := lapsed(claims, self.keyring, wall)):
+                    metrics_client.close(CLOSE_UNAUTHENTICATED, reason)
