@@ -22,12 +22,15 @@ class ApiKey(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+    class_id: str | None = None
+    """A class's producer key names its class (ADR 0023); None for any other key."""
 
 
 class CreateApiKey(msgspec.Struct, frozen=True, kw_only=True, tag="create_api_key"):
     name: ApiKeyName
     scopes: Annotated[list[Scope], msgspec.Meta(min_length=1)]
     created_by: StoredText | None = None
+    class_id: StoredText | None = None
 
 
 class ApiKeyCreated(msgspec.Struct, frozen=True, kw_only=True, tag="api_key_created"):
@@ -63,3 +66,4 @@ class ApiKeyIdentity(msgspec.Struct, frozen=True, kw_only=True, tag="api_key_ide
     api_key_id: str
     name: str
     scopes: list[Scope]
+    class_id: str | None = None

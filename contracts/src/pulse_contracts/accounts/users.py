@@ -9,7 +9,8 @@ import msgspec
 
 from pulse_contracts.text import StoredText
 
-Role = Literal["admin", "user"]
+Role = Literal["admin", "user", "instructor", "student"]
+"""``instructor`` and ``student`` are the classroom's (ADR 0023); ``user`` sees the metrics."""
 EMAIL_PATTERN = r"^[^@\s\x00]+@[^@\s\x00]+$"
 """Something@something, without spaces; msgspec takes one pattern per type, so this one also
 refuses NUL, as :data:`~pulse_contracts.text.STORABLE` would."""

@@ -38,6 +38,7 @@ class ApiKeys:
             secret_hash=digest(secret),
             scopes=sorted(set(request.scopes)),
             created_by=parse_id(request.created_by) if request.created_by else None,
+            class_id=request.class_id,
         )
         log.info("api key created", api_key_id=api_key.id, prefix=prefix)
         return ApiKeyCreated(api_key=api_key, secret=secret)
@@ -63,4 +64,9 @@ class ApiKeys:
         if not hmac.compare_digest(secret_hash, digest(request.secret)):
             return invalid
         await self._store.mark_api_key_used(uuid.UUID(api_key.id))  # only with the secret
-        return ApiKeyIdentity(api_key_id=api_key.id, name=api_key.name, scopes=api_key.scopes)
+        return ApiKeyIdentity(
+            api_key_id=api_key.id,
+            name=api_key.name,
+            scopes=api_key.scopes,
+            class_id=api_key.class_id,
+        )

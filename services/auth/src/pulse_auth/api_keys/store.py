@@ -7,7 +7,7 @@ import uuid
 import asyncpg
 from pulse_contracts.accounts import ApiKey, Scope
 
-_API_KEY_COLUMNS = "id, name, prefix, scopes, created_at, last_used_at, revoked_at"
+_API_KEY_COLUMNS = "id, name, prefix, scopes, created_at, last_used_at, revoked_at, class_id"
 
 
 def _api_key(row: asyncpg.Record) -> ApiKey:
@@ -19,6 +19,7 @@ def _api_key(row: asyncpg.Record) -> ApiKey:
         created_at=row["created_at"],
         last_used_at=row["last_used_at"],
         revoked_at=row["revoked_at"],
+        class_id=row["class_id"],
     )
 
 
@@ -34,16 +35,19 @@ class ApiKeyStore:
         secret_hash: bytes,
         scopes: list[Scope],
         created_by: uuid.UUID | None,
+        class_id: str | None = None,
     ) -> ApiKey:
         row = await self._pool.fetchrow(
-            "INSERT INTO auth.api_keys (id, name, prefix, secret_hash, scopes, created_by)"
-            f" VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_API_KEY_COLUMNS}",
+            "INSERT INTO auth.api_keys"
+            " (id, name, prefix, secret_hash, scopes, created_by, class_id)"
+            f" VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_API_KEY_COLUMNS}",
             uuid.uuid4(),
             name,
             prefix,
             secret_hash,
             scopes,
             created_by,
+            class_id,
         )
         assert row is not None
         return _api_key(row)
