@@ -11,8 +11,12 @@
  * After a reconnect every channel with a last sequence resumes from it (no history, nothing
  * missed or doubled); `replay_too_large` falls back to a history subscribe. A `gap` frame
  * fetches the span between the last point before it and the first point after it from REST.
+ *
+ * Event channels (`class:<id>`) share the socket: `events` (./eventChannels.ts) takes their
+ * frames, and follows the socket's ready and close as the series channels do.
  */
-import type { ClientFrame, Data, Gap, MetricsHistory, ServerFrame, Subscribe, Subscribed } from "../api/gateway.gen";
+import type { ClientFrame, Data, Gap, MetricsHistory, Subscribe, Subscribed } from "../api/gateway.gen";
+import { EventChannels, type LiveFrame } from "./eventChannels";
 import { seriesKey, type SeriesStore } from "./store";
 import { isoTime, parseTime } from "./time";
 
@@ -87,6 +91,8 @@ interface Channel {
 }
 
 export class LiveHub {
+  /** The event channels (`class:<id>`), on the same socket; frames for them go there. */
+  readonly events: EventChannels;
   private readonly channels = new Map<string, Channel>();
   private seeds = new Map<string, ChannelSnapshot & { savedAt: number }>();
   private nextId = 1;
@@ -106,6 +112,7 @@ export class LiveHub {
     this.now = options.now ?? Date.now;
     this.onError =
       options.onError ?? ((message, error) => console.warn(`pulse live: ${message}`, error ?? ""));
+    this.events = new EventChannels(socket, { releaseDelayMs: this.releaseDelayMs, onError: this.onError });
   }
 
   static channelName(source: string, name: string): string {
@@ -155,6 +162,7 @@ export class LiveHub {
   // -- the socket's events -------------------------------------------------------------------
 
   onReady(): void {
+    this.events.onReady();
     for (const channel of [...this.channels.values()]) {
       channel.wire = "none";
       if (channel.needs.size === 0) {
@@ -166,6 +174,7 @@ export class LiveHub {
   }
 
   onClose(): void {
+    this.events.onClose();
     const now = this.now();
     for (const channel of this.channels.values()) {
       if (channel.wire === "live") channel.liveUntil = now;
@@ -176,7 +185,11 @@ export class LiveHub {
     }
   }
 
-  onFrame(frame: ServerFrame): void {
+  onFrame(frame: LiveFrame): void {
+    if (frame.type === "events" || this.events.owns(frame)) {
+      this.events.onFrame(frame);
+      return;
+    }
     switch (frame.type) {
       case "subscribed":
         this.onSubscribed(frame);
@@ -224,6 +237,7 @@ export class LiveHub {
 
   /** Forgets every channel (signed out). */
   reset(): void {
+    this.events.reset();
     for (const channel of this.channels.values()) this.clearTimers(channel);
     this.channels.clear();
     this.seeds.clear();

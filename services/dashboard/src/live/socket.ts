@@ -7,7 +7,8 @@
  * session is over. Every `ping` is answered with a `pong`; silence for 2½ heartbeats counts
  * as a dead connection. A fresher access token is sent as a new auth frame at once.
  */
-import type { ClientFrame, CloseCode, Ready, ServerFrame } from "../api/gateway.gen";
+import type { ClientFrame, CloseCode, Ready } from "../api/gateway.gen";
+import type { LiveFrame } from "./eventChannels";
 import { Backoff } from "./backoff";
 import { Observable } from "./observable";
 
@@ -43,7 +44,7 @@ export interface TokenSource {
 
 export interface SocketListener {
   onReady(ready: Ready): void;
-  onFrame(frame: ServerFrame): void;
+  onFrame(frame: LiveFrame): void;
   onClose(): void;
 }
 
@@ -204,9 +205,9 @@ export class LiveSocket {
 
   private receive(data: unknown): void {
     if (typeof data !== "string") return; // JSON text frames only
-    let frame: ServerFrame;
+    let frame: LiveFrame;
     try {
-      frame = JSON.parse(data) as ServerFrame;
+      frame = JSON.parse(data) as LiveFrame;
     } catch {
       return;
     }
