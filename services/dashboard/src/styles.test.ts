@@ -37,6 +37,9 @@ const PAIRS: Array<[string, string]> = [
   ["ok-text", "ok-bg"],
   ["warn-text", "warn-bg"],
   ["bad-text", "bad-bg"],
+  ["bad-text", "bad-stripe"], // heatmap: errored cells
+  ["ok-text", "surface"], // live state, feed marks
+  ["header-text", "header-bg"], // heatmap tooltip
   ["#ffffff", "danger"],
   ["text", "#eef1f5"], // table head, secret
   ["text", "#e8edf3"], // button hover

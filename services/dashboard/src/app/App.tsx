@@ -1,5 +1,8 @@
 import { useEffect, useRef } from "react";
 import type { Me } from "../api/gateway.gen";
+import { ClassesPage } from "../classroom/ClassesPage";
+import { ClassPage } from "../classroom/ClassPage";
+import { MyProgressPage } from "../classroom/MyProgressPage";
 import { AdminApiKeysPage } from "../pages/AdminApiKeysPage";
 import { AdminUsersPage } from "../pages/AdminUsersPage";
 import { LoginPage } from "../pages/LoginPage";
@@ -65,8 +68,14 @@ function Shell({ me, route }: { me: Me; route: Route }) {
   const mainRef = useRef<HTMLElement>(null);
   const first = useRef(true);
   const isAdmin = me.role === "admin";
-  // A new page, not a new range of the same series, moves focus to the heading.
-  const routeKey = route.page === "series" ? `series:${route.source}:${route.name}` : JSON.stringify(route);
+  // A new page, not a new range of the same series (or another notebook or student of the
+  // same class), moves focus to the heading.
+  const routeKey =
+    route.page === "series"
+      ? `series:${route.source}:${route.name}`
+      : route.page === "class"
+        ? `class:${route.classId}`
+        : JSON.stringify(route);
 
   // Move focus to the new page's heading after navigation (not on the first load).
   useEffect(() => {
@@ -91,17 +100,18 @@ function Shell({ me, route }: { me: Me; route: Route }) {
       </a>
       <Header me={me} route={route} />
       <main id="main" ref={mainRef} tabIndex={-1}>
-        <Page route={route} isAdmin={isAdmin} />
+        <Page route={route} me={me} isAdmin={isAdmin} />
       </main>
     </>
   );
 }
 
-function Page({ route, isAdmin }: { route: Route; isAdmin: boolean }) {
+function Page({ route, me, isAdmin }: { route: Route; me: Me; isAdmin: boolean }) {
   switch (route.page) {
     case "overview":
     case "login":
-      return <OverviewPage />;
+      // A student's home is their own progress (they see no metrics or classes of others).
+      return me.role === "student" ? <MyProgressPage me={me} /> : <OverviewPage />;
     case "series":
       return (
         <SeriesPage key={`${route.source}:${route.name}`} source={route.source} name={route.name} range={route.range} />
@@ -110,6 +120,12 @@ function Page({ route, isAdmin }: { route: Route; isAdmin: boolean }) {
       return <AdminUsersPage isAdmin={isAdmin} />;
     case "apiKeys":
       return <AdminApiKeysPage isAdmin={isAdmin} />;
+    case "classes":
+      return <ClassesPage me={me} />;
+    case "class":
+      return <ClassPage key={route.classId} classId={route.classId} notebook={route.notebook} student={route.student} />;
+    case "myProgress":
+      return <MyProgressPage me={me} />;
     case "notFound":
       return <NotFoundPage />;
   }

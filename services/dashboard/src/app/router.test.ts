@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseHash, seriesHref } from "./router";
+import { classHref, parseHash, seriesHref } from "./router";
 
 describe("the hash router", () => {
   it("keeps a series page's range in the URL, so a reload shows the same range", () => {
@@ -32,5 +32,20 @@ describe("the hash router", () => {
     expect(parseHash("#/admin/users")).toEqual({ page: "users" });
     expect(parseHash("#/admin/api-keys")).toEqual({ page: "apiKeys" });
     expect(parseHash("#/series/%E0%A4%A/cpu")).toEqual({ page: "notFound", hash: "#/series/%E0%A4%A/cpu" });
+  });
+
+  it("keeps a class's notebook and drilled-into student in the URL", () => {
+    expect(parseHash("#/classes")).toEqual({ page: "classes" });
+    expect(parseHash("#/my-progress")).toEqual({ page: "myProgress" });
+    expect(parseHash("#/classes/py101")).toEqual({ page: "class", classId: "py101", notebook: null, student: null });
+    const href = classHref("py101", { notebook: "week 1/intro.ipynb", student: "ada@example.com" });
+    expect(href).toBe("#/classes/py101?notebook=week+1%2Fintro.ipynb&student=ada%40example.com");
+    expect(parseHash(href)).toEqual({
+      page: "class",
+      classId: "py101",
+      notebook: "week 1/intro.ipynb",
+      student: "ada@example.com",
+    });
+    expect(parseHash("#/classes/py101/extra")).toEqual({ page: "notFound", hash: "#/classes/py101/extra" });
   });
 });

@@ -1,7 +1,8 @@
 /**
  * A tiny hash router: #/, #/series/<source>/<name>[?range=15m | ?range=custom&from=<ms>&to=<ms>],
- * #/admin/users, #/admin/api-keys, #/login. The series range lives in the URL, so a reload or a
- * shared link shows the same range.
+ * #/admin/users, #/admin/api-keys, #/classes, #/classes/<id>[?notebook=<path>&student=<id>],
+ * #/my-progress, #/login. The series range, a class's notebook and the student drilled into
+ * live in the URL, so a reload or a shared link shows the same view.
  */
 import { useSyncExternalStore } from "react";
 import { RANGES, type RangeSpec } from "../live/seriesView";
@@ -11,6 +12,9 @@ export type Route =
   | { page: "series"; source: string; name: string; range: RangeSpec }
   | { page: "users" }
   | { page: "apiKeys" }
+  | { page: "classes" }
+  | { page: "class"; classId: string; notebook: string | null; student: string | null }
+  | { page: "myProgress" }
   | { page: "login" }
   | { page: "notFound"; hash: string };
 
@@ -36,6 +40,22 @@ export function parseHash(hash: string): Route {
   if (path === "/login") return { page: "login" };
   if (path === "/admin/users") return { page: "users" };
   if (path === "/admin/api-keys") return { page: "apiKeys" };
+  if (path === "/classes") return { page: "classes" };
+  if (path === "/my-progress") return { page: "myProgress" };
+  const classPage = /^\/classes\/([^/]+)$/.exec(path);
+  if (classPage) {
+    try {
+      const params = new URLSearchParams(query);
+      return {
+        page: "class",
+        classId: decodeURIComponent(classPage[1]!),
+        notebook: params.get("notebook") || null,
+        student: params.get("student") || null,
+      };
+    } catch {
+      return { page: "notFound", hash };
+    }
+  }
   const series = /^\/series\/([^/]+)\/([^/]+)$/.exec(path);
   if (series) {
     try {
@@ -57,6 +77,14 @@ export function seriesHref(source: string, name: string, range: RangeSpec = DEFA
   if (range.id === DEFAULT_RANGE.id) return path;
   if (range.id === "custom") return `${path}?range=custom&from=${range.from}&to=${range.to}`;
   return `${path}?range=${range.id}`;
+}
+
+export function classHref(classId: string, view: { notebook?: string | null; student?: string | null } = {}): string {
+  const params = new URLSearchParams();
+  if (view.notebook) params.set("notebook", view.notebook);
+  if (view.student) params.set("student", view.student);
+  const query = params.toString();
+  return `#/classes/${encodeURIComponent(classId)}${query ? `?${query}` : ""}`;
 }
 
 export function navigate(hash: string, replace = false): void {

@@ -78,8 +78,9 @@ export interface CellSummary {
   errored: number;
 }
 
-/** `[cell_index, "ran" | "errored"]` (msgspec array_like); not reached cells are absent. */
-export type CellStateWire = [number, string];
+/** `[cell_index, "ran" | "errored"]` (msgspec array_like); not reached cells are absent.
+ * Typed loosely, as a generated array-of-arrays type may be: readers check each item. */
+export type CellStateWire = Array<number | string>;
 
 export interface StudentSummary {
   student_id: string;
@@ -97,8 +98,8 @@ export interface ClassOverview {
   students: StudentSummary[];
 }
 
-/** `[time, median, p25, p75, students]` (msgspec array_like). */
-export type ProgressStepWire = [string, number, number, number, number];
+/** `[time, median, p25, p75, students]` (msgspec array_like; typed loosely as above). */
+export type ProgressStepWire = Array<number | string>;
 
 export interface ClassProgress {
   class_id: string;

@@ -8,6 +8,8 @@ import { useObservable } from "./hooks";
 export function Header({ me, route }: { me: Me; route: Route }) {
   const { session } = getServices();
   const isAdmin = me.role === "admin";
+  const teaches = isAdmin || me.role === "instructor";
+  const isStudent = me.role === "student";
   const [leaving, setLeaving] = useState(false);
   const current = (page: Route["page"]) => (route.page === page ? ("page" as const) : undefined);
 
@@ -19,11 +21,27 @@ export function Header({ me, route }: { me: Me; route: Route }) {
       </a>
       <nav aria-label="Main">
         <ul>
-          <li>
-            <a href="#/" aria-current={current("overview") ?? (route.page === "series" ? "location" : undefined)}>
-              Overview
-            </a>
-          </li>
+          {!isStudent && (
+            <li>
+              <a href="#/" aria-current={current("overview") ?? (route.page === "series" ? "location" : undefined)}>
+                Overview
+              </a>
+            </li>
+          )}
+          {teaches && (
+            <li>
+              <a href="#/classes" aria-current={current("classes") ?? (route.page === "class" ? "location" : undefined)}>
+                Classes
+              </a>
+            </li>
+          )}
+          {isStudent && (
+            <li>
+              <a href="#/my-progress" aria-current={current("myProgress") ?? (route.page === "overview" ? "page" : undefined)}>
+                My progress
+              </a>
+            </li>
+          )}
           {isAdmin && (
             <>
               <li>
