@@ -16,7 +16,7 @@ $(CURDIR)/.tools/bin/uv:
 	python3 -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check uv
 
-$(VENV)/.synced: uv.lock pyproject.toml */pyproject.toml services/*/pyproject.toml | $(UV)
+$(VENV)/.synced: uv.lock pyproject.toml */pyproject.toml services/*/pyproject.toml producers/*/pyproject.toml | $(UV)
 	$(UV) sync --frozen --all-packages
 	@touch $@
 

@@ -211,6 +211,7 @@ export interface components {
     schemas: {
         /** ApiKey */
         ApiKey: {
+            class_id?: string | null;
             /** Format: date-time */
             created_at: string;
             id: string;
@@ -343,7 +344,7 @@ export interface components {
              * @default user
              * @enum {string}
              */
-            role?: "admin" | "user";
+            role?: "admin" | "user" | "instructor" | "student";
         };
         /** PasswordReset */
         PasswordReset: {
@@ -451,7 +452,7 @@ export interface components {
             email: string;
             id: string;
             /** @enum {string} */
-            role: "admin" | "user";
+            role: "admin" | "user" | "instructor" | "student";
             /** Format: date-time */
             updated_at: string;
         };
@@ -459,7 +460,7 @@ export interface components {
         UserChange: {
             disabled?: boolean | null;
             /** @enum {null|string} */
-            role?: "admin" | "user" | null;
+            role?: "admin" | "user" | "instructor" | "student" | null;
         };
     };
     responses: never;

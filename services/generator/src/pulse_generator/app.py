@@ -16,6 +16,7 @@ from pulse_runtime.telemetry import counter
 from pulse_runtime.tracing import TRACEPARENT, new_traceparent
 from pulse_runtime.worker import Worker
 
+from .classroom import ClassPublisher, ClassSimulator
 from .host import HostMetrics, host_source
 from .settings import Settings
 from .signals import simulated_signals
@@ -34,7 +35,29 @@ class GeneratorService(Worker):
         self._published = counter(
             self.registry, "pulse_generator_points_published_total", "Points sent to ingest"
         )
-        self._task: asyncio.Task[None] | None = None
+        self._class_published = counter(
+            self.registry,
+            "pulse_generator_class_events_published_total",
+            "Simulated class events sent to ingest",
+        )
+        self.classroom = self._simulated_class() if own.class_students else None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _simulated_class(self) -> ClassPublisher:
+        own = self.settings.generator
+        seed = None if own.seed is None else own.seed + 1  # its own sequence beside the series
+        simulator = ClassSimulator(
+            class_id=own.class_id,
+            students=own.class_students,
+            cells=own.class_cells,
+            speed=own.class_speed,
+            started_at=datetime.now(UTC),
+            rng=random.Random(seed),  # noqa: S311
+        )
+        return ClassPublisher(simulator, self._publish_class_events, self._class_published)
+
+    async def _publish_class_events(self, body: bytes, headers: dict[str, str]) -> None:
+        await self.broker.publish(body, subjects.INGEST_EVENTS, headers=headers)
 
     def tick(self, moment: datetime, elapsed_s: float) -> list[dict[str, Any]]:
         """The points of one tick, in the producer's JSON shape."""
@@ -85,15 +108,20 @@ class GeneratorService(Worker):
                 await asyncio.wait_for(stopping.wait(), delay)
 
     async def start_work(self, lifecycle: Lifecycle) -> bool:
-        self._task = asyncio.create_task(self.run(lifecycle.stopping))
+        own = self.settings.generator
+        self._tasks = [asyncio.create_task(self.run(lifecycle.stopping))]
+        if self.classroom is not None:
+            self._tasks.append(asyncio.create_task(self.classroom.run(lifecycle.stopping)))
         log.info(
             "generating",
             series=len(self.signals),
-            rate_hz=self.settings.generator.rate_hz,
+            rate_hz=own.rate_hz,
             host_metrics=self.host_metrics is not None,
+            class_id=own.class_id if self.classroom is not None else None,
+            class_students=own.class_students,
         )
         return True
 
     async def finish_work(self) -> None:
-        if self._task is not None:
-            await self._task
+        for task in self._tasks:
+            await task

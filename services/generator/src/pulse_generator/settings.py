@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Annotated
 
 import msgspec
+from pulse_contracts.classroom.events import CLASS_ID_PATTERN
 from pulse_runtime.settings import (
     CommonSettings,
     ListenerSettings,
@@ -22,6 +24,13 @@ class GeneratorSettings(ListenerSettings, frozen=True, kw_only=True):
     source: str = "sim"
     host_metrics: bool = False
     seed: int | None = None
+    class_students: NonNegativeInt = 25
+    """Students in the simulated class (0: no simulated class)."""
+    class_cells: Annotated[int, msgspec.Meta(ge=1, le=1_000)] = 30
+    class_id: Annotated[str, msgspec.Meta(pattern=CLASS_ID_PATTERN)] = "demo"
+    class_speed: PositiveFloat = 2.0
+    """How much faster than human pace the class works (1: seconds to a minute per cell; the
+    default 2 makes ``make run`` show the class moving within its first minute)."""
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
