@@ -149,7 +149,10 @@ async def test_an_admin_cannot_disable_or_demote_themselves_in_any_spelling(
         me = (await client.get(url("/api/v1/auth/me"), headers=admin)).json()
         for spelling in [me["id"], *spellings(me["id"])]:
             assert uuid.UUID(spelling) == uuid.UUID(me["id"])
-            for change in ({"disabled": True}, {"role": "user"}):
+            for change in (
+                {"disabled": True},
+                *({"role": r} for r in ("user", "instructor", "student")),
+            ):
                 response = await client.patch(
                     url(f"/api/v1/admin/users/{spelling}"), headers=admin, json=change
                 )

@@ -240,7 +240,8 @@ async def change_user(
     data: JSONBody[UserChange],
     auth: NamedDependency[AuthClient],
 ) -> User:
-    if is_self(user_id, request.user) and (data.disabled or data.role == "user"):
+    demoted = data.role is not None and data.role != "admin"
+    if is_self(user_id, request.user) and (data.disabled or demoted):
         raise ApiError(409, "cannot_change_self", "an admin cannot disable or demote themselves")
     change = UpdateUser(user_id=str(user_id), role=data.role, disabled=data.disabled)
     return (await relay(auth, change, UserReply)).user
