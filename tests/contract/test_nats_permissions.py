@@ -588,7 +588,8 @@ async def test_gateway_watches_class_events_and_asks_who_owns_a_class(connect: C
     )
     republished = await live.next_msg(timeout=5 * TIMEOUT)
     assert republished.data == b"events"
-    assert republished.headers is not None and int(republished.headers["Nats-Sequence"]) >= 1
+    assert republished.headers is not None
+    assert int(republished.headers["Nats-Sequence"]) >= 1
     replay = await gateway.nc.jetstream().subscribe(
         subjects.events_subject("py101"),
         stream=subjects.EVENTS_STREAM,

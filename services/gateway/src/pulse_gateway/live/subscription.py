@@ -111,6 +111,9 @@ class ChannelSubscription:
         """``subscribed``, then the class's latest events in ``events`` frames, then live."""
         client = self.client
         name = self.spec.name
+        # Before the read: what the channel delivered so far is stored, so the read covers
+        # it; what it delivers during the read is held, and flows after what the read got.
+        delivered = client.hub.last_seq(name)
         read, events = await latest_events(
             client.reader,
             self.spec,
@@ -118,7 +121,7 @@ class ChannelSubscription:
             limit=request.max_points,
             max_messages=client.settings.replay_max_messages,
         )
-        last = max(client.hub.last_seq(name), read)
+        last = max(delivered, read)
         client.send(Subscribed(channel=name, seq=last))
         for frame in history_frames(name, events):
             client.send(frame)
