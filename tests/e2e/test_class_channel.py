@@ -16,6 +16,8 @@ from typing import Any
 import nats
 import pytest
 import websockets
+from pulse_dev.embedded import EmbeddedNats
+from pulse_gateway.live.class_access import NO_SUCH_CLASS, ClassOwners
 
 from tests.e2e.test_websocket import SERVICES, Socket, StalledClient, ws_url
 from tests.support.classes import ClassDirectory, ClassPublisher, create_user
@@ -250,3 +252,41 @@ async def test_a_reader_that_stops_reading_is_let_go_and_the_others_miss_nothing
         assert [frame["type"] for frame in frames] == ["events"] * 200  # no gap for it
         assert ids(frames) == publisher.sent
         assert close_code == 4408
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_class_owners_are_kept_and_concurrent_asks_share_one_request(
+    nats_server: EmbeddedNats,
+) -> None:
+    nc = await nats.connect(nats_server.url)
+    try:
+        directory = await ClassDirectory(nc).start()
+        directory.add(CLASS, "instructor-1")
+        directory.add("ownerless", None)
+        clock = Clock()
+        owners = ClassOwners(nc, timeout_s=5, ttl_s=30, clock=clock)
+        answers = await asyncio.gather(*(owners.owner(CLASS) for _ in range(10)))
+        assert answers == ["instructor-1"] * 10
+        assert directory.requests == 1
+        assert await owners.owner("ownerless") is None
+        assert await owners.owner("later") is NO_SUCH_CLASS
+        assert directory.requests == 3
+        directory.add("later", "instructor-2")  # created just after someone asked
+        clock.now = 4.9
+        assert await owners.owner("later") is NO_SUCH_CLASS  # kept, but not for long
+        clock.now = 5.1
+        assert await owners.owner("later") == "instructor-2"
+        directory.owners[CLASS] = "instructor-3"  # an admin gave the class to someone else
+        assert await owners.owner(CLASS) == "instructor-1"
+        clock.now = 30.1
+        assert await owners.owner(CLASS) == "instructor-3"
+        assert directory.requests == 5
+    finally:
+        await nc.drain()
