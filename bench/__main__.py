@@ -6,7 +6,9 @@ and ``fanout`` (WebSocket clients at 1 Hz against a bare ``websockets.broadcast`
 ``dashboard`` (the browser app: bundle size, first chart, main-thread load over ``--minutes``),
 ``startup`` (from ``make run`` to a live cpu line in the browser, ``--runs`` times on one
 data directory) and ``resume`` (``--clients`` drop at once and all come back with
-``resume_from``: time until all are live again, and what it costs JetStream).
+``resume_from``: time until all are live again, and what it costs JetStream) and
+``class-feed`` (event → instructor's socket latency, ``--clients`` sockets on one class and,
+with ``--many-classes``, one socket on each of as many classes; ``--rate`` events/s per class).
 ``make bench`` runs all; ``make bench ARGS="ingest --points 200000"`` or
 ``make bench ARGS="fanout --clients 10000"`` one.
 """
@@ -17,6 +19,7 @@ import argparse
 import asyncio
 import sys
 
+from bench.class_feed import run_class_feed
 from bench.dashboard import run_dashboard
 from bench.fanout import run_fanout
 from bench.history import run_history
@@ -24,7 +27,7 @@ from bench.ingest import run_ingest
 from bench.resume import run_resume
 from bench.startup import run_startup
 
-SCENARIOS = ("ingest", "history", "fanout", "dashboard", "startup", "resume")
+SCENARIOS = ("ingest", "history", "fanout", "dashboard", "startup", "resume", "class-feed")
 
 
 def main() -> None:
@@ -32,7 +35,9 @@ def main() -> None:
     parser.add_argument("scenario", nargs="?", choices=SCENARIOS, help="default: all")
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=5_000, help="points per producer message")
-    parser.add_argument("--clients", type=int, default=1_000, help="fanout: WebSocket clients")
+    parser.add_argument(
+        "--clients", type=int, help="fanout, resume: WebSocket clients (1000); class-feed: 100"
+    )
     parser.add_argument(
         "--ticks", type=int, default=60, help="fanout: ticks in the measured window"
     )
@@ -56,6 +61,17 @@ def main() -> None:
         type=int,
         help="resume: the gateway's PULSE_WS_RESUME_FRAMES (0: every resume reads the stream)",
     )
+    parser.add_argument(
+        "--rate", type=float, default=5.0, help="class-feed: events a second per class"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=30.0, help="class-feed: the measured window"
+    )
+    parser.add_argument(
+        "--many-classes",
+        action="store_true",
+        help="class-feed: also one socket on each of --clients classes",
+    )
     args = parser.parse_args()
     chosen = [args.scenario] if args.scenario else list(SCENARIOS)
     for name in chosen:
@@ -67,14 +83,26 @@ def main() -> None:
             status = asyncio.run(run_dashboard(minutes=args.minutes))
         elif name == "startup":
             status = asyncio.run(run_startup(runs=args.runs or 2))
+        elif name == "class-feed":
+            shapes = ["one-class", "many-classes"] if args.many_classes else ["one-class"]
+            status = asyncio.run(
+                run_class_feed(
+                    clients=args.clients or 100,
+                    rate=args.rate,
+                    seconds=args.seconds,
+                    shapes=shapes,
+                )
+            )
         elif name == "resume":
             status = asyncio.run(
-                run_resume(clients=args.clients, down_s=args.down, kept_frames=args.kept_frames)
+                run_resume(
+                    clients=args.clients or 1_000, down_s=args.down, kept_frames=args.kept_frames
+                )
             )
         else:
             status = asyncio.run(
                 run_fanout(
-                    clients=args.clients,
+                    clients=args.clients or 1_000,
                     ticks=args.ticks,
                     runs=args.runs or 1,
                     stalled=args.stalled,

@@ -576,6 +576,42 @@ async def test_gateway_replays_streams_with_named_consumers_only(connect: Connec
         await gateway.cannot_publish(subject)
 
 
+async def test_gateway_watches_class_events_and_asks_who_owns_a_class(connect: Connect) -> None:
+    """A class channel: EVENTS republishes to live.events.>, the gateway reads it back with
+    named consumers, and asks persistence ``rpc.classroom.get`` (and no other classroom verb)."""
+    ingest, gateway = await connect("ingest"), await connect("gateway")
+    await streams_exist(ingest)
+    live = await gateway.nc.subscribe(subjects.live_subject(subjects.events_subject("py101")))
+    await gateway.nc.flush()
+    await ingest.nc.jetstream().publish(
+        subjects.events_subject("py101"), b"events", stream=subjects.EVENTS_STREAM
+    )
+    republished = await live.next_msg(timeout=5 * TIMEOUT)
+    assert republished.data == b"events"
+    assert republished.headers is not None
+    assert int(republished.headers["Nats-Sequence"]) >= 1
+    replay = await gateway.nc.jetstream().subscribe(
+        subjects.events_subject("py101"),
+        stream=subjects.EVENTS_STREAM,
+        ordered_consumer=True,
+        config=ConsumerConfig(name=f"gateway-{secrets.token_hex(4)}", inactive_threshold=5),
+    )
+    assert (await replay.next_msg(timeout=5 * TIMEOUT)).data == b"events"
+    await replay.unsubscribe()
+    await gateway.nc.publish(subjects.classroom_rpc("get"), b"{}")
+    await gateway.nc.flush()
+    assert gateway.errors == []
+    durable = subjects.PERSISTENCE_EVENTS_DURABLE
+    for subject in (
+        subjects.classroom_rpc("create"),
+        subjects.classroom_rpc("update"),
+        f"$JS.API.CONSUMER.CREATE.EVENTS.{durable}",
+        f"$JS.API.CONSUMER.CREATE.EVENTS.{durable}.events.>",
+        f"$JS.API.CONSUMER.MSG.NEXT.EVENTS.{durable}",
+    ):
+        await gateway.cannot_publish(subject)
+
+
 async def test_gateway_may_do_nothing_else(connect: Connect) -> None:
     gateway = await connect("gateway")
     for subject in (

@@ -29,9 +29,12 @@ from pulse_contracts import Codec, subjects
 from pulse_contracts.accounts import KeysRequest, PublicKeys, Scope
 from pulse_dev.embedded import free_port
 from pulse_gateway.app import describing_app
+from pulse_gateway.live.channels import CHANNEL_KINDS
 from pulse_runtime.access_tokens import AccessClaims, SigningKey, issue_access_token
 from pulse_runtime.web import access_of
 
+from tests.support.classes import ClassDirectory
+from tests.support.classes import create_user as create_classroom_user
 from tests.support.stack import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
@@ -238,6 +241,50 @@ async def test_every_websocket_route_closes_without_a_valid_token_with_4401(
     results = dict(zip(walks, await asyncio.gather(*walks.values()), strict=True))
     for (path, case), (code, reason) in results.items():
         assert (code, reason) == (4401, reasons[case]), (path, case)
+
+
+# --- every /ws channel, and who may watch it ------------------------------------------------
+
+# Who may subscribe to each kind of channel (pulse_gateway.live.channels): "owner" is the
+# instructor who owns the class, "instructor" another one.
+CHANNEL_ACCESS = {
+    "metric:cpu": {"admin", "user"},
+    "series:web1:cpu": {"admin", "user"},
+    "source:web1": {"admin", "user"},
+    "class:py101": {"admin", "owner"},
+}
+WATCHERS = ("admin", "user", "owner", "instructor", "student")
+
+
+async def test_every_channel_kind_and_who_may_watch_it(stack: PulseStack) -> None:
+    assert {channel.split(":")[0] for channel in CHANNEL_ACCESS} == set(CHANNEL_KINDS)
+    nc = await nats.connect(stack.nats_url)
+    directory = await ClassDirectory(nc).start()  # persistence's rpc.classroom.get, for now
+    try:
+        tokens = {"admin": await stack.token()}
+        for who, role in (("user", "user"), ("instructor", "instructor"), ("student", "student")):
+            _, tokens[who] = await create_classroom_user(stack, f"{who}@pulse.test", role)
+        owner_id, tokens["owner"] = await create_classroom_user(
+            stack, "owner@pulse.test", "instructor"
+        )
+        directory.add("py101", owner_id)
+        url = stack["gateway"].url("/ws").replace("http://", "ws://")
+        seen: dict[str, set[str]] = {channel: set() for channel in CHANNEL_ACCESS}
+        for who in WATCHERS:
+            async with websockets.connect(url) as socket:
+                await socket.send(json.dumps({"type": "auth", "token": tokens[who]}))
+                assert json.loads(await socket.recv())["type"] == "ready"
+                for channel in CHANNEL_ACCESS:
+                    await socket.send(json.dumps({"type": "subscribe", "channel": channel}))
+                    answer = json.loads(await asyncio.wait_for(socket.recv(), 10))
+                    assert answer["channel"] == channel, answer
+                    if answer["type"] == "subscribed":
+                        seen[channel].add(who)
+                    else:
+                        assert (answer["type"], answer["code"]) == ("error", "forbidden"), answer
+        assert seen == CHANNEL_ACCESS
+    finally:
+        await nc.drain()
 
 
 # --- every route of ingest needs an API key with its scope --------------------------------

@@ -369,7 +369,7 @@ async def test_bad_frames_get_errors_and_never_disturb_other_clients(make_stack:
             async with websockets.connect(ws_url(stack)) as ws:
                 await ws.send(json.dumps({"type": "auth", "token": user_token}))
                 assert json.loads(await ws.recv())["role"] == "user"
-                await ws.send(json.dumps({"type": "subscribe", "channel": "events:class1"}))
+                await ws.send(json.dumps({"type": "subscribe", "channel": "class:py101"}))
                 error = json.loads(await ws.recv())
                 assert (error["type"], error["code"]) == ("error", "forbidden")
                 await ws.send("x" * 70_000)

@@ -4,9 +4,13 @@ the give-up within the grace period, and the frames held while a subscription ca
 from __future__ import annotations
 
 import asyncio
+import json
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from pulse_contracts import SeriesBatch
+from pulse_contracts.classroom import ClassEvents, NotebookEvent
 from pulse_gateway.live.backpressure import (
     SLOW_CONSUMER_REASON,
     Outbox,
@@ -18,8 +22,10 @@ from pulse_gateway.live.backpressure import (
 from pulse_gateway.live.channels import parse_channel
 from pulse_gateway.live.connection import FrameCounts
 from pulse_gateway.live.fanout import Delivery
+from pulse_gateway.live.feeds import CLASS_EVENT_FEED, METRIC_FEED
 from pulse_gateway.live.frames import CLOSE_SLOW_CONSUMER, FrameCodec
 from pulse_gateway.live.metrics_socket import MetricsSocketClient
+from pulse_gateway.live.session import SocketClient
 from pulse_gateway.settings import WebSocketSettings
 
 FRAMES = FrameCodec()
@@ -143,7 +149,7 @@ def metrics_client(socket: SlowSocket, outbox_frames: int) -> MetricsSocketClien
 
 def message(seq: int) -> Delivery:
     batch = SeriesBatch(source="s", name="n", times_us=[seq, seq + 1], values=[seq, seq + 0.5])
-    return Delivery("metric:n", seq, batch, FRAMES)
+    return METRIC_FEED.delivery("metric:n", seq, batch, FRAMES)
 
 
 async def test_a_metrics_socket_behind_gets_the_latest_points_one_frame_each() -> None:
@@ -178,3 +184,77 @@ async def test_a_metrics_socket_behind_again_within_the_grace_period_is_closed_w
     assert socket.closed == (CLOSE_SLOW_CONSUMER, SLOW_CONSUMER_REASON)
     client.deliver(message(6))  # nothing more is queued for a socket being closed
     assert client.outbox.conflations == 1
+
+
+# -- the same policy on a class channel ------------------------------------------------------
+
+
+def class_events(seq: int) -> Delivery:
+    event = NotebookEvent(
+        event_id=uuid.UUID(int=seq),
+        event_type="cell_executed",
+        event_time=datetime(2026, 12, 5, 10, 0, seq, tzinfo=UTC),
+        user_id="ada",
+        class_id="py101",
+        notebook_path="intro.ipynb",
+        cell_id=f"c{seq}",
+        cell_index=seq,
+    )
+    return CLASS_EVENT_FEED.delivery(
+        "class:py101", seq, ClassEvents(class_id="py101", events=[event]), FRAMES
+    )
+
+
+def class_socket_client(socket: SlowSocket, outbox_frames: int) -> SocketClient:
+    return SocketClient(
+        socket,  # type: ignore[arg-type]
+        hub=None,  # type: ignore[arg-type]
+        reader=None,  # type: ignore[arg-type]
+        keyring=None,  # type: ignore[arg-type]
+        class_owners=None,  # type: ignore[arg-type]
+        frames=FRAMES,
+        settings=WebSocketSettings(outbox_frames=outbox_frames, slow_consumer_grace_s=10),
+        msgpack=False,
+        counts=FrameCounts(),
+    )
+
+
+async def test_a_class_channel_behind_gets_a_gap_frame_then_its_latest_events_frame() -> None:
+    """Events cannot be conflated like points: the one feed of the channel keeps its latest
+    frame, after a gap frame naming the sequences the client may re-read (resume_from)."""
+    socket = SlowSocket()
+    client = class_socket_client(socket, outbox_frames=2)
+    client.send_data(class_events(1))
+    await asyncio.sleep(0)  # the writer takes it, and waits for the client to read
+    for seq in (2, 3, 4):
+        client.send_data(class_events(seq))  # 4 finds the outbox full: 2 dropped, 3 kept
+    writer = client._writer
+    assert writer is not None
+    socket.reading.set()
+    await asyncio.wait_for(writer, 5)
+    frames = [json.loads(text) for text in socket.sent]
+    assert [(frame["type"], frame.get("seq")) for frame in frames] == [
+        ("events", 1),
+        ("gap", None),
+        ("events", 3),
+        ("events", 4),
+    ]
+    assert (frames[1]["channel"], frames[1]["after_seq"], frames[1]["before_seq"]) == (
+        "class:py101",
+        1,
+        3,
+    )
+    assert frames[2]["events"][0]["cellIndex"] == 3  # camelCase, as stored
+    assert client.close_code is None
+
+
+async def test_a_class_channel_behind_again_within_the_grace_period_is_closed_with_4408() -> None:
+    socket = SlowSocket()
+    client = class_socket_client(socket, outbox_frames=2)
+    client.send_data(class_events(1))
+    await asyncio.sleep(0)
+    for seq in (2, 3, 4):
+        client.send_data(class_events(seq))
+    assert client.close_code is None  # the gap frame, once
+    client.send_data(class_events(5))  # full again at once
+    assert client.close_code == CLOSE_SLOW_CONSUMER

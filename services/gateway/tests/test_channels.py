@@ -27,11 +27,49 @@ def test_bad_channels_are_refused(channel: str) -> None:
     assert refused.value.code == "unknown_channel"
 
 
-def test_event_feeds_are_for_admins() -> None:
-    spec = parse_channel("events:class1")
+@pytest.mark.parametrize("channel", ["class:py101", "class:2026-spring-a", "class:x"])
+def test_class_channels_read_the_class_events_in_the_events_stream(channel: str) -> None:
+    spec = parse_channel(channel)
+    class_id = channel.removeprefix("class:")
+    assert (spec.subject, spec.class_id, spec.feed.stream) == (
+        f"events.{class_id}",
+        class_id,
+        "EVENTS",
+    )
+    assert parse_channel("metric:cpu").feed.stream == "METRICS"
+
+
+@pytest.mark.parametrize(
+    "channel",
+    ["class:", "class:Py101", "class:-a", "class:a.b", "class:a:b", "class:>", "class:" + "a" * 64],
+)
+def test_class_ids_are_slugs(channel: str) -> None:
     with pytest.raises(ChannelRefused) as refused:
-        authorize(spec, "user")
-    assert refused.value.code == "forbidden"
-    with pytest.raises(ChannelRefused) as unavailable:
-        authorize(spec, "admin")
-    assert unavailable.value.code == "unavailable"
+        parse_channel(channel)
+    assert refused.value.code == "unknown_channel"
+
+
+@pytest.mark.parametrize(
+    ("channel", "allowed"),
+    [
+        ("metric:cpu", {"admin", "user"}),
+        ("series:web1:cpu", {"admin", "user"}),
+        ("source:web1", {"admin", "user"}),
+        ("class:py101", {"admin", "instructor"}),  # an instructor: only a class they own
+    ],
+)
+def test_which_roles_may_ask_for_which_channel(channel: str, allowed: set[str]) -> None:
+    spec = parse_channel(channel)
+    for role in ("admin", "user", "instructor", "student"):
+        if role in allowed:
+            authorize(spec, role)
+            continue
+        with pytest.raises(ChannelRefused) as refused:
+            authorize(spec, role)
+        assert refused.value.code == "forbidden", (channel, role)
+
+
+def test_the_old_events_placeholder_is_gone() -> None:
+    with pytest.raises(ChannelRefused) as refused:
+        parse_channel("events:class1")
+    assert refused.value.code == "unknown_channel"

@@ -11,6 +11,7 @@ import pytest
 from litestar import Litestar, get
 from litestar.openapi import OpenAPIConfig
 from litestar.testing import TestClient
+from pulse_contracts.classroom import ClassFeed
 from pulse_gateway.documents import (
     OPENAPI_FILE,
     close_codes,
@@ -110,6 +111,30 @@ def test_a_frame_named_like_a_rest_shape_is_refused_rather_than_shadowed() -> No
     app = Litestar([oops], openapi_config=OpenAPIConfig(title="t", version="1"))
     with pytest.raises(ValueError, match="/ws frames named like REST schemas: Error"):
         describe_frames(app)
+
+
+def test_a_contract_struct_in_a_frame_and_a_rest_answer_is_one_component() -> None:
+    """A class channel's ``events`` frame and the classroom's REST feed both carry
+    NotebookEvent: one component, with the same (camelCase) wire names either way."""
+
+    @get("/feed", sync_to_thread=False)
+    def feed() -> ClassFeed:
+        raise NotImplementedError
+
+    app = Litestar([feed], openapi_config=OpenAPIConfig(title="t", version="1"))
+    describe_frames(app)
+    schemas = app.openapi_schema.to_schema()["components"]["schemas"]
+    rest_names = set(schemas["NotebookEvent"]["properties"])
+    frame_names = set(frame_schemas()["NotebookEvent"]["properties"])
+    assert rest_names == frame_names
+    assert {"eventId", "eventTime", "cellIndex", "hasError"} <= rest_names
+
+
+def test_the_events_frame_carries_notebook_events() -> None:
+    events = SCHEMAS["Events"]
+    assert events["properties"]["type"] == {"enum": ["events"]}
+    assert events["properties"]["events"]["items"] == {"$ref": REF + "NotebookEvent"}
+    assert SCHEMAS["ServerFrame"]["discriminator"]["mapping"]["events"] == REF + "Events"
 
 
 def test_the_served_document_has_the_frames() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pulse_contracts import SeriesBatch
 from pulse_gateway.live.fanout import Delivery
+from pulse_gateway.live.feeds import METRIC_FEED
 from pulse_gateway.live.frames import FrameCodec
 from pulse_gateway.live.recent import RecentDeliveries
 
@@ -20,7 +21,7 @@ class Clock:
 
 def delivery(seq: int) -> Delivery:
     batch = SeriesBatch(source="s", name="n", times_us=[seq], values=[float(seq)])
-    return Delivery("metric:n", seq, batch, FRAMES)
+    return METRIC_FEED.delivery("metric:n", seq, batch, FRAMES)
 
 
 def seqs(found: list[Delivery] | None) -> list[int] | None:

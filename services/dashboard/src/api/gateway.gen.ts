@@ -276,6 +276,20 @@ export interface components {
             parameter?: string | null;
         };
         /**
+         * Events
+         * @description Events of a class channel (``class:<class_id>``), oldest first, as producers sent them
+         *         and Pulse stores them (camelCase names, defaults left out). Live: one frame per message
+         *         of the EVENTS stream, ``seq`` its stream sequence. History: the class's latest events in
+         *         frames of at most 100, each with the sequence of the message its last event came from.
+         */
+        Events: {
+            channel: string;
+            events: components["schemas"]["NotebookEvent"][];
+            seq: number;
+            /** @enum {unknown} */
+            type: "events";
+        };
+        /**
          * Gap
          * @description Frames between the sequences may be missing: re-query the history if they matter.
          */
@@ -346,6 +360,37 @@ export interface components {
              */
             role?: "admin" | "user" | "instructor" | "student";
         };
+        /**
+         * NotebookEvent
+         * @description One thing that happened in a student's notebook, as a producer sends it.
+         */
+        NotebookEvent: {
+            cellId?: string | null;
+            cellIndex?: number | null;
+            cellType?: string | null;
+            classId?: string | null;
+            code?: string | null;
+            errorMessage?: string | null;
+            errorName?: string | null;
+            /** Format: uuid */
+            eventId: string;
+            /**
+             * Format: date-time
+             * @description RFC 3339 time with a UTC offset
+             */
+            eventTime: string;
+            /** @description cell_executed, notebook_opened, notebook_saved, kernel_restarted, or any other lower_snake_case type (stored raw) */
+            eventType: string;
+            executionCount?: number | null;
+            executionDurationMs?: number | null;
+            /** @default false */
+            hasError?: boolean;
+            /** @default {} */
+            metadata?: Record<string, never>;
+            notebookPath?: string | null;
+            /** @description text without NUL (U+0000) */
+            userId: string;
+        };
         /** PasswordReset */
         PasswordReset: {
             password: string;
@@ -400,7 +445,7 @@ export interface components {
             unit: string | null;
         };
         /** @description What the gateway sends on /ws. */
-        ServerFrame: components["schemas"]["Ready"] | components["schemas"]["Subscribed"] | components["schemas"]["Data"] | components["schemas"]["Gap"] | components["schemas"]["Unsubscribed"] | components["schemas"]["Error"] | components["schemas"]["Ping"] | components["schemas"]["Pong"];
+        ServerFrame: components["schemas"]["Ready"] | components["schemas"]["Subscribed"] | components["schemas"]["Data"] | components["schemas"]["Events"] | components["schemas"]["Gap"] | components["schemas"]["Unsubscribed"] | components["schemas"]["Error"] | components["schemas"]["Ping"] | components["schemas"]["Pong"];
         /**
          * @description The WebSocket subprotocol a client offers to get the same frames as binary msgpack instead of JSON text.
          * @enum {string}
@@ -478,6 +523,7 @@ export type CreatedApiKey = components['schemas']['CreatedApiKey'];
 export type Data = components['schemas']['Data'];
 export type Error = components['schemas']['Error'];
 export type ErrorBody = components['schemas']['ErrorBody'];
+export type Events = components['schemas']['Events'];
 export type Gap = components['schemas']['Gap'];
 export type History = components['schemas']['History'];
 export type HistoryRequest = components['schemas']['HistoryRequest'];
@@ -487,6 +533,7 @@ export type MetricPointOut = components['schemas']['MetricPointOut'];
 export type MetricsHistory = components['schemas']['MetricsHistory'];
 export type NewApiKey = components['schemas']['NewApiKey'];
 export type NewUser = components['schemas']['NewUser'];
+export type NotebookEvent = components['schemas']['NotebookEvent'];
 export type PasswordReset = components['schemas']['PasswordReset'];
 export type Ping = components['schemas']['Ping'];
 export type Point = components['schemas']['Point'];

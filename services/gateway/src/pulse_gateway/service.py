@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pulse_contracts import Codec, subjects
+from pulse_contracts import Codec
 from pulse_runtime.auth_client import AuthClient
 from pulse_runtime.health import HealthListener
 from pulse_runtime.http_server import HttpServer
@@ -12,6 +12,7 @@ from pulse_runtime.service import Lifecycle
 from pulse_runtime.telemetry import counter, gauge, new_registry
 
 from pulse_gateway.identity.keyring import KeyRing
+from pulse_gateway.live.class_access import ClassOwners
 from pulse_gateway.live.direct import expose_websocket_protocol
 from pulse_gateway.live.fanout import ChannelHub, RecentPolicy
 from pulse_gateway.live.frames import FrameCodec
@@ -48,8 +49,8 @@ class GatewayService:
 
     async def start(self, lifecycle: Lifecycle) -> bool:
         await self.management.start()
-        # Streams are ingest's and persistence's to create (with METRICS' republishing to
-        # live.>, which the fan-out reads); the gateway has no right to change them.
+        # Streams are ingest's and persistence's to create (with METRICS' and EVENTS'
+        # republishing to live.>, which the fan-out reads); the gateway has no right to change them.
         if not await start_broker(self.broker, lifecycle.stopping):
             return False
         own = self.settings.gateway
@@ -63,14 +64,12 @@ class GatewayService:
         ws = self.settings.websocket
         reader = StreamReader(
             nats.jetstream(),
-            self.codec,
-            subjects.METRICS_STREAM,
             concurrency=ws.replay_concurrency,
             bounds_ttl_s=ws.stream_bounds_ttl_s,
         )
         frames = FrameCodec()
         recent = RecentPolicy(frames=ws.resume_frames, window_s=ws.resume_window_s)
-        self.hub = channels = ChannelHub(nats, reader, self.codec, frames, recent)
+        self.hub = channels = ChannelHub(nats, reader, frames, recent)
         closes = counter(
             self.registry,
             "pulse_gateway_ws_closed_total",
@@ -81,6 +80,9 @@ class GatewayService:
             hub=channels,
             reader=reader,
             keyring=self.keyring,
+            class_owners=ClassOwners(
+                nats, timeout_s=own.query_timeout_s, ttl_s=ws.class_owner_ttl_s
+            ),
             frames=frames,
             settings=self.settings.websocket,
             metrics_outbox_frames=own.client_queue_size,

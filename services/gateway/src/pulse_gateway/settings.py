@@ -56,6 +56,9 @@ class WebSocketSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     """How old the stream's first and last sequence may be when a resume checks for a gap."""
     max_frame_bytes: PositiveInt = 64 * 1024
     close_timeout_s: PositiveFloat = 10.0
+    class_owner_ttl_s: NonNegativeFloat = 30.0
+    """How long a class's owner (who may watch ``class:<id>``) is kept before persistence is
+    asked again."""
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):

@@ -1,21 +1,32 @@
-"""Channels a socket may subscribe to: their names, the subjects behind them, who may see them.
+"""Channels a socket may subscribe to: their names, the streams and subjects behind them, and
+which roles may ask for them.
 
 - ``metric:<name>``: one metric from every source (``metrics.*.<name>``);
 - ``series:<source>:<name>``: one series (``metrics.<source>.<name>``);
 - ``source:<source>``: every metric of one source (``metrics.<source>.*``);
-- ``events:<feed>``: an event feed (the classroom's, later); admins only until then.
+- ``class:<class_id>``: a class's notebook events (``events.<class_id>`` in EVENTS).
+
+The role is the first check; a class channel has a second, its owner (``class_access.py``).
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import msgspec
 from pulse_contracts import SERIES_TOKEN_PATTERN, subjects
+from pulse_contracts.classroom.events import CLASS_ID_PATTERN
+
+from .feeds import CLASS_EVENT_FEED, METRIC_FEED, Feed
 
 _TOKEN = re.compile(SERIES_TOKEN_PATTERN)
-_ROLES_FOR_METRICS = frozenset({"user", "admin"})
-_ROLES_FOR_EVENTS = frozenset({"admin"})
+_CLASS_ID = re.compile(CLASS_ID_PATTERN)
+CHANNEL_KINDS = ("metric", "series", "source", "class")
+"""Every kind of channel (the part before the first ``:``); the access test walks each."""
+ROLES_FOR_METRICS = frozenset({"user", "admin"})
+ROLES_FOR_CLASSES = frozenset({"admin", "instructor"})
+"""Admins watch every class; an instructor only the classes they own; students none."""
 
 
 class ChannelRefused(ValueError):
@@ -30,9 +41,12 @@ class ChannelSpec(msgspec.Struct, frozen=True):
     name: str
     """As the client wrote it; frames carry it back."""
     subject: str
-    """The METRICS stream subject filter behind it."""
+    """The stream subject filter behind it."""
     roles: frozenset[str]
-    available: bool = True
+    feed: Feed[Any]
+    """The stream it reads and how its messages become frames."""
+    class_id: str | None = None
+    """A class channel's class: who may watch it depends on its owner."""
 
 
 def parse_channel(channel: str) -> ChannelSpec:
@@ -40,28 +54,45 @@ def parse_channel(channel: str) -> ChannelSpec:
     parts = rest.split(":") if rest else []
     if kind == "metric" and len(parts) == 1:
         (name,) = _tokens(channel, parts)
-        return ChannelSpec(channel, subjects.metrics_live_subject(name), _ROLES_FOR_METRICS)
+        return ChannelSpec(
+            channel, subjects.metrics_live_subject(name), ROLES_FOR_METRICS, METRIC_FEED
+        )
     if kind == "series" and len(parts) == 2:
         source, name = _tokens(channel, parts)
-        return ChannelSpec(channel, subjects.metrics_subject(source, name), _ROLES_FOR_METRICS)
+        return ChannelSpec(
+            channel, subjects.metrics_subject(source, name), ROLES_FOR_METRICS, METRIC_FEED
+        )
     if kind == "source" and len(parts) == 1:
         (source,) = _tokens(channel, parts)
-        return ChannelSpec(channel, subjects.metrics_subject(source, "*"), _ROLES_FOR_METRICS)
-    if kind == "events" and len(parts) == 1:
-        (feed,) = _tokens(channel, parts)
-        return ChannelSpec(channel, f"events.{feed}", _ROLES_FOR_EVENTS, available=False)
+        return ChannelSpec(
+            channel, subjects.metrics_subject(source, "*"), ROLES_FOR_METRICS, METRIC_FEED
+        )
+    if kind == "class" and len(parts) == 1:
+        (class_id,) = parts
+        if not _CLASS_ID.fullmatch(class_id):
+            raise ChannelRefused(
+                "unknown_channel",
+                f"bad class id {class_id!r} in channel {channel!r}: 1-63 of a-z 0-9 -,"
+                " starting with a letter or digit",
+            )
+        return ChannelSpec(
+            channel,
+            subjects.events_subject(class_id),
+            ROLES_FOR_CLASSES,
+            CLASS_EVENT_FEED,
+            class_id=class_id,
+        )
     raise ChannelRefused(
         "unknown_channel",
         f"unknown channel {channel!r}: use metric:<name>, series:<source>:<name>,"
-        " source:<source> or events:<feed>",
+        " source:<source> or class:<class_id>",
     )
 
 
 def authorize(spec: ChannelSpec, role: str) -> None:
+    """The role check; a class channel's owner is checked next (``class_access.py``)."""
     if role not in spec.roles:
         raise ChannelRefused("forbidden", f"the {role} role may not watch {spec.name!r}")
-    if not spec.available:
-        raise ChannelRefused("unavailable", f"{spec.name!r} has no data source yet")
 
 
 def _tokens(channel: str, parts: list[str]) -> list[str]:

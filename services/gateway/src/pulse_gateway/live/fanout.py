@@ -1,11 +1,12 @@
 """Live fan-out: one NATS subscription per channel per gateway process, shared by its clients.
 
-The METRICS stream republishes every stored message to ``live.<subject>`` with its stream
-sequence and the previous sequence of the same subject in headers (JetStream RePublish). A
-channel subscribes there once, decodes each message once, encodes its frame once per wire
-format, and hands the same frame to every listener. When the per-subject sequence chain shows
-a message was missed (core NATS delivers at most once: a reconnect, say), the channel reads
-the missing ones back from the stream before going on, so listeners see every sequence.
+Each stream behind channels (METRICS, EVENTS: ``feeds.py``) republishes every stored message
+to ``live.<subject>`` with its stream sequence and the previous sequence of the same subject
+in headers (JetStream RePublish). A channel subscribes there once, decodes each message once,
+encodes its frame once per wire format, and hands the same frame to every listener. When the
+per-subject sequence chain shows a message was missed (core NATS delivers at most once: a
+reconnect, say), the channel reads the missing ones back from the stream before going on, so
+listeners see every sequence.
 
 Each channel also keeps its recent deliveries (``recent``), so that a client resuming from a
 sequence it delivered moments ago is served from memory; a channel whose last listener left
@@ -22,14 +23,16 @@ import msgspec
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from pulse_contracts import Codec, SeriesBatch, decode_untrusted, from_epoch_us, subjects
+from pulse_contracts import decode_untrusted, subjects
 from pulse_runtime.logging import get_logger
 
 from .channels import ChannelSpec
-from .direct import frame_bytes
-from .frames import Data, FrameCodec, Point
+from .feeds import Delivery
+from .frames import FrameCodec
 from .recent import RecentDeliveries
 from .replay import StreamReader, TooMuchToReplay
+
+__all__ = ["ChannelHub", "Delivery", "Listener", "RecentPolicy"]
 
 log = get_logger(__name__)
 
@@ -37,69 +40,6 @@ _SEQUENCE = "Nats-Sequence"
 _PREVIOUS_OF_SUBJECT = "Nats-Last-Sequence"
 _SUBJECT = "Nats-Subject"
 _MAX_REPAIR_MESSAGES = 10_000
-
-
-class Delivery:
-    """One stream message as a channel's listeners get it: the frame is encoded at most once
-    per wire format, however many clients it goes to."""
-
-    __slots__ = (
-        "_encoded", "_frames", "_point_wire", "_points", "_wire", "frame", "seq", "series",
-    )  # fmt: skip
-
-    def __init__(self, channel: str, seq: int, batch: SeriesBatch, frames: FrameCodec) -> None:
-        self.seq = seq
-        self.series = (batch.source, batch.name)
-        self.frame = Data(
-            channel=channel,
-            seq=seq,
-            source=batch.source,
-            name=batch.name,
-            unit=batch.unit,
-            points=[
-                Point(time=from_epoch_us(time_us), value=value)
-                for time_us, value in zip(batch.times_us, batch.values, strict=True)
-            ],
-        )
-        self._frames = frames
-        self._encoded: dict[bool, str | bytes] = {}
-        self._wire: dict[bool, bytes] = {}
-        self._points: list[str] | None = None
-        self._point_wire: bytes | None = None
-
-    def encoded(self, *, msgpack: bool) -> str | bytes:
-        """The frame's message, for a send through ASGI."""
-        encoded = self._encoded.get(msgpack)
-        if encoded is None:
-            encoded = self._encoded[msgpack] = self._frames.encode(self.frame, msgpack=msgpack)
-        return encoded
-
-    def wire(self, *, msgpack: bool) -> bytes:
-        """The whole WebSocket frame, for a direct write (see ``direct.py``)."""
-        wire = self._wire.get(msgpack)
-        if wire is None:
-            payload = self._frames.encode_bytes(self.frame, msgpack=msgpack)
-            wire = self._wire[msgpack] = frame_bytes(payload, binary=msgpack)
-        return wire
-
-    def point_frames(self) -> list[str]:
-        """One JSON frame per point, ``{timestamp, value, type, source}``: the legacy
-        ``/ws/metrics`` shape, also encoded once for all its clients."""
-        if self._points is None:
-            frame = self.frame
-            self._points = [
-                self._frames.encode_point(frame.source, frame.name, point) for point in frame.points
-            ]
-        return self._points
-
-    def point_wire(self) -> bytes:
-        """:meth:`point_frames` as whole WebSocket frames one after the other, for a direct
-        write of them all at once."""
-        if self._point_wire is None:
-            self._point_wire = b"".join(
-                frame_bytes(text.encode(), binary=False) for text in self.point_frames()
-            )
-        return self._point_wire
 
 
 class Listener(Protocol):
@@ -120,7 +60,6 @@ class _LiveChannel:
         self,
         spec: ChannelSpec,
         reader: StreamReader,
-        codec: Codec,
         frames: FrameCodec,
         policy: RecentPolicy,
     ) -> None:
@@ -132,7 +71,6 @@ class _LiveChannel:
         self._too_far = -1  # a backfill after this sequence or before would not fit
         self.closing: asyncio.TimerHandle | None = None  # while kept open without listeners
         self._reader = reader
-        self._codec = codec
         self._frames = frames
         self._inbox: asyncio.Queue[Msg] = asyncio.Queue()
         self._previous: dict[str, int] = {}  # subject -> last sequence seen on it
@@ -152,7 +90,7 @@ class _LiveChannel:
                 raise TooMuchToReplay(max_messages + 1)
             older: list[Delivery] = []
             reading = self._reader.read(
-                self.spec.subject, after_seq=after_seq, max_messages=max_messages
+                self.spec.feed, self.spec.subject, after_seq=after_seq, max_messages=max_messages
             )
             async with contextlib.aclosing(reading):
                 try:
@@ -160,9 +98,7 @@ class _LiveChannel:
                         floor = self.recent.floor
                         if floor is None or stored.seq > floor:
                             break  # the rest is kept already
-                        older.append(
-                            Delivery(self.spec.name, stored.seq, stored.batch, self._frames)
-                        )
+                        older.append(self._delivery(stored.seq, stored.message))
                 except TooMuchToReplay:
                     self._too_far = max(self._too_far, after_seq)  # only grows from there
                     raise
@@ -194,7 +130,7 @@ class _LiveChannel:
                 seq = int(headers[_SEQUENCE])
                 subject = headers[_SUBJECT]
                 previous = int(headers.get(_PREVIOUS_OF_SUBJECT, "0"))
-                batch = decode_untrusted(self._codec.series_batch, msg.data)
+                message = decode_untrusted(self.spec.feed.decoder, msg.data)
             except (KeyError, ValueError, msgspec.DecodeError):
                 log.warning("unusable live message", subject=msg.subject)
                 continue
@@ -203,7 +139,7 @@ class _LiveChannel:
             seen = self._previous.get(subject)
             if seen is not None and previous > seen:
                 await self._repair(before=seq)
-            self._deliver(seq, subject, batch)
+            self._deliver(seq, subject, message)
 
     async def _repair(self, *, before: int) -> None:
         """Read back everything on the channel since the last delivered sequence (not only
@@ -212,6 +148,7 @@ class _LiveChannel:
         log.info("live messages missed; reading them back", channel=self.spec.name, after_seq=after)
         try:
             async for stored in self._reader.read(
+                self.spec.feed,
                 self.spec.subject,
                 after_seq=after,
                 max_messages=_MAX_REPAIR_MESSAGES,
@@ -219,7 +156,7 @@ class _LiveChannel:
             ):
                 if stored.seq >= before:
                     break
-                self._deliver(stored.seq, stored.subject, stored.batch)
+                self._deliver(stored.seq, stored.subject, stored.message)
         except TooMuchToReplay as exc:
             log.warning("too much missed to repair", channel=self.spec.name, pending=exc.pending)
             self.recent.broken(before)
@@ -227,10 +164,13 @@ class _LiveChannel:
             log.warning("repair failed", channel=self.spec.name, error=str(exc))
             self.recent.broken(before)
 
-    def _deliver(self, seq: int, subject: str, batch: SeriesBatch) -> None:
+    def _delivery(self, seq: int, message: object) -> Delivery:
+        return self.spec.feed.delivery(self.spec.name, seq, message, self._frames)
+
+    def _deliver(self, seq: int, subject: str, message: object) -> None:
         self._previous[subject] = seq
         self.last_seq = max(self.last_seq, seq)
-        delivery = Delivery(self.spec.name, seq, batch, self._frames)
+        delivery = self._delivery(seq, message)
         self.recent.add(delivery)
         for listener in list(self.listeners):
             listener.deliver(delivery)
@@ -241,13 +181,11 @@ class ChannelHub:
         self,
         nats: Client,
         reader: StreamReader,
-        codec: Codec,
         frames: FrameCodec,
         recent: RecentPolicy | None = None,
     ) -> None:
         self._nats = nats
         self._reader = reader
-        self._codec = codec
         self._frames = frames
         self._recent = recent or RecentPolicy()
         self._channels: dict[str, _LiveChannel] = {}
@@ -301,7 +239,7 @@ class ChannelHub:
         async with self._lock:
             channel = self._channels.get(spec.name)
             if channel is None:
-                channel = _LiveChannel(spec, self._reader, self._codec, self._frames, self._recent)
+                channel = _LiveChannel(spec, self._reader, self._frames, self._recent)
                 await channel.open(self._nats)
                 self._channels[spec.name] = channel
                 log.info("live channel opened", channel=spec.name)

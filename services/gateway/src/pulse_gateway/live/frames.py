@@ -11,6 +11,7 @@ from typing import Annotated, cast
 
 import msgspec
 from pulse_contracts import decode_untrusted
+from pulse_contracts.classroom import NotebookEvent
 
 from pulse_gateway.metrics.schemas import MetricPointOut
 
@@ -41,6 +42,8 @@ class Auth(msgspec.Struct, frozen=True, tag="auth"):
 class HistoryRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     minutes: Annotated[float, msgspec.Meta(gt=0)]
     max_points: Annotated[int, msgspec.Meta(ge=1)] = 1000
+    """Metric channels: at most this many points (buckets beyond). Class channels: the
+    latest this many events of the last ``minutes``."""
 
 
 class Subscribe(msgspec.Struct, frozen=True, tag="subscribe", forbid_unknown_fields=True):
@@ -49,7 +52,8 @@ class Subscribe(msgspec.Struct, frozen=True, tag="subscribe", forbid_unknown_fie
     resume_from: Annotated[int, msgspec.Meta(ge=0)] | None = None
     """The last sequence the client received on this channel: the gateway replays the rest."""
     max_rate: Annotated[float, msgspec.Meta(gt=0)] | None = None
-    """At most this many frames a second per series; the latest value of each interval."""
+    """At most this many frames a second per series; the latest value of each interval.
+    Metric channels only: a class channel sends every event (``unsupported_option``)."""
 
 
 class Unsubscribe(msgspec.Struct, frozen=True, tag="unsubscribe", forbid_unknown_fields=True):
@@ -121,6 +125,17 @@ class Data(msgspec.Struct, frozen=True, tag="data"):
     unit: str | None = None
 
 
+class Events(msgspec.Struct, frozen=True, tag="events"):
+    """Events of a class channel (``class:<class_id>``), oldest first, as producers sent them
+    and Pulse stores them (camelCase names, defaults left out). Live: one frame per message
+    of the EVENTS stream, ``seq`` its stream sequence. History: the class's latest events in
+    frames of at most 100, each with the sequence of the message its last event came from."""
+
+    channel: str
+    seq: int
+    events: list[NotebookEvent]
+
+
 class Gap(msgspec.Struct, frozen=True, tag="gap"):
     """Frames between the sequences may be missing: re-query the history if they matter."""
 
@@ -140,7 +155,7 @@ class Error(msgspec.Struct, frozen=True, tag="error"):
     channel: str | None = None
 
 
-ServerFrame = Ready | Subscribed | Data | Gap | Unsubscribed | Error | Ping | Pong
+ServerFrame = Ready | Subscribed | Data | Events | Gap | Unsubscribed | Error | Ping | Pong
 
 
 class FrameCodec:

@@ -25,6 +25,7 @@ from pulse_gateway.settings import WebSocketSettings
 
 from .authentication import lapsed
 from .channels import ChannelSpec
+from .class_access import ClassOwners
 from .connection import FrameCounts
 from .direct import SharedFrame
 from .fanout import ChannelHub
@@ -55,6 +56,7 @@ class SocketRegistry:
         hub: ChannelHub,
         reader: StreamReader,
         keyring: KeyRing,
+        class_owners: ClassOwners,
         frames: FrameCodec,
         settings: WebSocketSettings,
         metrics_outbox_frames: int = 1_000,
@@ -65,6 +67,7 @@ class SocketRegistry:
         self.hub = hub
         self.reader = reader
         self.keyring = keyring
+        self.class_owners = class_owners
         self.frames = frames
         self.settings = settings
         self.frames_sent = FrameCounts()
@@ -106,6 +109,7 @@ class SocketRegistry:
             hub=self.hub,
             reader=self.reader,
             keyring=self.keyring,
+            class_owners=self.class_owners,
             frames=self.frames,
             settings=self.settings,
             msgpack=msgpack,

@@ -1,4 +1,4 @@
-"""Reading the METRICS stream back: a channel's messages from a sequence or a time onwards.
+"""Reading a stream back (METRICS, EVENTS): a channel's messages from a sequence or a time on.
 
 Each read is its own short-lived, explicitly named pull consumer (memory storage, no acks)
 that reads until the stream holds nothing more for the channel; the server removes it a few
@@ -7,7 +7,8 @@ Live data comes separately (see ``fanout``); readers join the two by stream sequ
 
 A reconnect storm must not become a JetStream storm (docs/adr/0015): at most ``concurrency``
 reads of a gateway hold a consumer at once (the others wait their turn, in order), and the
-stream's bounds are asked once per ``bounds_ttl_s`` however many subscribes want them.
+stream's bounds are asked once per ``bounds_ttl_s`` however many subscribes want them. One
+reader serves every stream, so the bound on concurrent reads is the gateway's, not a stream's.
 """
 
 from __future__ import annotations
@@ -18,13 +19,16 @@ import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime
+from typing import Generic, TypeVar
 
 import msgspec
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
-from pulse_contracts import Codec, SeriesBatch, decode_untrusted
+from pulse_contracts import decode_untrusted
 from pulse_runtime.logging import get_logger
+
+from .feeds import Feed
 
 log = get_logger(__name__)
 
@@ -33,10 +37,16 @@ _FETCH_TIMEOUT_S = 2.0
 _IDLE_CONSUMER_S = 5.0
 
 
-class StoredMessage(msgspec.Struct, frozen=True):
-    seq: int
-    subject: str
-    batch: SeriesBatch
+P = TypeVar("P")
+
+
+class StoredMessage(Generic[P]):
+    __slots__ = ("message", "seq", "subject")
+
+    def __init__(self, seq: int, subject: str, message: P) -> None:
+        self.seq = seq
+        self.subject = subject
+        self.message = message
 
 
 class TooMuchToReplay(Exception):
@@ -67,58 +77,55 @@ class StreamReader:
     def __init__(
         self,
         js: JetStreamContext,
-        codec: Codec,
-        stream: str,
         *,
         concurrency: int = 8,
         bounds_ttl_s: float = 1.0,
     ) -> None:
         self._js = js
-        self._codec = codec
-        self._stream = stream
         self._turns = asyncio.Semaphore(concurrency)
         self._bounds_ttl_s = bounds_ttl_s
-        self._bounds: tuple[float, StreamBounds] | None = None  # (when asked, answer)
-        self._asking: asyncio.Future[StreamBounds] | None = None
+        self._bounds: dict[str, tuple[float, StreamBounds]] = {}  # stream -> (when, answer)
+        self._asking: dict[str, asyncio.Future[StreamBounds]] = {}
         self.counts = ReadCounts()
 
-    async def bounds(self) -> StreamBounds:
+    async def bounds(self, stream: str) -> StreamBounds:
         """The stream's first and last sequence, at most ``bounds_ttl_s`` old; callers that
         ask while a request is out share its answer (one STREAM.INFO, not one per caller)."""
-        cached = self._bounds
+        cached = self._bounds.get(stream)
         if cached is not None and time.monotonic() - cached[0] < self._bounds_ttl_s:
             return cached[1]
-        if self._asking is None:
-            self._asking = asyncio.ensure_future(self._ask_bounds())
-        asking = self._asking
+        asking = self._asking.get(stream)
+        if asking is None:
+            asking = self._asking[stream] = asyncio.ensure_future(self._ask_bounds(stream))
         return await asyncio.shield(asking)
 
-    async def _ask_bounds(self) -> StreamBounds:
+    async def _ask_bounds(self, stream: str) -> StreamBounds:
         try:
             asked = time.monotonic()
             self.counts.bounds_requests += 1
-            info = await self._js.stream_info(self._stream)
+            info = await self._js.stream_info(stream)
             bounds = StreamBounds(first_seq=info.state.first_seq, last_seq=info.state.last_seq)
-            self._bounds = (asked, bounds)
+            self._bounds[stream] = (asked, bounds)
             return bounds
         finally:
-            self._asking = None
+            del self._asking[stream]
 
     async def read(
         self,
+        feed: Feed[P],
         subject: str,
         *,
         after_seq: int | None = None,
         since: datetime | None = None,
         max_messages: int,
         queued: bool = True,
-    ) -> AsyncGenerator[StoredMessage, None]:
+    ) -> AsyncGenerator[StoredMessage[P], None]:
         """Every stored message on ``subject`` after ``after_seq`` (or from ``since``), in
         order, until none is left; raises TooMuchToReplay before reading more than
         ``max_messages``. A ``queued`` read waits for one of the gateway's ``concurrency``
         turns first (a live channel's repair does not: its clients all wait for it)."""
         if not queued:
-            async for message in self._read(subject, after_seq, since, max_messages):
+            async for message in self._read(feed, subject, after_seq, since, max_messages):
                 yield message
             return
         counts = self.counts
@@ -130,15 +137,20 @@ class StreamReader:
         counts.active += 1
         counts.peak = max(counts.peak, counts.active)
         try:
-            async for message in self._read(subject, after_seq, since, max_messages):
+            async for message in self._read(feed, subject, after_seq, since, max_messages):
                 yield message
         finally:
             counts.active -= 1
             self._turns.release()
 
     async def _read(
-        self, subject: str, after_seq: int | None, since: datetime | None, max_messages: int
-    ) -> AsyncIterator[StoredMessage]:
+        self,
+        feed: Feed[P],
+        subject: str,
+        after_seq: int | None,
+        since: datetime | None,
+        max_messages: int,
+    ) -> AsyncIterator[StoredMessage[P]]:
         self.counts.reads += 1
         if after_seq is not None:
             start = {
@@ -162,23 +174,23 @@ class StreamReader:
             inactive_threshold=_IDLE_CONSUMER_S,
             **start,  # type: ignore[arg-type]
         )
-        info = await self._js.add_consumer(self._stream, config)
+        info = await self._js.add_consumer(feed.stream, config)
         pending = info.num_pending or 0
         if pending > max_messages:
             raise TooMuchToReplay(pending)
         if pending == 0:
             return
-        subscription = await self._js.pull_subscribe_bind(consumer=name, stream=self._stream)
+        subscription = await self._js.pull_subscribe_bind(consumer=name, stream=feed.stream)
         try:
-            async for message in self._drain(subscription):
+            async for message in self._drain(feed, subscription):
                 yield message
         finally:
             with contextlib.suppress(Exception):
                 await subscription.unsubscribe()
 
     async def _drain(
-        self, subscription: JetStreamContext.PullSubscription
-    ) -> AsyncIterator[StoredMessage]:
+        self, feed: Feed[P], subscription: JetStreamContext.PullSubscription
+    ) -> AsyncIterator[StoredMessage[P]]:
         while True:
             try:
                 messages = await subscription.fetch(_FETCH_BATCH, timeout=_FETCH_TIMEOUT_S)
@@ -187,10 +199,10 @@ class StreamReader:
             for msg in messages:
                 meta = msg.metadata
                 try:
-                    batch = decode_untrusted(self._codec.series_batch, msg.data)
+                    message = decode_untrusted(feed.decoder, msg.data)
                 except msgspec.DecodeError:
                     log.warning("undecodable stored message", seq=meta.sequence.stream)
                 else:
-                    yield StoredMessage(meta.sequence.stream, msg.subject, batch)
+                    yield StoredMessage(meta.sequence.stream, msg.subject, message)
                 if meta.num_pending == 0:
                     return

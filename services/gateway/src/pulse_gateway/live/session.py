@@ -24,6 +24,7 @@ from pulse_gateway.settings import WebSocketSettings
 from .authentication import authenticate
 from .backpressure import gap_frame
 from .channels import ChannelRefused, authorize, parse_channel
+from .class_access import ClassOwners, check_class_access
 from .connection import FrameCounts, LiveConnection
 from .fanout import ChannelHub
 from .frames import (
@@ -48,8 +49,8 @@ log = get_logger(__name__)
 
 class SocketClient(LiveConnection):
     __slots__ = (
-        "_errors", "_keyring", "_requests", "_subscriptions", "hub", "last_heard", "last_ping",
-        "reader",
+        "_class_owners", "_errors", "_keyring", "_requests", "_subscriptions", "hub", "last_heard",
+        "last_ping", "reader",
     )  # fmt: skip
 
     def __init__(
@@ -59,6 +60,7 @@ class SocketClient(LiveConnection):
         hub: ChannelHub,
         reader: StreamReader,
         keyring: KeyRing,
+        class_owners: ClassOwners,
         frames: FrameCodec,
         settings: WebSocketSettings,
         msgpack: bool,
@@ -78,6 +80,7 @@ class SocketClient(LiveConnection):
         self.hub = hub
         self.reader = reader
         self._keyring = keyring
+        self._class_owners = class_owners
         self._subscriptions: dict[str, ChannelSubscription] = {}
         self._requests = TokenBucket(settings.subscribe_rate, settings.subscribe_burst)
         self._errors = TokenBucket(settings.subscribe_rate, settings.subscribe_burst)
@@ -173,7 +176,8 @@ class SocketClient(LiveConnection):
         try:
             spec = parse_channel(request.channel)
             authorize(spec, self.claims.role)
-            check_limits(request, self._subscriptions, self.settings)
+            check_limits(request, spec, self._subscriptions, self.settings)
+            await check_class_access(spec, self.claims, self._class_owners)
         except ChannelRefused as exc:
             self._refuse(exc.code, str(exc), request.channel)
             return

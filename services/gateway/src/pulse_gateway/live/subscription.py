@@ -3,7 +3,9 @@
 Subscribing joins the channel's shared live feed first (frames are held back), then reads
 what the client asked for from the stream (history, or everything after its last sequence),
 sends that, and lets the held frames through from the next sequence on: no gap, no
-duplicate, because both sides are the same stream's sequence.
+duplicate, because both sides are the same stream's sequence. Metric and class channels
+differ only in their history (points, downsampled; the class's latest events:
+``class_history.py``) and in the options they take.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pulse_gateway.settings import WebSocketSettings
 
 from .backpressure import held_too_many, let_go
 from .channels import ChannelRefused, ChannelSpec
+from .class_history import MAX_HISTORY_EVENTS, history_frames, latest_events
 from .downsampling import downsample
 from .fanout import Delivery
 from .frames import Gap, HistoryRequest, Subscribe, Subscribed
@@ -66,7 +69,9 @@ class ChannelSubscription:
     async def catch_up(self, request: Subscribe) -> None:
         """Answer ``subscribed``, send what the client asked for (its history, or what it
         missed after ``resume_from``), then let the live frames through."""
-        if request.history is not None:
+        if request.history is not None and self.spec.class_id is not None:
+            await self._send_class_history(request.history)
+        elif request.history is not None:
             await self._send_history(request.history)
         elif request.resume_from is not None:
             await self._resume(request.resume_from)
@@ -86,18 +91,40 @@ class ChannelSubscription:
         points: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
         last = client.hub.last_seq(self.spec.name)
         async for stored in client.reader.read(
+            self.spec.feed,
             self.spec.subject,
             since=start,
             max_messages=client.settings.replay_max_messages,
         ):
             last = max(last, stored.seq)
-            points[(stored.batch.source, stored.batch.name)].extend(
-                zip(stored.batch.times_us, stored.batch.values, strict=True)
+            batch = stored.message
+            points[(batch.source, batch.name)].extend(
+                zip(batch.times_us, batch.values, strict=True)
             )
         history = downsample(points, start, request.max_points)
         client.send(
             Subscribed(channel=self.spec.name, seq=last, history=history, max_rate=self.max_rate)
         )
+        self.go_live(last)
+
+    async def _send_class_history(self, request: HistoryRequest) -> None:
+        """``subscribed``, then the class's latest events in ``events`` frames, then live."""
+        client = self.client
+        name = self.spec.name
+        # Before the read: what the channel delivered so far is stored, so the read covers
+        # it; what it delivers during the read is held, and flows after what the read got.
+        delivered = client.hub.last_seq(name)
+        read, events = await latest_events(
+            client.reader,
+            self.spec,
+            minutes=request.minutes,
+            limit=request.max_points,
+            max_messages=client.settings.replay_max_messages,
+        )
+        last = max(delivered, read)
+        client.send(Subscribed(channel=name, seq=last))
+        for frame in history_frames(name, events):
+            client.send(frame)
         self.go_live(last)
 
     async def _resume(self, after: int) -> None:
@@ -110,7 +137,7 @@ class ChannelSubscription:
             client.send(Subscribed(channel=name, seq=after, max_rate=self.max_rate))
             self._replay(after, recent)
             return
-        bounds = await client.reader.bounds()
+        bounds = await client.reader.bounds(self.spec.feed.stream)
         client.send(Subscribed(channel=name, seq=after, max_rate=self.max_rate))
         if after + 1 < bounds.first_seq:
             client.send(
@@ -130,11 +157,12 @@ class ChannelSubscription:
             return
         last = after
         async for stored in client.reader.read(
+            self.spec.feed,
             self.spec.subject,
             after_seq=after,
             max_messages=client.settings.replay_max_messages,
         ):
-            delivery = Delivery(name, stored.seq, stored.batch, client.frames)
+            delivery = self.spec.feed.delivery(name, stored.seq, stored.message, client.frames)
             last = stored.seq
             client.send_data(delivery)
         self.go_live(last)
@@ -150,7 +178,10 @@ class ChannelSubscription:
 
 
 def check_limits(
-    request: Subscribe, subscribed: Collection[str], settings: WebSocketSettings
+    request: Subscribe,
+    spec: ChannelSpec,
+    subscribed: Collection[str],
+    settings: WebSocketSettings,
 ) -> None:
     """Raises :class:`ChannelRefused` for a subscribe beyond what one socket may ask."""
     if request.channel in subscribed:
@@ -166,8 +197,24 @@ def check_limits(
             "history_too_long",
             f"history is limited to {settings.history_max_minutes:g} minutes",
         )
-    if history is not None and history.max_points > settings.history_max_points:
+    if spec.class_id is not None:
+        _check_class_options(request)
+    elif history is not None and history.max_points > settings.history_max_points:
         raise ChannelRefused(
             "history_too_long",
             f"history is limited to {settings.history_max_points} points",
+        )
+
+
+def _check_class_options(request: Subscribe) -> None:
+    """A class channel sends every event: no rate cap; its history counts events."""
+    if request.max_rate is not None:
+        raise ChannelRefused(
+            "unsupported_option",
+            "max_rate applies to metric channels only: a class channel sends every event",
+        )
+    if request.history is not None and request.history.max_points > MAX_HISTORY_EVENTS:
+        raise ChannelRefused(
+            "history_too_long",
+            f"a class channel's history is limited to its latest {MAX_HISTORY_EVENTS} events",
         )

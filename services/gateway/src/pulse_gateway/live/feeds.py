@@ -1,0 +1,130 @@
+"""The streams live channels read, and how one stored message becomes the frame its clients get.
+
+A channel is backed by one stream: metric channels by METRICS (a ``SeriesBatch`` per message,
+sent as a ``data`` frame), class channels by EVENTS (a ``ClassEvents`` per message, sent as an
+``events`` frame). Everything else (fan-out, kept frames, resume, repair, backpressure) is the
+same for both and never looks inside a message: it deals in :class:`Delivery` objects.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+import msgspec
+from pulse_contracts import SeriesBatch, from_epoch_us, subjects
+from pulse_contracts.classroom import ClassEvents
+
+from .direct import frame_bytes
+from .frames import Data, Events, FrameCodec, Point
+
+P = TypeVar("P")
+
+
+class Delivery:
+    """One stream message as a channel's listeners get it: the frame is encoded at most once
+    per wire format, however many clients it goes to."""
+
+    __slots__ = (
+        "_encoded", "_frames", "_point_wire", "_points", "_wire", "frame", "seq", "series",
+    )  # fmt: skip
+
+    def __init__(self, frame: Data | Events, series: tuple[str, str], frames: FrameCodec) -> None:
+        self.seq = frame.seq
+        self.series = series
+        """What conflation keeps the latest frame of (backpressure.py): a metric's series; a
+        class channel's one feed."""
+        self.frame = frame
+        self._frames = frames
+        self._encoded: dict[bool, str | bytes] = {}
+        self._wire: dict[bool, bytes] = {}
+        self._points: list[str] | None = None
+        self._point_wire: bytes | None = None
+
+    def encoded(self, *, msgpack: bool) -> str | bytes:
+        """The frame's message, for a send through ASGI."""
+        encoded = self._encoded.get(msgpack)
+        if encoded is None:
+            encoded = self._encoded[msgpack] = self._frames.encode(self.frame, msgpack=msgpack)
+        return encoded
+
+    def wire(self, *, msgpack: bool) -> bytes:
+        """The whole WebSocket frame, for a direct write (see ``direct.py``)."""
+        wire = self._wire.get(msgpack)
+        if wire is None:
+            payload = self._frames.encode_bytes(self.frame, msgpack=msgpack)
+            wire = self._wire[msgpack] = frame_bytes(payload, binary=msgpack)
+        return wire
+
+    def point_frames(self) -> list[str]:
+        """One JSON frame per point, ``{timestamp, value, type, source}``: the legacy
+        ``/ws/metrics`` shape (metric channels only), also encoded once for all its clients."""
+        if self._points is None:
+            frame = self.frame
+            assert isinstance(frame, Data), "/ws/metrics watches metric channels only"
+            self._points = [
+                self._frames.encode_point(frame.source, frame.name, point) for point in frame.points
+            ]
+        return self._points
+
+    def point_wire(self) -> bytes:
+        """:meth:`point_frames` as whole WebSocket frames one after the other, for a direct
+        write of them all at once."""
+        if self._point_wire is None:
+            self._point_wire = b"".join(
+                frame_bytes(text.encode(), binary=False) for text in self.point_frames()
+            )
+        return self._point_wire
+
+
+class Feed(Generic[P]):
+    """A stream behind live channels: its name, its messages' type, their frames."""
+
+    stream: str
+    decoder: msgspec.msgpack.Decoder[P]
+
+    def delivery(self, channel: str, seq: int, message: P, frames: FrameCodec) -> Delivery:
+        raise NotImplementedError
+
+
+class MetricFeed(Feed[SeriesBatch]):
+    """METRICS: one ``data`` frame per series batch."""
+
+    def __init__(self) -> None:
+        self.stream = subjects.METRICS_STREAM
+        self.decoder = msgspec.msgpack.Decoder(SeriesBatch)
+
+    def delivery(
+        self, channel: str, seq: int, message: SeriesBatch, frames: FrameCodec
+    ) -> Delivery:
+        frame = Data(
+            channel=channel,
+            seq=seq,
+            source=message.source,
+            name=message.name,
+            unit=message.unit,
+            points=[
+                Point(time=from_epoch_us(time_us), value=value)
+                for time_us, value in zip(message.times_us, message.values, strict=True)
+            ],
+        )
+        return Delivery(frame, (message.source, message.name), frames)
+
+
+class ClassEventFeed(Feed[ClassEvents]):
+    """EVENTS: one ``events`` frame per stored batch of a class's events."""
+
+    def __init__(self) -> None:
+        self.stream = subjects.EVENTS_STREAM
+        self.decoder = msgspec.msgpack.Decoder(ClassEvents)
+
+    def delivery(
+        self, channel: str, seq: int, message: ClassEvents, frames: FrameCodec
+    ) -> Delivery:
+        frame = Events(channel=channel, seq=seq, events=message.events)
+        return Delivery(frame, (message.class_id, ""), frames)
+
+
+AnyFeed = Feed[Any]
+
+METRIC_FEED = MetricFeed()
+CLASS_EVENT_FEED = ClassEventFeed()
