@@ -48,7 +48,7 @@ InvalidTokenCode = Literal[
 ]
 
 ALGORITHM: Final = "EdDSA"
-ROLES: Final = frozenset({"admin", "user"})
+ROLES: Final = frozenset({"admin", "user", "instructor", "student"})
 ACCESS_TYPE: Final = "access"
 
 # Claims that must be present in the signed payload. ``iss`` and ``typ`` have defaults on
@@ -86,7 +86,8 @@ class AccessClaims(msgspec.Struct, frozen=True, kw_only=True):
     """User id."""
     email: _NonEmptyStr
     role: str
-    """``"admin"`` or ``"user"``; anything else is rejected on issue and on verify."""
+    """``"admin"``, ``"user"``, ``"instructor"`` or ``"student"`` (:data:`ROLES`); anything else
+    is rejected on issue and on verify."""
     iat: _Timestamp
     exp: _Timestamp
     jti: _NonEmptyStr

@@ -165,6 +165,159 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/classes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The classes I may see
+         * @description Admins: every class; instructors: the classes they own; students: the classes whose events carry their id (`student_id` then says which).
+         */
+        get: operations["ApiV1ClassesListClasses"];
+        put?: never;
+        /**
+         * Create a class and its producer key (the secret is shown this once)
+         * @description The caller owns it (an admin may name another owner, or none). Its producer key has the scope `ingest:events` and names the class.
+         */
+        post: operations["ApiV1ClassesCreateClass"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/classes/{class_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One class */
+        get: operations["ApiV1ClassesClassIdShowClass"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change a class (its instructor, or an admin)
+         * @description Title, code collection, pseudonyms, planned cells; the owner: admins only.
+         */
+        patch: operations["ApiV1ClassesClassIdChangeClass"];
+        trace?: never;
+    };
+    "/api/v1/classes/{class_id}/feed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The class's latest events, newest last */
+        get: operations["ApiV1ClassesClassIdFeedClassFeed"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/classes/{class_id}/hotspots": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Cells and error names ranked by failed runs */
+        get: operations["ApiV1ClassesClassIdHotspotsClassHotspots"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/classes/{class_id}/key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A new producer key for the class (the old one is revoked; the secret is shown this once) */
+        post: operations["ApiV1ClassesClassIdKeyRotateClassKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/classes/{class_id}/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Where every student is in one notebook
+         * @description Per cell: students who ran it, whose latest run succeeded or failed; per student: the furthest cell, last activity, failed runs, and their heatmap row.
+         */
+        get: operations["ApiV1ClassesClassIdOverviewClassOverview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/classes/{class_id}/progress": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The class's progress over time: median and interquartile range of the cell reached */
+        get: operations["ApiV1ClassesClassIdProgressClassProgress"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/classes/{class_id}/students/{student_id}/timeline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One student's events, oldest first (the latest `limit`)
+         * @description The class's instructor and admins: any student; a student: only their own.
+         */
+        get: operations["ApiV1ClassesClassIdStudentsStudentIdTimelineStudentTimeline"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/metrics": {
         parameters: {
             query?: never;
@@ -211,6 +364,7 @@ export interface components {
     schemas: {
         /** ApiKey */
         ApiKey: {
+            class_id?: string | null;
             /** Format: date-time */
             created_at: string;
             id: string;
@@ -237,16 +391,73 @@ export interface components {
             min: number;
             time: string;
         };
+        /** CellHotspot */
+        CellHotspot: {
+            cell_id: string;
+            cell_index: number;
+            errors: number;
+            students: number;
+        };
+        /** CellSummary */
+        CellSummary: {
+            cell_id: string;
+            cell_index: number;
+            errored: number;
+            reached: number;
+            succeeded: number;
+        };
+        /** ClassChange */
+        ClassChange: {
+            collect_code?: boolean | null;
+            /** @description text without NUL (U+0000) */
+            owner_id?: string | null;
+            planned_cells?: number | null;
+            pseudonymise?: boolean | null;
+            /** @description text without NUL (U+0000) */
+            title?: string | null;
+        };
+        /** ClassInfo */
+        ClassInfo: {
+            api_key_id?: string | null;
+            collect_code: boolean;
+            /** Format: date-time */
+            created_at: string;
+            id: string;
+            owner_id: string | null;
+            planned_cells: number | null;
+            pseudonymise: boolean;
+            student_id?: string | null;
+            title: string;
+        };
+        /** ClassKey */
+        ClassKey: {
+            api_key: components["schemas"]["ApiKey"];
+            secret: string;
+        };
+        /** ClassOut */
+        ClassOut: {
+            class: components["schemas"]["ClassInfo"];
+        };
+        /** ClassesOut */
+        ClassesOut: {
+            classes: components["schemas"]["ClassInfo"][];
+        };
         /** @description What a client may send on /ws. */
         ClientFrame: components["schemas"]["Auth"] | components["schemas"]["Subscribe"] | components["schemas"]["Unsubscribe"] | components["schemas"]["Ping"] | components["schemas"]["Pong"];
         /**
          * @description The codes the gateway closes /ws with (docs/websocket.md).
          * @enum {integer}
          */
-        CloseCode: 1009 | 1012 | 4400 | 4401 | 4408 | 4409 | 4429;
+        CloseCode: 1009 | 1012 | 4400 | 4401 | 4403 | 4408 | 4409 | 4429;
         /** CreatedApiKey */
         CreatedApiKey: {
             api_key: components["schemas"]["ApiKey"];
+            secret: string;
+        };
+        /** CreatedClass */
+        CreatedClass: {
+            api_key: components["schemas"]["ApiKey"];
+            class: components["schemas"]["ClassInfo"];
             secret: string;
         };
         /** Data */
@@ -274,6 +485,17 @@ export interface components {
             message: string;
             parameter?: string | null;
         };
+        /** ErrorHotspot */
+        ErrorHotspot: {
+            error_name: string;
+            errors: number;
+            students: number;
+        };
+        /** FeedOut */
+        FeedOut: {
+            class_id: string;
+            events: components["schemas"]["NotebookEvent"][];
+        };
         /**
          * Gap
          * @description Frames between the sequences may be missing: re-query the history if they matter.
@@ -297,6 +519,13 @@ export interface components {
             /** @default 1000 */
             max_points?: number;
             minutes: number;
+        };
+        /** HotspotsOut */
+        HotspotsOut: {
+            cells: components["schemas"]["CellHotspot"][];
+            class_id: string;
+            errors: components["schemas"]["ErrorHotspot"][];
+            notebook_path: string | null;
         };
         /** LoginBody */
         LoginBody: {
@@ -334,6 +563,20 @@ export interface components {
             name: string;
             scopes: ("ingest:metrics" | "ingest:events")[];
         };
+        /** NewClass */
+        NewClass: {
+            /** @default false */
+            collect_code?: boolean;
+            /** @description 1-63 characters from a-z, 0-9 and '-', starting with a letter or digit */
+            id: string;
+            /** @description text without NUL (U+0000) */
+            owner_id?: string | null;
+            planned_cells?: number | null;
+            /** @default false */
+            pseudonymise?: boolean;
+            /** @description text without NUL (U+0000) */
+            title: string;
+        };
         /** NewUser */
         NewUser: {
             /** @description an email address */
@@ -343,7 +586,51 @@ export interface components {
              * @default user
              * @enum {string}
              */
-            role?: "admin" | "user";
+            role?: "admin" | "user" | "instructor" | "student";
+        };
+        /** NotebookEvent */
+        NotebookEvent: {
+            /** @description text without NUL (U+0000) */
+            cellId?: string | null;
+            cellIndex?: number | null;
+            /** @description text without NUL (U+0000) */
+            cellType?: string | null;
+            /** @description 1-63 characters from a-z, 0-9 and '-', starting with a letter or digit */
+            classId?: string | null;
+            /** @description text without NUL (U+0000) */
+            code?: string | null;
+            /** @description text without NUL (U+0000) */
+            errorMessage?: string | null;
+            /** @description text without NUL (U+0000) */
+            errorName?: string | null;
+            /** Format: uuid */
+            eventId: string;
+            /**
+             * Format: date-time
+             * @description RFC 3339 time with a UTC offset
+             */
+            eventTime: string;
+            /** @description cell_executed, notebook_opened, notebook_saved, kernel_restarted, or any other lower_snake_case type (stored raw) */
+            eventType: string;
+            executionCount?: number | null;
+            executionDurationMs?: number | null;
+            /** @default false */
+            hasError?: boolean;
+            metadata?: {
+                [key: string]: unknown;
+            };
+            /** @description text without NUL (U+0000) */
+            notebookPath?: string | null;
+            /** @description text without NUL (U+0000) */
+            userId: string;
+        };
+        /** OverviewOut */
+        OverviewOut: {
+            cells: components["schemas"]["CellSummary"][];
+            class_id: string;
+            notebook_path: string | null;
+            notebooks: string[];
+            students: components["schemas"]["StudentRow"][];
         };
         /** PasswordReset */
         PasswordReset: {
@@ -363,6 +650,22 @@ export interface components {
         Pong: {
             /** @enum {unknown} */
             type: "pong";
+        };
+        /** ProgressOut */
+        ProgressOut: {
+            class_id: string;
+            notebook_path: string | null;
+            step_s: number;
+            steps: components["schemas"]["ProgressStepOut"][];
+        };
+        /** ProgressStepOut */
+        ProgressStepOut: {
+            median: number;
+            p25: number;
+            p75: number;
+            students: number;
+            /** Format: date-time */
+            time: string;
         };
         /** Ready */
         Ready: {
@@ -400,6 +703,17 @@ export interface components {
         };
         /** @description What the gateway sends on /ws. */
         ServerFrame: components["schemas"]["Ready"] | components["schemas"]["Subscribed"] | components["schemas"]["Data"] | components["schemas"]["Gap"] | components["schemas"]["Unsubscribed"] | components["schemas"]["Error"] | components["schemas"]["Ping"] | components["schemas"]["Pong"];
+        /** StudentRow */
+        StudentRow: {
+            cells: [
+                number,
+                string
+            ][];
+            error_count: number;
+            furthest_cell: number | null;
+            last_activity: string | null;
+            student_id: string;
+        };
         /**
          * @description The WebSocket subprotocol a client offers to get the same frames as binary msgpack instead of JSON text.
          * @enum {string}
@@ -422,6 +736,13 @@ export interface components {
             seq: number;
             /** @enum {unknown} */
             type: "subscribed";
+        };
+        /** TimelineOut */
+        TimelineOut: {
+            class_id: string;
+            events: components["schemas"]["NotebookEvent"][];
+            student_id: string;
+            truncated: boolean;
         };
         /** TokenResponse */
         TokenResponse: {
@@ -451,7 +772,7 @@ export interface components {
             email: string;
             id: string;
             /** @enum {string} */
-            role: "admin" | "user";
+            role: "admin" | "user" | "instructor" | "student";
             /** Format: date-time */
             updated_at: string;
         };
@@ -459,7 +780,7 @@ export interface components {
         UserChange: {
             disabled?: boolean | null;
             /** @enum {null|string} */
-            role?: "admin" | "user" | null;
+            role?: "admin" | "user" | "instructor" | "student" | null;
         };
     };
     responses: never;
@@ -471,34 +792,52 @@ export interface components {
 export type ApiKey = components['schemas']['ApiKey'];
 export type Auth = components['schemas']['Auth'];
 export type Bucket = components['schemas']['Bucket'];
+export type CellHotspot = components['schemas']['CellHotspot'];
+export type CellSummary = components['schemas']['CellSummary'];
+export type ClassChange = components['schemas']['ClassChange'];
+export type ClassInfo = components['schemas']['ClassInfo'];
+export type ClassKey = components['schemas']['ClassKey'];
+export type ClassOut = components['schemas']['ClassOut'];
+export type ClassesOut = components['schemas']['ClassesOut'];
 export type ClientFrame = components['schemas']['ClientFrame'];
 export type CloseCode = components['schemas']['CloseCode'];
 export type CreatedApiKey = components['schemas']['CreatedApiKey'];
+export type CreatedClass = components['schemas']['CreatedClass'];
 export type Data = components['schemas']['Data'];
 export type Error = components['schemas']['Error'];
 export type ErrorBody = components['schemas']['ErrorBody'];
+export type ErrorHotspot = components['schemas']['ErrorHotspot'];
+export type FeedOut = components['schemas']['FeedOut'];
 export type Gap = components['schemas']['Gap'];
 export type History = components['schemas']['History'];
 export type HistoryRequest = components['schemas']['HistoryRequest'];
+export type HotspotsOut = components['schemas']['HotspotsOut'];
 export type LoginBody = components['schemas']['LoginBody'];
 export type Me = components['schemas']['Me'];
 export type MetricPointOut = components['schemas']['MetricPointOut'];
 export type MetricsHistory = components['schemas']['MetricsHistory'];
 export type NewApiKey = components['schemas']['NewApiKey'];
+export type NewClass = components['schemas']['NewClass'];
 export type NewUser = components['schemas']['NewUser'];
+export type NotebookEvent = components['schemas']['NotebookEvent'];
+export type OverviewOut = components['schemas']['OverviewOut'];
 export type PasswordReset = components['schemas']['PasswordReset'];
 export type Ping = components['schemas']['Ping'];
 export type Point = components['schemas']['Point'];
 export type Pong = components['schemas']['Pong'];
+export type ProgressOut = components['schemas']['ProgressOut'];
+export type ProgressStepOut = components['schemas']['ProgressStepOut'];
 export type Ready = components['schemas']['Ready'];
 export type RefreshBody = components['schemas']['RefreshBody'];
 export type SeriesCatalog = components['schemas']['SeriesCatalog'];
 export type SeriesHistory = components['schemas']['SeriesHistory'];
 export type SeriesOut = components['schemas']['SeriesOut'];
 export type ServerFrame = components['schemas']['ServerFrame'];
+export type StudentRow = components['schemas']['StudentRow'];
 export type Subprotocol = components['schemas']['Subprotocol'];
 export type Subscribe = components['schemas']['Subscribe'];
 export type Subscribed = components['schemas']['Subscribed'];
+export type TimelineOut = components['schemas']['TimelineOut'];
 export type TokenResponse = components['schemas']['TokenResponse'];
 export type Unsubscribe = components['schemas']['Unsubscribe'];
 export type Unsubscribed = components['schemas']['Unsubscribed'];
@@ -533,7 +872,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The route needs the admin role (`forbidden`) */
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -542,7 +881,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -593,7 +932,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The route needs the admin role (`forbidden`) */
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -611,7 +950,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -660,7 +999,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The route needs the admin role (`forbidden`) */
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -669,7 +1008,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such user or API key (`not_found`) */
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -678,7 +1017,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -716,7 +1055,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The route needs the admin role (`forbidden`) */
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -725,7 +1064,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -776,7 +1115,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The route needs the admin role (`forbidden`) */
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -785,7 +1124,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A conflict: `email_taken`, or `cannot_change_self` (an admin disabling or demoting themselves) */
+            /** @description A conflict: `email_taken`, `cannot_change_self` (an admin disabling or demoting themselves), or `class_exists` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -803,7 +1142,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -856,7 +1195,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The route needs the admin role (`forbidden`) */
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -865,7 +1204,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such user or API key (`not_found`) */
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -874,7 +1213,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A conflict: `email_taken`, or `cannot_change_self` (an admin disabling or demoting themselves) */
+            /** @description A conflict: `email_taken`, `cannot_change_self` (an admin disabling or demoting themselves), or `class_exists` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -892,7 +1231,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -945,7 +1284,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The route needs the admin role (`forbidden`) */
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -954,7 +1293,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such user or API key (`not_found`) */
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -972,7 +1311,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1041,7 +1380,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1100,7 +1439,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1189,8 +1528,802 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1ClassesListClasses: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClassesOut"];
+                };
+            };
+            /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1ClassesCreateClass: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewClass"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedClass"];
+                };
+            };
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A conflict: `email_taken`, `cannot_change_self` (an admin disabling or demoting themselves), or `class_exists` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is over the limit (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1ClassesClassIdShowClass: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                class_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClassOut"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+            /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1ClassesClassIdChangeClass: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                class_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ClassChange"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClassOut"];
+                };
+            };
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is over the limit (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1ClassesClassIdFeedClassFeed: {
+        parameters: {
+            query?: {
+                /** @description at most this many */
+                limit?: number;
+                /** @description only events before this time (ISO 8601) */
+                before?: string | null;
+            };
+            header?: never;
+            path: {
+                class_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeedOut"];
+                };
+            };
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1ClassesClassIdHotspotsClassHotspots: {
+        parameters: {
+            query?: {
+                /** @description the notebook's path; default: the class's most active notebook */
+                notebook?: string | null;
+                /** @description at most this many */
+                limit?: number;
+                /** @description start, ISO 8601 with timezone */
+                from?: string | null;
+                /** @description end, ISO 8601 with timezone */
+                to?: string | null;
+            };
+            header?: never;
+            path: {
+                class_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HotspotsOut"];
+                };
+            };
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1ClassesClassIdKeyRotateClassKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                class_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClassKey"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+            /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1ClassesClassIdOverviewClassOverview: {
+        parameters: {
+            query?: {
+                /** @description the notebook's path; default: the class's most active notebook */
+                notebook?: string | null;
+            };
+            header?: never;
+            path: {
+                class_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OverviewOut"];
+                };
+            };
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1ClassesClassIdProgressClassProgress: {
+        parameters: {
+            query?: {
+                /** @description the notebook's path; default: the class's most active notebook */
+                notebook?: string | null;
+                /** @description seconds per step (60-300) */
+                step_s?: number;
+                /** @description start, ISO 8601 with timezone */
+                from?: string | null;
+                /** @description end, ISO 8601 with timezone */
+                to?: string | null;
+            };
+            header?: never;
+            path: {
+                class_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProgressOut"];
+                };
+            };
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1ClassesClassIdStudentsStudentIdTimelineStudentTimeline: {
+        parameters: {
+            query?: {
+                /** @description at most this many events */
+                limit?: number;
+                /** @description the notebook's path; default: the class's most active notebook */
+                notebook?: string | null;
+                /** @description start, ISO 8601 with timezone */
+                from?: string | null;
+                /** @description end, ISO 8601 with timezone */
+                to?: string | null;
+            };
+            header?: never;
+            path: {
+                class_id: string;
+                student_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TimelineOut"];
+                };
+            };
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
+            504: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1249,7 +2382,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`): retry later */
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1258,7 +2400,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description History took too long to answer (`history_timeout`) */
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
             504: {
                 headers: {
                     [name: string]: unknown;
@@ -1296,7 +2438,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`): retry later */
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1305,7 +2456,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description History took too long to answer (`history_timeout`) */
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
             504: {
                 headers: {
                     [name: string]: unknown;

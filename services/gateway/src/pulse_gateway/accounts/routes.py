@@ -177,7 +177,7 @@ async def refresh(
 
 @post(
     "/api/v1/auth/logout",
-    opt={"access": "user"},
+    opt={"access": "account"},
     summary="End this session",
     description="Revokes this access token and its refresh chain (the token from the body,"
     " else from the `pulse_refresh` cookie, which is cleared).",
@@ -205,7 +205,7 @@ async def logout(
     )
 
 
-@get("/api/v1/auth/me", opt={"access": "user"}, summary="Who am I")
+@get("/api/v1/auth/me", opt={"access": "account"}, summary="Who am I")
 async def me(request: Request[AccessClaims, Any, Any]) -> Me:
     claims = request.user
     return Me(id=claims.sub, email=claims.email, role=claims.role)
@@ -240,7 +240,8 @@ async def change_user(
     data: JSONBody[UserChange],
     auth: NamedDependency[AuthClient],
 ) -> User:
-    if is_self(user_id, request.user) and (data.disabled or data.role == "user"):
+    demoted = data.role is not None and data.role != "admin"
+    if is_self(user_id, request.user) and (data.disabled or demoted):
         raise ApiError(409, "cannot_change_self", "an admin cannot disable or demote themselves")
     change = UpdateUser(user_id=str(user_id), role=data.role, disabled=data.disabled)
     return (await relay(auth, change, UserReply)).user

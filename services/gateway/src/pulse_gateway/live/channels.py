@@ -14,7 +14,7 @@ import msgspec
 from pulse_contracts import SERIES_TOKEN_PATTERN, subjects
 
 _TOKEN = re.compile(SERIES_TOKEN_PATTERN)
-_ROLES_FOR_METRICS = frozenset({"user", "admin"})
+_ROLES_FOR_METRICS = frozenset({"user", "instructor", "admin"})  # not students (ADR 0023)
 _ROLES_FOR_EVENTS = frozenset({"admin"})
 
 
