@@ -54,9 +54,9 @@ EXPECTED_STATUSES = {
     # The classroom: a class the caller may not see is 404 (class_not_found).
     "GET /api/v1/classes": {"200", "401", "503", "504"},
     "POST /api/v1/classes": {"201", "400", "401", "403", "409", "413", "503", "504"},
-    "GET /api/v1/classes/{class_id}": {"200", "401", "404", "503", "504"},
+    "GET /api/v1/classes/{class_id}": {"200", "400", "401", "404", "503", "504"},
     "PATCH /api/v1/classes/{class_id}": {"200", "400", "401", "403", "404", "413", "503", "504"},
-    "POST /api/v1/classes/{class_id}/key": {"201", "401", "403", "404", "503", "504"},
+    "POST /api/v1/classes/{class_id}/key": {"201", "400", "401", "403", "404", "503", "504"},
     "GET /api/v1/classes/{class_id}/overview": {"200", "400", "401", "403", "404", "503", "504"},
     "GET /api/v1/classes/{class_id}/progress": {"200", "400", "401", "403", "404", "503", "504"},
     "GET /api/v1/classes/{class_id}/hotspots": {"200", "400", "401", "403", "404", "503", "504"},

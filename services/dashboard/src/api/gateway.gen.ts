@@ -1693,19 +1693,13 @@ export interface operations {
                     "application/json": components["schemas"]["ClassOut"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
@@ -2021,19 +2015,13 @@ export interface operations {
                     "application/json": components["schemas"]["ClassKey"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */

@@ -188,7 +188,7 @@ async def create_class(
     CLASS,
     opt={"access": "account"},
     summary="One class",
-    responses=refusals(404, 503, 504),
+    responses=refusals(400, 404, 503, 504),
 )
 async def show_class(
     request: Caller, class_id: FromPath[str], classroom: NamedDependency[ClassroomClient]
@@ -230,7 +230,7 @@ async def change_class(
     summary="A new producer key for the class (the old one is revoked; the secret is shown"
     " this once)",
     status_code=HTTP_201_CREATED,
-    responses=refusals(404, 503, 504),
+    responses=refusals(400, 404, 503, 504),
 )
 async def rotate_class_key(
     request: Caller,
