@@ -6,7 +6,9 @@ and ``fanout`` (WebSocket clients at 1 Hz against a bare ``websockets.broadcast`
 ``dashboard`` (the browser app: bundle size, first chart, main-thread load over ``--minutes``),
 ``startup`` (from ``make run`` to a live cpu line in the browser, ``--runs`` times on one
 data directory) and ``resume`` (``--clients`` drop at once and all come back with
-``resume_from``: time until all are live again, and what it costs JetStream).
+``resume_from``: time until all are live again, and what it costs JetStream) and
+``class-overview`` (the class overview of 500 students x 100 cells over 1,000,000 events,
+over NATS and through the gateway, ``--runs`` times).
 ``make bench`` runs all; ``make bench ARGS="ingest --points 200000"`` or
 ``make bench ARGS="fanout --clients 10000"`` one.
 """
@@ -17,6 +19,7 @@ import argparse
 import asyncio
 import sys
 
+from bench.class_overview import run_class_overview
 from bench.dashboard import run_dashboard
 from bench.fanout import run_fanout
 from bench.history import run_history
@@ -24,7 +27,7 @@ from bench.ingest import run_ingest
 from bench.resume import run_resume
 from bench.startup import run_startup
 
-SCENARIOS = ("ingest", "history", "fanout", "dashboard", "startup", "resume")
+SCENARIOS = ("ingest", "history", "fanout", "dashboard", "startup", "resume", "class-overview")
 
 
 def main() -> None:
@@ -37,7 +40,10 @@ def main() -> None:
         "--ticks", type=int, default=60, help="fanout: ticks in the measured window"
     )
     parser.add_argument(
-        "--runs", type=int, default=None, help="fanout: new gateways (1); startup: runs (2)"
+        "--runs",
+        type=int,
+        default=None,
+        help="fanout: new gateways (1); startup: runs (2); class-overview: questions (200)",
     )
     parser.add_argument(
         "--stalled", action="store_true", help="fanout: again with one client that stops reading"
@@ -67,6 +73,8 @@ def main() -> None:
             status = asyncio.run(run_dashboard(minutes=args.minutes))
         elif name == "startup":
             status = asyncio.run(run_startup(runs=args.runs or 2))
+        elif name == "class-overview":
+            status = asyncio.run(run_class_overview(runs=args.runs or 200))
         elif name == "resume":
             status = asyncio.run(
                 run_resume(clients=args.clients, down_s=args.down, kept_frames=args.kept_frames)
