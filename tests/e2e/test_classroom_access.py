@@ -5,12 +5,14 @@ not exist), a student only their own timeline, in the classes whose events carry
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+import websockets
 from pulse_contracts.classroom import pseudonym
 
 from tests.support.classroom_rows import RUNS, write_runs
@@ -252,6 +254,16 @@ async def test_who_sees_which_class(stack: PulseStack) -> None:
         assert refused(create, 403, "forbidden")
         metrics = await alice("GET", "/api/v1/metrics/catalog")
         assert refused(metrics, 403, "forbidden")
+        url = stack["gateway"].url("/ws/metrics?type=cpu").replace("http://", "ws://")
+        token = await login(stack, ALICE, PASSWORD)
+        async with websockets.connect(url, additional_headers=bearer(token)) as socket:
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(socket.recv(), 10)
+        assert closed.value.rcvd is not None
+        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (
+            4403,
+            "the student role may not watch metrics",
+        )
 
         # Sam: in a pseudonymised class, found by the pseudonym of his email.
         sam = await as_(stack, client, SAM)

@@ -35,3 +35,14 @@ def test_event_feeds_are_for_admins() -> None:
     with pytest.raises(ChannelRefused) as unavailable:
         authorize(spec, "admin")
     assert unavailable.value.code == "unavailable"
+
+
+@pytest.mark.parametrize("channel", ["metric:cpu", "series:host-1:cpu", "source:host-1"])
+def test_metric_channels_are_for_every_role_but_student(channel: str) -> None:
+    spec = parse_channel(channel)
+    for role in ("user", "instructor", "admin"):
+        authorize(spec, role)
+    with pytest.raises(ChannelRefused) as refused:
+        authorize(spec, "student")
+    assert refused.value.code == "forbidden"
+    assert str(refused.value) == f"the student role may not watch {channel!r}"
