@@ -3,7 +3,8 @@
 --
 --   pulse_auth     auth and migrate-auth. Owns the schema "auth" and everything in it
 --                  (accounts, password hashes, refresh tokens, API keys, signing keys).
---   pulse_metrics  persistence and migrate. Owns series, metrics and the rollups in "public".
+--   pulse_metrics  persistence and migrate. Owns series, metrics, the rollups and the
+--                  classroom's tables in "public".
 --
 -- Run once, as the superuser, on the Pulse database, by psql with the variables
 -- auth_password, metrics_password and dbname: deploy/postgres/10-pulse-roles.sh does that
@@ -72,7 +73,11 @@ BEGIN
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE (n.nspname = 'auth' AND c.relkind IN ('r', 'p'))
            OR (n.nspname = 'public'
-               AND c.relname IN ('series', 'metrics', 'metrics_1m', 'metrics_1h')
+               AND c.relname IN ('series', 'metrics', 'metrics_1m', 'metrics_1h',
+                                 -- the classroom (migration 0004)
+                                 'classes', 'class_event_ids', 'class_events',
+                                 'class_students', 'class_notebooks', 'class_cells',
+                                 'cell_executions', 'cell_states')
                AND c.relkind IN ('r', 'p', 'v'))
     LOOP
         -- A table's owner takes its indexes, identity sequences and (TimescaleDB) chunks
