@@ -9,6 +9,8 @@ data directory) and ``resume`` (``--clients`` drop at once and all come back wit
 ``resume_from``: time until all are live again, and what it costs JetStream) and
 ``class-feed`` (event → instructor's socket latency, ``--clients`` sockets on one class and,
 with ``--many-classes``, one socket on each of as many classes; ``--rate`` events/s per class).
+``class-overview`` (the class overview of 500 students x 100 cells over 1,000,000 events,
+over NATS and through the gateway, ``--runs`` times).
 ``make bench`` runs all; ``make bench ARGS="ingest --points 200000"`` or
 ``make bench ARGS="fanout --clients 10000"`` one.
 """
@@ -20,6 +22,7 @@ import asyncio
 import sys
 
 from bench.class_feed import run_class_feed
+from bench.class_overview import run_class_overview
 from bench.dashboard import run_dashboard
 from bench.fanout import run_fanout
 from bench.history import run_history
@@ -27,7 +30,16 @@ from bench.ingest import run_ingest
 from bench.resume import run_resume
 from bench.startup import run_startup
 
-SCENARIOS = ("ingest", "history", "fanout", "dashboard", "startup", "resume", "class-feed")
+SCENARIOS = (
+    "ingest",
+    "history",
+    "fanout",
+    "dashboard",
+    "startup",
+    "resume",
+    "class-feed",
+    "class-overview",
+)
 
 
 def main() -> None:
@@ -42,7 +54,10 @@ def main() -> None:
         "--ticks", type=int, default=60, help="fanout: ticks in the measured window"
     )
     parser.add_argument(
-        "--runs", type=int, default=None, help="fanout: new gateways (1); startup: runs (2)"
+        "--runs",
+        type=int,
+        default=None,
+        help="fanout: new gateways (1); startup: runs (2); class-overview: questions (200)",
     )
     parser.add_argument(
         "--stalled", action="store_true", help="fanout: again with one client that stops reading"
@@ -93,6 +108,8 @@ def main() -> None:
                     shapes=shapes,
                 )
             )
+        elif name == "class-overview":
+            status = asyncio.run(run_class_overview(runs=args.runs or 200))
         elif name == "resume":
             status = asyncio.run(
                 run_resume(

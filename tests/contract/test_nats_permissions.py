@@ -37,6 +37,7 @@ from nats.errors import Error as NatsError
 from nats.js.api import ConsumerConfig
 from pulse_contracts import subjects
 from pulse_contracts.accounts import AUTH_VERBS, VerifyApiKey
+from pulse_contracts.classroom import CLASS_QUERY_VIEWS
 from pulse_dev.embedded import free_port
 from pulse_runtime.replies import ask as ask_in_parts
 from pulse_runtime.replies import send_reply
@@ -504,6 +505,31 @@ async def test_persistence_may_do_nothing_else(connect: Connect) -> None:
         await persistence.cannot_subscribe(subject)
 
 
+async def test_persistence_answers_the_gateways_class_verbs_and_views(connect: Connect) -> None:
+    """ADR 0023: the gateway asks rpc.classroom.{create,update,list,get} and the class views
+    (rpc.query.class.*); persistence answers them."""
+    persistence, gateway = await connect("persistence"), await connect("gateway")
+
+    async def answer(msg: Msg) -> None:
+        await msg.respond(msg.subject.encode())
+
+    await persistence.nc.subscribe(
+        f"{subjects.RPC_CLASSROOM}.>", queue=subjects.PERSISTENCE_QUEUE, cb=answer
+    )
+    await persistence.nc.subscribe(
+        f"{subjects.RPC_QUERY_CLASS}.>", queue=subjects.PERSISTENCE_QUEUE, cb=answer
+    )
+    await persistence.nc.flush()
+    asked = [
+        *(subjects.classroom_rpc(verb) for verb in ("create", "update", "list", "get")),
+        *(subjects.class_query(view) for view in CLASS_QUERY_VIEWS.values()),
+    ]
+    for subject in asked:
+        assert (await ask(gateway, subject)).data == subject.encode()
+    # The producer settings are ingest's to ask, not the gateway's.
+    await gateway.cannot_publish(subjects.classroom_rpc("producer_settings"))
+
+
 # --------------------------------------------------------------------------- gateway and auth
 
 
@@ -625,7 +651,14 @@ async def test_gateway_may_do_nothing_else(connect: Connect) -> None:
         "_INBOX.someone",
     ):
         await gateway.cannot_publish(subject)
-    for subject in ("rpc.query.>", "rpc.auth.>", "ingest.>", "deadletter.>", "logs.>"):
+    for subject in (
+        "rpc.query.>",
+        "rpc.auth.>",
+        "rpc.classroom.>",
+        "ingest.>",
+        "deadletter.>",
+        "logs.>",
+    ):
         await gateway.cannot_subscribe(subject)
 
 

@@ -52,6 +52,7 @@ pytestmark = pytest.mark.integration
 SHORT_GRACE_S = 0.5
 
 USER_EMAIL = "someone@pulse.test"
+STUDENT_EMAIL = "student@pulse.test"
 USER_PASSWORD = "a perfectly long password"
 # The installed console script (the `pulse` entry point of pulse-auth), as operators run it.
 PULSE_CLI = shutil.which("pulse", path=str(Path(sys.executable).parent))
@@ -102,6 +103,8 @@ def declared_routes() -> list[tuple[str, str, str]]:
                 path = route.path.replace("{user_id:uuid}", "00000000-0000-0000-0000-000000000000")
                 path = path.replace("{api_key_id:uuid}", "00000000-0000-0000-0000-000000000000")
                 path = path.replace("{file_path:path}", "index.html")
+                path = path.replace("{class_id:str}", "no-such-class")
+                path = path.replace("{student_id:str}", "someone")
                 table.append((method, path, access))
     return table
 
@@ -133,6 +136,26 @@ def test_every_route_declares_its_access_and_only_the_expected_ones_are_public()
         ("POST", "/api/v1/admin/users"),
         ("POST", "/api/v1/admin/users/00000000-0000-0000-0000-000000000000/password"),
     ]
+    # Any account: its session and the classroom routes, whose handlers decide per class
+    # (classroom/visibility.py); instructors and admins: creating, changing, class-wide views.
+    classes = "/api/v1/classes"
+    one = f"{classes}/no-such-class"
+    assert sorted((m, p, a) for m, p, a in ROUTES if a in ("account", "instructor")) == [
+        ("GET", "/api/v1/auth/me", "account"),
+        ("GET", classes, "account"),
+        ("GET", one, "account"),
+        ("GET", f"{one}/feed", "instructor"),
+        ("GET", f"{one}/hotspots", "instructor"),
+        ("GET", f"{one}/overview", "instructor"),
+        ("GET", f"{one}/progress", "instructor"),
+        ("GET", f"{one}/students/someone/timeline", "account"),
+        ("PATCH", one, "instructor"),
+        ("POST", "/api/v1/auth/logout", "account"),
+        ("POST", classes, "instructor"),
+        ("POST", f"{one}/key", "instructor"),
+    ]
+    # Everything else that is not public is the platform's data (metrics), or admin-only.
+    assert {a for _, _, a in ROUTES} == {"public", "account", "user", "instructor", "admin"}
 
 
 def refused_by_guard(response: httpx.Response) -> bool:
@@ -143,8 +166,12 @@ def refused_by_guard(response: httpx.Response) -> bool:
 
 
 async def test_no_token_is_401_and_wrong_role_is_403_on_every_route(stack: PulseStack) -> None:
+    """A ``user`` is refused the admin and instructor routes; a ``student`` every route but
+    its session's and the classroom's (which then decide per class: not the guard's job)."""
     await create_user(stack)
+    await create_user(stack, STUDENT_EMAIL, role="student")
     user_token = await login(stack, USER_EMAIL, USER_PASSWORD)
+    student_token = await login(stack, STUDENT_EMAIL, USER_PASSWORD)
     admin_token = await stack.token()
     # logout revokes the token that calls it: walk it last
     table = sorted(ROUTES, key=lambda route: route[1] == "/api/v1/auth/logout")
@@ -154,6 +181,7 @@ async def test_no_token_is_401_and_wrong_role_is_403_on_every_route(stack: Pulse
             url = stack["gateway"].url(path)
             anonymous = await client.request(method, url)
             as_user = await client.request(method, url, headers=bearer(user_token))
+            as_student = await client.request(method, url, headers=bearer(student_token))
             as_admin = await client.request(method, url, headers=bearer(admin_token))
             where = f"{method} {path} ({access})"
             if path.startswith(ADMIN_PREFIX):  # whatever the route declares
@@ -166,11 +194,16 @@ async def test_no_token_is_401_and_wrong_role_is_403_on_every_route(stack: Pulse
             assert anonymous.status_code == 401, where
             assert anonymous.json()["code"] == "unauthorized", where
             assert anonymous.headers["www-authenticate"].startswith("Bearer"), where
-            if access == "admin":
+            if access in ("admin", "instructor"):
                 assert as_user.status_code == 403, where
                 assert as_user.json()["code"] == "forbidden", where
             else:
                 assert not refused_by_guard(as_user), where
+            if access == "account":
+                assert not refused_by_guard(as_student), where
+            else:
+                assert as_student.status_code == 403, where
+                assert as_student.json()["code"] == "forbidden", where
             assert not refused_by_guard(as_admin), where
     assert admin_routes_walked == 7
 

@@ -52,9 +52,9 @@ def test_class_ids_are_slugs(channel: str) -> None:
 @pytest.mark.parametrize(
     ("channel", "allowed"),
     [
-        ("metric:cpu", {"admin", "user"}),
-        ("series:web1:cpu", {"admin", "user"}),
-        ("source:web1", {"admin", "user"}),
+        ("metric:cpu", {"admin", "user", "instructor"}),
+        ("series:web1:cpu", {"admin", "user", "instructor"}),
+        ("source:web1", {"admin", "user", "instructor"}),
         ("class:py101", {"admin", "instructor"}),  # an instructor: only a class they own
     ],
 )

@@ -18,10 +18,11 @@ OPERATIONS = {
 ERROR_BODY = {"$ref": "#/components/schemas/ErrorBody"}
 
 # Every status each operation can answer: its success, the guard's (401 without a valid token,
-# 403 without the admin role), and its own refusals.
+# 403 without the role: admin, instructor, or any but student for the metrics), and its own
+# refusals.
 EXPECTED_STATUSES = {
-    "GET /api/v1/metrics": {"200", "400", "401", "503", "504"},
-    "GET /api/v1/metrics/catalog": {"200", "401", "503", "504"},
+    "GET /api/v1/metrics": {"200", "400", "401", "403", "503", "504"},
+    "GET /api/v1/metrics/catalog": {"200", "401", "403", "503", "504"},
     "POST /api/v1/auth/login": {"200", "400", "401", "413", "429", "503"},
     "POST /api/v1/auth/refresh": {"200", "400", "401", "413", "503"},
     "POST /api/v1/auth/logout": {"204", "400", "401", "413", "503"},
@@ -50,6 +51,25 @@ EXPECTED_STATUSES = {
     "GET /api/v1/admin/api-keys": {"200", "401", "403", "503"},
     "POST /api/v1/admin/api-keys": {"201", "400", "401", "403", "413", "503"},
     "DELETE /api/v1/admin/api-keys/{api_key_id}": {"200", "400", "401", "403", "404", "503"},
+    # The classroom: a class the caller may not see is 404 (class_not_found).
+    "GET /api/v1/classes": {"200", "401", "503", "504"},
+    "POST /api/v1/classes": {"201", "400", "401", "403", "409", "413", "503", "504"},
+    "GET /api/v1/classes/{class_id}": {"200", "400", "401", "404", "503", "504"},
+    "PATCH /api/v1/classes/{class_id}": {"200", "400", "401", "403", "404", "413", "503", "504"},
+    "POST /api/v1/classes/{class_id}/key": {"201", "400", "401", "403", "404", "503", "504"},
+    "GET /api/v1/classes/{class_id}/overview": {"200", "400", "401", "403", "404", "503", "504"},
+    "GET /api/v1/classes/{class_id}/progress": {"200", "400", "401", "403", "404", "503", "504"},
+    "GET /api/v1/classes/{class_id}/hotspots": {"200", "400", "401", "403", "404", "503", "504"},
+    "GET /api/v1/classes/{class_id}/students/{student_id}/timeline": {
+        "200",
+        "400",
+        "401",
+        "403",
+        "404",
+        "503",
+        "504",
+    },
+    "GET /api/v1/classes/{class_id}/feed": {"200", "400", "401", "403", "404", "503", "504"},
 }
 
 

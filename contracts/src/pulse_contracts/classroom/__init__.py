@@ -16,6 +16,7 @@ from .classes import (
     ProducerSettings,
     ProducerSettingsReply,
     UpdateClass,
+    pseudonym,
 )
 from .events import (
     KNOWN_EVENT_TYPES,
@@ -88,4 +89,5 @@ __all__ = [
     "StudentTimeline",
     "TimelineQuery",
     "UpdateClass",
+    "pseudonym",
 ]

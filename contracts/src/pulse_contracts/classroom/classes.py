@@ -8,6 +8,8 @@ the class's salt). docs/classroom.md and ADR 0023 say why.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import datetime
 from typing import Annotated
 
@@ -36,6 +38,20 @@ class ClassInfo(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     api_key_id: str | None = None
     """The class's producer key (scope ``ingest:events``), when it has one."""
+    student_id: str | None = None
+    """In a student's list (:class:`ListClasses` with ``viewer_role="student"``): the id their
+    events carry in this class (their email, or its :func:`pseudonym`); None otherwise."""
+
+
+PSEUDONYM_HEX_CHARS = 32
+"""A pseudonym is the first 16 bytes of the HMAC, in hex."""
+
+
+def pseudonym(salt: str, student_id: str) -> str:
+    """``hex(HMAC-SHA256(salt, student_id))[:32]``, both as UTF-8: what a producer sends for a
+    class that pseudonymises, and how persistence finds a student's classes from their email."""
+    digest = hmac.new(salt.encode(), student_id.encode(), hashlib.sha256).hexdigest()
+    return digest[:PSEUDONYM_HEX_CHARS]
 
 
 class ProducerSettings(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):

@@ -31,6 +31,9 @@ class ClassQuery(msgspec.Struct, frozen=True, kw_only=True):
     """The notebook asked about; None: the class's most active notebook."""
     start: datetime | None = None
     end: datetime | None = None
+    part_bytes: int = 0
+    """The asker takes an answer larger than one NATS message in parts of this size (ADR 12);
+    0: it takes none."""
 
 
 class OverviewQuery(ClassQuery, frozen=True, kw_only=True, tag="class_overview"):
@@ -135,6 +138,8 @@ class FeedQuery(msgspec.Struct, frozen=True, kw_only=True, tag="class_feed"):
     class_id: ClassId
     limit: FeedLimit = 100
     before: datetime | None = None
+    part_bytes: int = 0
+    """As :attr:`ClassQuery.part_bytes`."""
 
 
 class ClassFeed(msgspec.Struct, frozen=True, kw_only=True, tag="class_feed_result"):

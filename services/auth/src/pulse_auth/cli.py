@@ -18,6 +18,7 @@ import asyncio
 import getpass
 import os
 import sys
+from typing import get_args
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -35,6 +36,7 @@ from pulse_contracts.accounts import (
     ListUsers,
     Revocation,
     RevokeApiKey,
+    Role,
     UserList,
     UserReply,
 )
@@ -55,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     create_user = users.add_parser("create", help="create a user")
     create_user.add_argument("--email", required=True)
-    create_user.add_argument("--role", choices=["admin", "user"], default="user")
+    create_user.add_argument("--role", choices=list(get_args(Role)), default="user")
     create_user.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
@@ -112,7 +114,7 @@ def _print(reply: AuthReply) -> None:
         case UserList(users=users):
             for user in users:
                 state = "disabled" if user.disabled else "active"
-                print(f"{user.id}  {user.email:<32} {user.role:<6} {state}")
+                print(f"{user.id}  {user.email:<32} {user.role:<10} {state}")
         case ApiKeyCreated(api_key=key, secret=secret):
             print(f"{key.id}  {key.name}  scopes: {', '.join(key.scopes)}")
             print(f"secret (shown only now): {secret}")

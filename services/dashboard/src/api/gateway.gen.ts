@@ -165,6 +165,159 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/classes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The classes I may see
+         * @description Admins: every class; instructors: the classes they own; students: the classes whose events carry their id (`student_id` then says which).
+         */
+        get: operations["ApiV1ClassesListClasses"];
+        put?: never;
+        /**
+         * Create a class and its producer key (the secret is shown this once)
+         * @description The caller owns it (an admin may name another owner, or none). Its producer key has the scope `ingest:events` and names the class.
+         */
+        post: operations["ApiV1ClassesCreateClass"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/classes/{class_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One class */
+        get: operations["ApiV1ClassesClassIdShowClass"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change a class (its instructor, or an admin)
+         * @description Title, code collection, pseudonyms, planned cells; the owner: admins only.
+         */
+        patch: operations["ApiV1ClassesClassIdChangeClass"];
+        trace?: never;
+    };
+    "/api/v1/classes/{class_id}/feed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The class's latest events, newest last */
+        get: operations["ApiV1ClassesClassIdFeedClassFeed"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/classes/{class_id}/hotspots": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Cells and error names ranked by failed runs */
+        get: operations["ApiV1ClassesClassIdHotspotsClassHotspots"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/classes/{class_id}/key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A new producer key for the class (the old one is revoked; the secret is shown this once) */
+        post: operations["ApiV1ClassesClassIdKeyRotateClassKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/classes/{class_id}/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Where every student is in one notebook
+         * @description Per cell: students who ran it, whose latest run succeeded or failed; per student: the furthest cell, last activity, failed runs, and their heatmap row.
+         */
+        get: operations["ApiV1ClassesClassIdOverviewClassOverview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/classes/{class_id}/progress": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The class's progress over time: median and interquartile range of the cell reached */
+        get: operations["ApiV1ClassesClassIdProgressClassProgress"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/classes/{class_id}/students/{student_id}/timeline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One student's events, oldest first (the latest `limit`)
+         * @description The class's instructor and admins: any student; a student: only their own.
+         */
+        get: operations["ApiV1ClassesClassIdStudentsStudentIdTimelineStudentTimeline"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/metrics": {
         parameters: {
             query?: never;
@@ -238,16 +391,73 @@ export interface components {
             min: number;
             time: string;
         };
+        /** CellHotspot */
+        CellHotspot: {
+            cell_id: string;
+            cell_index: number;
+            errors: number;
+            students: number;
+        };
+        /** CellSummary */
+        CellSummary: {
+            cell_id: string;
+            cell_index: number;
+            errored: number;
+            reached: number;
+            succeeded: number;
+        };
+        /** ClassChange */
+        ClassChange: {
+            collect_code?: boolean | null;
+            /** @description text without NUL (U+0000) */
+            owner_id?: string | null;
+            planned_cells?: number | null;
+            pseudonymise?: boolean | null;
+            /** @description text without NUL (U+0000) */
+            title?: string | null;
+        };
+        /** ClassInfo */
+        ClassInfo: {
+            api_key_id?: string | null;
+            collect_code: boolean;
+            /** Format: date-time */
+            created_at: string;
+            id: string;
+            owner_id: string | null;
+            planned_cells: number | null;
+            pseudonymise: boolean;
+            student_id?: string | null;
+            title: string;
+        };
+        /** ClassKey */
+        ClassKey: {
+            api_key: components["schemas"]["ApiKey"];
+            secret: string;
+        };
+        /** ClassOut */
+        ClassOut: {
+            class: components["schemas"]["ClassInfo"];
+        };
+        /** ClassesOut */
+        ClassesOut: {
+            classes: components["schemas"]["ClassInfo"][];
+        };
         /** @description What a client may send on /ws. */
         ClientFrame: components["schemas"]["Auth"] | components["schemas"]["Subscribe"] | components["schemas"]["Unsubscribe"] | components["schemas"]["Ping"] | components["schemas"]["Pong"];
         /**
          * @description The codes the gateway closes /ws with (docs/websocket.md).
          * @enum {integer}
          */
-        CloseCode: 1009 | 1012 | 4400 | 4401 | 4408 | 4409 | 4429;
+        CloseCode: 1009 | 1012 | 4400 | 4401 | 4403 | 4408 | 4409 | 4429;
         /** CreatedApiKey */
         CreatedApiKey: {
             api_key: components["schemas"]["ApiKey"];
+            secret: string;
+        };
+        /** CreatedClass */
+        CreatedClass: {
+            api_key: components["schemas"]["ApiKey"];
+            class: components["schemas"]["ClassInfo"];
             secret: string;
         };
         /** Data */
@@ -275,6 +485,12 @@ export interface components {
             message: string;
             parameter?: string | null;
         };
+        /** ErrorHotspot */
+        ErrorHotspot: {
+            error_name: string;
+            errors: number;
+            students: number;
+        };
         /**
          * Events
          * @description Events of a class channel (``class:<class_id>``), oldest first, as producers sent them
@@ -288,6 +504,11 @@ export interface components {
             seq: number;
             /** @enum {unknown} */
             type: "events";
+        };
+        /** FeedOut */
+        FeedOut: {
+            class_id: string;
+            events: components["schemas"]["NotebookEvent"][];
         };
         /**
          * Gap
@@ -312,6 +533,13 @@ export interface components {
             /** @default 1000 */
             max_points?: number;
             minutes: number;
+        };
+        /** HotspotsOut */
+        HotspotsOut: {
+            cells: components["schemas"]["CellHotspot"][];
+            class_id: string;
+            errors: components["schemas"]["ErrorHotspot"][];
+            notebook_path: string | null;
         };
         /** LoginBody */
         LoginBody: {
@@ -349,6 +577,20 @@ export interface components {
             name: string;
             scopes: ("ingest:metrics" | "ingest:events")[];
         };
+        /** NewClass */
+        NewClass: {
+            /** @default false */
+            collect_code?: boolean;
+            /** @description 1-63 characters from a-z, 0-9 and '-', starting with a letter or digit */
+            id: string;
+            /** @description text without NUL (U+0000) */
+            owner_id?: string | null;
+            planned_cells?: number | null;
+            /** @default false */
+            pseudonymise?: boolean;
+            /** @description text without NUL (U+0000) */
+            title: string;
+        };
         /** NewUser */
         NewUser: {
             /** @description an email address */
@@ -360,17 +602,20 @@ export interface components {
              */
             role?: "admin" | "user" | "instructor" | "student";
         };
-        /**
-         * NotebookEvent
-         * @description One thing that happened in a student's notebook, as a producer sends it.
-         */
+        /** NotebookEvent */
         NotebookEvent: {
+            /** @description text without NUL (U+0000) */
             cellId?: string | null;
             cellIndex?: number | null;
+            /** @description text without NUL (U+0000) */
             cellType?: string | null;
+            /** @description 1-63 characters from a-z, 0-9 and '-', starting with a letter or digit */
             classId?: string | null;
+            /** @description text without NUL (U+0000) */
             code?: string | null;
+            /** @description text without NUL (U+0000) */
             errorMessage?: string | null;
+            /** @description text without NUL (U+0000) */
             errorName?: string | null;
             /** Format: uuid */
             eventId: string;
@@ -385,11 +630,21 @@ export interface components {
             executionDurationMs?: number | null;
             /** @default false */
             hasError?: boolean;
-            /** @default {} */
-            metadata?: Record<string, never>;
+            metadata?: {
+                [key: string]: unknown;
+            };
+            /** @description text without NUL (U+0000) */
             notebookPath?: string | null;
             /** @description text without NUL (U+0000) */
             userId: string;
+        };
+        /** OverviewOut */
+        OverviewOut: {
+            cells: components["schemas"]["CellSummary"][];
+            class_id: string;
+            notebook_path: string | null;
+            notebooks: string[];
+            students: components["schemas"]["StudentRow"][];
         };
         /** PasswordReset */
         PasswordReset: {
@@ -409,6 +664,22 @@ export interface components {
         Pong: {
             /** @enum {unknown} */
             type: "pong";
+        };
+        /** ProgressOut */
+        ProgressOut: {
+            class_id: string;
+            notebook_path: string | null;
+            step_s: number;
+            steps: components["schemas"]["ProgressStepOut"][];
+        };
+        /** ProgressStepOut */
+        ProgressStepOut: {
+            median: number;
+            p25: number;
+            p75: number;
+            students: number;
+            /** Format: date-time */
+            time: string;
         };
         /** Ready */
         Ready: {
@@ -446,6 +717,17 @@ export interface components {
         };
         /** @description What the gateway sends on /ws. */
         ServerFrame: components["schemas"]["Ready"] | components["schemas"]["Subscribed"] | components["schemas"]["Data"] | components["schemas"]["Events"] | components["schemas"]["Gap"] | components["schemas"]["Unsubscribed"] | components["schemas"]["Error"] | components["schemas"]["Ping"] | components["schemas"]["Pong"];
+        /** StudentRow */
+        StudentRow: {
+            cells: [
+                number,
+                string
+            ][];
+            error_count: number;
+            furthest_cell: number | null;
+            last_activity: string | null;
+            student_id: string;
+        };
         /**
          * @description The WebSocket subprotocol a client offers to get the same frames as binary msgpack instead of JSON text.
          * @enum {string}
@@ -468,6 +750,13 @@ export interface components {
             seq: number;
             /** @enum {unknown} */
             type: "subscribed";
+        };
+        /** TimelineOut */
+        TimelineOut: {
+            class_id: string;
+            events: components["schemas"]["NotebookEvent"][];
+            student_id: string;
+            truncated: boolean;
         };
         /** TokenResponse */
         TokenResponse: {
@@ -517,36 +806,53 @@ export interface components {
 export type ApiKey = components['schemas']['ApiKey'];
 export type Auth = components['schemas']['Auth'];
 export type Bucket = components['schemas']['Bucket'];
+export type CellHotspot = components['schemas']['CellHotspot'];
+export type CellSummary = components['schemas']['CellSummary'];
+export type ClassChange = components['schemas']['ClassChange'];
+export type ClassInfo = components['schemas']['ClassInfo'];
+export type ClassKey = components['schemas']['ClassKey'];
+export type ClassOut = components['schemas']['ClassOut'];
+export type ClassesOut = components['schemas']['ClassesOut'];
 export type ClientFrame = components['schemas']['ClientFrame'];
 export type CloseCode = components['schemas']['CloseCode'];
 export type CreatedApiKey = components['schemas']['CreatedApiKey'];
+export type CreatedClass = components['schemas']['CreatedClass'];
 export type Data = components['schemas']['Data'];
 export type Error = components['schemas']['Error'];
 export type ErrorBody = components['schemas']['ErrorBody'];
+export type ErrorHotspot = components['schemas']['ErrorHotspot'];
 export type Events = components['schemas']['Events'];
+export type FeedOut = components['schemas']['FeedOut'];
 export type Gap = components['schemas']['Gap'];
 export type History = components['schemas']['History'];
 export type HistoryRequest = components['schemas']['HistoryRequest'];
+export type HotspotsOut = components['schemas']['HotspotsOut'];
 export type LoginBody = components['schemas']['LoginBody'];
 export type Me = components['schemas']['Me'];
 export type MetricPointOut = components['schemas']['MetricPointOut'];
 export type MetricsHistory = components['schemas']['MetricsHistory'];
 export type NewApiKey = components['schemas']['NewApiKey'];
+export type NewClass = components['schemas']['NewClass'];
 export type NewUser = components['schemas']['NewUser'];
 export type NotebookEvent = components['schemas']['NotebookEvent'];
+export type OverviewOut = components['schemas']['OverviewOut'];
 export type PasswordReset = components['schemas']['PasswordReset'];
 export type Ping = components['schemas']['Ping'];
 export type Point = components['schemas']['Point'];
 export type Pong = components['schemas']['Pong'];
+export type ProgressOut = components['schemas']['ProgressOut'];
+export type ProgressStepOut = components['schemas']['ProgressStepOut'];
 export type Ready = components['schemas']['Ready'];
 export type RefreshBody = components['schemas']['RefreshBody'];
 export type SeriesCatalog = components['schemas']['SeriesCatalog'];
 export type SeriesHistory = components['schemas']['SeriesHistory'];
 export type SeriesOut = components['schemas']['SeriesOut'];
 export type ServerFrame = components['schemas']['ServerFrame'];
+export type StudentRow = components['schemas']['StudentRow'];
 export type Subprotocol = components['schemas']['Subprotocol'];
 export type Subscribe = components['schemas']['Subscribe'];
 export type Subscribed = components['schemas']['Subscribed'];
+export type TimelineOut = components['schemas']['TimelineOut'];
 export type TokenResponse = components['schemas']['TokenResponse'];
 export type Unsubscribe = components['schemas']['Unsubscribe'];
 export type Unsubscribed = components['schemas']['Unsubscribed'];
@@ -581,7 +887,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The route needs the admin role (`forbidden`) */
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -590,7 +896,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -641,7 +947,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The route needs the admin role (`forbidden`) */
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -659,7 +965,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -708,7 +1014,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The route needs the admin role (`forbidden`) */
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -717,7 +1023,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such user or API key (`not_found`) */
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -726,7 +1032,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -764,7 +1070,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The route needs the admin role (`forbidden`) */
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -773,7 +1079,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -824,7 +1130,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The route needs the admin role (`forbidden`) */
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -833,7 +1139,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A conflict: `email_taken`, or `cannot_change_self` (an admin disabling or demoting themselves) */
+            /** @description A conflict: `email_taken`, `cannot_change_self` (an admin disabling or demoting themselves), or `class_exists` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -851,7 +1157,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -904,7 +1210,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The route needs the admin role (`forbidden`) */
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -913,7 +1219,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such user or API key (`not_found`) */
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -922,7 +1228,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A conflict: `email_taken`, or `cannot_change_self` (an admin disabling or demoting themselves) */
+            /** @description A conflict: `email_taken`, `cannot_change_self` (an admin disabling or demoting themselves), or `class_exists` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -940,7 +1246,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -993,7 +1299,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The route needs the admin role (`forbidden`) */
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1002,7 +1308,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such user or API key (`not_found`) */
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1020,7 +1326,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1089,7 +1395,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1148,7 +1454,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1237,8 +1543,790 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1ClassesListClasses: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClassesOut"];
+                };
+            };
+            /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1ClassesCreateClass: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewClass"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedClass"];
+                };
+            };
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A conflict: `email_taken`, `cannot_change_self` (an admin disabling or demoting themselves), or `class_exists` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is over the limit (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1ClassesClassIdShowClass: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                class_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClassOut"];
+                };
+            };
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1ClassesClassIdChangeClass: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                class_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ClassChange"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClassOut"];
+                };
+            };
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is over the limit (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1ClassesClassIdFeedClassFeed: {
+        parameters: {
+            query?: {
+                /** @description at most this many */
+                limit?: number;
+                /** @description only events before this time (ISO 8601) */
+                before?: string | null;
+            };
+            header?: never;
+            path: {
+                class_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeedOut"];
+                };
+            };
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1ClassesClassIdHotspotsClassHotspots: {
+        parameters: {
+            query?: {
+                /** @description the notebook's path; default: the class's most active notebook */
+                notebook?: string | null;
+                /** @description at most this many */
+                limit?: number;
+                /** @description start, ISO 8601 with timezone */
+                from?: string | null;
+                /** @description end, ISO 8601 with timezone */
+                to?: string | null;
+            };
+            header?: never;
+            path: {
+                class_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HotspotsOut"];
+                };
+            };
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1ClassesClassIdKeyRotateClassKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                class_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClassKey"];
+                };
+            };
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1ClassesClassIdOverviewClassOverview: {
+        parameters: {
+            query?: {
+                /** @description the notebook's path; default: the class's most active notebook */
+                notebook?: string | null;
+            };
+            header?: never;
+            path: {
+                class_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OverviewOut"];
+                };
+            };
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1ClassesClassIdProgressClassProgress: {
+        parameters: {
+            query?: {
+                /** @description the notebook's path; default: the class's most active notebook */
+                notebook?: string | null;
+                /** @description seconds per step (60-300) */
+                step_s?: number;
+                /** @description start, ISO 8601 with timezone */
+                from?: string | null;
+                /** @description end, ISO 8601 with timezone */
+                to?: string | null;
+            };
+            header?: never;
+            path: {
+                class_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProgressOut"];
+                };
+            };
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1ClassesClassIdStudentsStudentIdTimelineStudentTimeline: {
+        parameters: {
+            query?: {
+                /** @description at most this many events */
+                limit?: number;
+                /** @description the notebook's path; default: the class's most active notebook */
+                notebook?: string | null;
+                /** @description start, ISO 8601 with timezone */
+                from?: string | null;
+                /** @description end, ISO 8601 with timezone */
+                to?: string | null;
+            };
+            header?: never;
+            path: {
+                class_id: string;
+                student_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TimelineOut"];
+                };
+            };
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
+            504: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1297,7 +2385,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`): retry later */
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1306,7 +2403,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description History took too long to answer (`history_timeout`) */
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
             504: {
                 headers: {
                     [name: string]: unknown;
@@ -1344,7 +2441,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`): retry later */
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1353,7 +2459,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description History took too long to answer (`history_timeout`) */
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
             504: {
                 headers: {
                     [name: string]: unknown;

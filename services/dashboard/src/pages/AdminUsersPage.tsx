@@ -107,12 +107,20 @@ function UsersAdmin() {
   );
 }
 
+type Role = NonNullable<NewUser["role"]>;
+/** The roles an admin may give (the classroom's instructor and student: ADR 0023). */
+const ROLES: readonly Role[] = ["user", "instructor", "student", "admin"];
+
+function roleOf(value: string): Role {
+  return ROLES.find((choice) => choice === value) ?? "user";
+}
+
 function CreateUserForm() {
   const { api } = getServices();
   const queryClient = useQueryClient();
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
-  const [role, setRole] = useState<"user" | "admin">("user");
+  const [role, setRole] = useState<Role>("user");
   const [done, setDone] = useState<string | null>(null);
   const create = useMutation({
     mutationFn: (body: NewUser) => answer(api.POST("/api/v1/admin/users", { body })),
@@ -160,9 +168,12 @@ function CreateUserForm() {
         </div>
         <div className="field">
           <label htmlFor="new-user-role">Role</label>
-          <select id="new-user-role" value={role} onChange={(e) => setRole(e.target.value === "admin" ? "admin" : "user")}>
-            <option value="user">user</option>
-            <option value="admin">admin</option>
+          <select id="new-user-role" value={role} onChange={(e) => setRole(roleOf(e.target.value))}>
+            {ROLES.map((choice) => (
+              <option key={choice} value={choice}>
+                {choice}
+              </option>
+            ))}
           </select>
         </div>
         <button type="submit" className="button button--primary" disabled={create.isPending}>

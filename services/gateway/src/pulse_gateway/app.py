@@ -13,7 +13,8 @@ from pulse_runtime.auth_client import AuthClient
 from pulse_runtime.health import ReadinessCheck
 from pulse_runtime.web import PROBE_PATHS, ServiceDocument, service_app, trace_requests
 
-from pulse_gateway import accounts, live, metrics
+from pulse_gateway import accounts, classroom, live, metrics
+from pulse_gateway.classroom import ClassroomClient
 from pulse_gateway.edge.dashboard import dashboard_routes
 from pulse_gateway.edge.headers import security_headers
 from pulse_gateway.identity.access import ROUTE_ACCESS
@@ -38,6 +39,7 @@ def create_app(
     keyring: KeyRing,
     auth: AuthClient,
     readiness: ReadinessCheck,
+    classes: ClassroomClient,
 ) -> Litestar:
     """Every domain's routes and the gateway's dependencies, on Pulse's shared app defaults
     (error handlers, probes, the access guard: :func:`pulse_runtime.web.service_app`)."""
@@ -46,6 +48,7 @@ def create_app(
             *metrics.ROUTES,
             *live.ROUTES,
             *accounts.ROUTES,
+            *classroom.ROUTES,
             dashboard_routes(settings.dashboard_dir),
         ],
         dependencies={
@@ -55,6 +58,7 @@ def create_app(
             "keyring": keyring,
             "auth": auth,
             "settings": settings,
+            "classroom": classes,
         },
         readiness=readiness,
         access=ROUTE_ACCESS,
@@ -85,4 +89,5 @@ def describing_app() -> Litestar:
         keyring=None,  # type: ignore[arg-type]
         auth=None,  # type: ignore[arg-type]
         readiness=None,  # type: ignore[arg-type]
+        classes=None,  # type: ignore[arg-type]
     )

@@ -11,6 +11,7 @@ from pulse_runtime.messaging import create_broker, is_connected, start_broker
 from pulse_runtime.service import Lifecycle
 from pulse_runtime.telemetry import counter, gauge, new_registry
 
+from pulse_gateway.classroom import ClassroomClient
 from pulse_gateway.identity.keyring import KeyRing
 from pulse_gateway.live.class_access import ClassOwners
 from pulse_gateway.live.direct import expose_websocket_protocol
@@ -99,6 +100,7 @@ class GatewayService:
             keyring=self.keyring,
             auth=auth,
             readiness=self.readiness,
+            classes=ClassroomClient(nats, self.codec, timeout_s=own.query_timeout_s),
         )
         self.server = HttpServer(
             expose_websocket_protocol(served(app)),

@@ -33,6 +33,7 @@ from pulse_runtime.tracing import logged_with_trace_of
 from pulse_runtime.worker import OwnedDatabase, Worker
 
 from .backfill import RollupRefresher
+from .classroom.answers import ClassroomAnswers
 from .policies import REFRESH, apply_policies
 from .queries import MetricsQueries, rollups_present
 from .schema import migrate, prepare_connection
@@ -97,6 +98,9 @@ class PersistenceService(Worker):
         )
         self.broker.include_router(self._router())
         self.consumer: PullConsumer | None = None
+        # The classroom (ADR 0023): classes and the class views.
+        self.classroom = ClassroomAnswers(self.codec, self.broker)
+        self.broker.include_router(self.classroom.router())
         self._stopping = asyncio.Event()  # the lifecycle's, once started
 
     def _router(self) -> NatsRouter:
@@ -275,6 +279,7 @@ class PersistenceService(Worker):
             )
             self.refresher.start()
         self.writer = MetricsWriter(pool, on_merge=self._merges.inc)
+        self.classroom.pool = pool
         self.queries = MetricsQueries(
             pool, max_points=self.settings.persistence.max_query_points, rollups=rollups
         )

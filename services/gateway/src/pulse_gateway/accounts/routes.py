@@ -177,7 +177,7 @@ async def refresh(
 
 @post(
     "/api/v1/auth/logout",
-    opt={"access": "user"},
+    opt={"access": "account"},
     summary="End this session",
     description="Revokes this access token and its refresh chain (the token from the body,"
     " else from the `pulse_refresh` cookie, which is cleared).",
@@ -205,7 +205,7 @@ async def logout(
     )
 
 
-@get("/api/v1/auth/me", opt={"access": "user"}, summary="Who am I")
+@get("/api/v1/auth/me", opt={"access": "account"}, summary="Who am I")
 async def me(request: Request[AccessClaims, Any, Any]) -> Me:
     claims = request.user
     return Me(id=claims.sub, email=claims.email, role=claims.role)

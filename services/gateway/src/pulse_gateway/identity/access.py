@@ -15,10 +15,32 @@ from pulse_gateway.edge.refusals import refusals
 
 from .keyring import KeyRing, Unauthenticated, bearer_token
 
-Access = Literal["public", "user", "admin"]
-ACCESS_LEVELS: frozenset[str] = frozenset({"public", "user", "admin"})
-GUARD_REFUSALS = {"public": refusals(), "user": refusals(401), "admin": refusals(401, 403)}
+Access = Literal["public", "account", "user", "instructor", "admin"]
+ACCESS_LEVELS: frozenset[str] = frozenset({"public", "account", "user", "instructor", "admin"})
+ROLES_OF_LEVEL: dict[str, frozenset[str]] = {
+    # Any signed-in account, whatever its role: its session, and the classroom routes, whose
+    # handlers then decide which class and which student (classroom/visibility.py).
+    "account": frozenset({"admin", "user", "instructor", "student"}),
+    # The platform's data (metrics): every role but student, who sees only their own
+    # classroom timeline (ADR 0023, decision 7).
+    "user": frozenset({"admin", "user", "instructor"}),
+    "instructor": frozenset({"admin", "instructor"}),
+    "admin": frozenset({"admin"}),
+}
+"""The roles each access level lets through (``public`` needs no token)."""
+GUARD_REFUSALS = {
+    "public": refusals(),
+    "account": refusals(401),
+    "user": refusals(401, 403),
+    "instructor": refusals(401, 403),
+    "admin": refusals(401, 403),
+}
 """What :func:`require_access` answers, by a route's access level (documented on each)."""
+_NEEDS = {
+    "user": "this needs the user, instructor or admin role",
+    "instructor": "this needs the instructor or admin role",
+    "admin": "this needs the admin role",
+}
 BEARER = SecurityScheme(
     type="http",
     scheme="bearer",
@@ -51,8 +73,8 @@ async def require_access(
             },
         ) from None
     connection.scope["user"] = claims
-    if access == "admin" and claims.role != "admin":
-        raise PermissionDeniedException("this needs the admin role")
+    if claims.role not in ROLES_OF_LEVEL.get(str(access), frozenset()):
+        raise PermissionDeniedException(_NEEDS.get(str(access), "this route is not open"))
 
 
 ROUTE_ACCESS = RouteAccess(

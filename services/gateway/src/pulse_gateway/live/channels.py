@@ -24,7 +24,7 @@ _TOKEN = re.compile(SERIES_TOKEN_PATTERN)
 _CLASS_ID = re.compile(CLASS_ID_PATTERN)
 CHANNEL_KINDS = ("metric", "series", "source", "class")
 """Every kind of channel (the part before the first ``:``); the access test walks each."""
-ROLES_FOR_METRICS = frozenset({"user", "admin"})
+ROLES_FOR_METRICS = frozenset({"user", "instructor", "admin"})  # not students (ADR 0023)
 ROLES_FOR_CLASSES = frozenset({"admin", "instructor"})
 """Admins watch every class; an instructor only the classes they own; students none."""
 

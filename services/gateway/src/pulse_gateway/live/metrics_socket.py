@@ -29,7 +29,7 @@ from .backpressure import no_gap_frame
 from .channels import ChannelSpec
 from .connection import FrameCounts, LiveConnection
 from .fanout import ChannelHub, Delivery
-from .frames import Auth, FrameCodec
+from .frames import CLOSE_FORBIDDEN, Auth, FrameCodec
 
 _decode_auth = msgspec.json.Decoder(Auth)
 
@@ -69,6 +69,11 @@ class MetricsSocketClient(LiveConnection):
         closed (by the registry's sweep, the slow-consumer policy, or a shutdown)."""
         self.claims = await authenticate(self.socket, self._keyring, self._first_frame_token)
         if self.claims is None:
+            return
+        if self.claims.role not in self._spec.roles:  # a student: their classroom data only
+            await self.socket.close(
+                code=CLOSE_FORBIDDEN, reason=f"the {self.claims.role} role may not watch metrics"
+            )
             return
         await self._hub.join(self._spec, self)
         try:
