@@ -56,6 +56,7 @@ def _registry(keyring: _Revocations) -> SocketRegistry:
         hub=cast(Any, None),
         reader=cast(Any, None),
         keyring=cast(Any, keyring),
+        class_owners=cast(Any, None),
         frames=FrameCodec(),
         settings=WebSocketSettings(heartbeat_s=20.0),
     )
