@@ -604,7 +604,8 @@ async def test_gateway_replays_streams_with_named_consumers_only(connect: Connec
 
 async def test_gateway_watches_class_events_and_asks_who_owns_a_class(connect: Connect) -> None:
     """A class channel: EVENTS republishes to live.events.>, the gateway reads it back with
-    named consumers, and asks persistence ``rpc.classroom.get`` (and no other classroom verb)."""
+    named consumers, and asks persistence ``rpc.classroom.get`` (the other class verbs are the
+    REST routes'; ``producer_settings`` is ingest's alone)."""
     ingest, gateway = await connect("ingest"), await connect("gateway")
     await streams_exist(ingest)
     live = await gateway.nc.subscribe(subjects.live_subject(subjects.events_subject("py101")))
@@ -629,8 +630,7 @@ async def test_gateway_watches_class_events_and_asks_who_owns_a_class(connect: C
     assert gateway.errors == []
     durable = subjects.PERSISTENCE_EVENTS_DURABLE
     for subject in (
-        subjects.classroom_rpc("create"),
-        subjects.classroom_rpc("update"),
+        subjects.classroom_rpc("producer_settings"),
         f"$JS.API.CONSUMER.CREATE.EVENTS.{durable}",
         f"$JS.API.CONSUMER.CREATE.EVENTS.{durable}.events.>",
         f"$JS.API.CONSUMER.MSG.NEXT.EVENTS.{durable}",

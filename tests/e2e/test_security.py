@@ -33,7 +33,6 @@ from pulse_gateway.live.channels import CHANNEL_KINDS
 from pulse_runtime.access_tokens import AccessClaims, SigningKey, issue_access_token
 from pulse_runtime.web import access_of
 
-from tests.support.classes import ClassDirectory
 from tests.support.classes import create_user as create_classroom_user
 from tests.support.stack import (
     ADMIN_EMAIL,
@@ -281,9 +280,9 @@ async def test_every_websocket_route_closes_without_a_valid_token_with_4401(
 # Who may subscribe to each kind of channel (pulse_gateway.live.channels): "owner" is the
 # instructor who owns the class, "instructor" another one.
 CHANNEL_ACCESS = {
-    "metric:cpu": {"admin", "user"},
-    "series:web1:cpu": {"admin", "user"},
-    "source:web1": {"admin", "user"},
+    "metric:cpu": {"admin", "user", "instructor", "owner"},
+    "series:web1:cpu": {"admin", "user", "instructor", "owner"},
+    "source:web1": {"admin", "user", "instructor", "owner"},
     "class:py101": {"admin", "owner"},
 }
 WATCHERS = ("admin", "user", "owner", "instructor", "student")
@@ -291,8 +290,8 @@ WATCHERS = ("admin", "user", "owner", "instructor", "student")
 
 async def test_every_channel_kind_and_who_may_watch_it(stack: PulseStack) -> None:
     assert {channel.split(":")[0] for channel in CHANNEL_ACCESS} == set(CHANNEL_KINDS)
+    stack.start(["persistence"])  # who owns a class: rpc.classroom.get
     nc = await nats.connect(stack.nats_url)
-    directory = await ClassDirectory(nc).start()  # persistence's rpc.classroom.get, for now
     try:
         tokens = {"admin": await stack.token()}
         for who, role in (("user", "user"), ("instructor", "instructor"), ("student", "student")):
@@ -300,7 +299,14 @@ async def test_every_channel_kind_and_who_may_watch_it(stack: PulseStack) -> Non
         owner_id, tokens["owner"] = await create_classroom_user(
             stack, "owner@pulse.test", "instructor"
         )
-        directory.add("py101", owner_id)
+        async with httpx.AsyncClient() as client:
+            created = await client.post(
+                stack["gateway"].url("/api/v1/classes"),
+                json={"id": "py101", "title": "Python 101"},
+                headers=bearer(tokens["owner"]),
+            )
+        assert created.status_code == 201, created.text
+        assert created.json()["class"]["owner_id"] == owner_id
         url = stack["gateway"].url("/ws").replace("http://", "ws://")
         seen: dict[str, set[str]] = {channel: set() for channel in CHANNEL_ACCESS}
         for who in WATCHERS:
