@@ -126,7 +126,7 @@ class IngestService(Worker):
         :class:`EventsAck`."""
 
         def ingest(data: bytes, content_type: str | None, traceparent: str) -> Awaitable[int]:
-            return self.ingest_events(data, content_type, traceparent, class_id=None)
+            return self.ingest_events(data, content_type, traceparent, None)
 
         await self._accept(msg, ingest, EventsAck)
 
@@ -167,7 +167,7 @@ class IngestService(Worker):
             structlog.contextvars.unbind_contextvars("trace_id")
 
     async def ingest_events(
-        self, data: bytes, content_type: str | None, traceparent: str, *, class_id: str | None
+        self, data: bytes, content_type: str | None, traceparent: str, class_id: str | None
     ) -> int:
         """Validate and store notebook events in EVENTS, whichever way they came; returns how
         many. ``class_id`` is the API key's class (HTTP), None on NATS (each event names its
