@@ -54,19 +54,21 @@ SELECT id, id, salt FROM unnest($1::text[], $2::text[]) AS new (id, salt)
 ON CONFLICT (id) DO NOTHING
 """
 
-# Only events never stored before go on: the others leave the staging table. Sorted, so that
-# two writers claiming the same ids lock them in the same order (no deadlock).
-_KEEP_NEW = """
-WITH new AS (
-    INSERT INTO class_event_ids (event_id, class_id)
-    SELECT event_id, class_id FROM class_events_staging ORDER BY event_id
-    ON CONFLICT (event_id) DO NOTHING
-    RETURNING event_id
-), seen AS (
-    DELETE FROM class_events_staging s
-    WHERE NOT EXISTS (SELECT FROM new WHERE new.event_id = s.event_id)
+# Only events never stored before go on. Sorted, so that two writers claiming the same ids
+# lock them in the same order (no deadlock).
+_CLAIM_IDS = """
+INSERT INTO class_event_ids (event_id, class_id)
+SELECT event_id, class_id FROM class_events_staging ORDER BY event_id
+ON CONFLICT (event_id) DO NOTHING
+"""
+# When some were stored before (rare: a redelivery, a repeat), they leave the staging table:
+# the ids this transaction claimed are the rows it inserted (their xmin).
+_DROP_SEEN = """
+DELETE FROM class_events_staging s
+WHERE NOT EXISTS (
+    SELECT FROM class_event_ids i
+    WHERE i.event_id = s.event_id AND i.xmin = pg_current_xact_id()::xid
 )
-SELECT count(*) FROM new
 """
 
 # One round trip (no parameters: the simple query protocol takes several statements).
@@ -147,7 +149,10 @@ class EventsWriter:
                     _NEW_CLASSES, list(classes), [secrets.token_hex(16) for _ in classes]
                 )
             await conn.copy_records_to_table(STAGING, records=records, columns=STAGING_COLUMNS)
-            new: int = await conn.fetchval(_KEEP_NEW)
+            status = await conn.execute(_CLAIM_IDS)
+            new = int(status.rsplit(" ", 1)[-1])
+            if new < len(records):
+                await conn.execute(_DROP_SEEN)
             if new:
                 await conn.execute(_DERIVE)
         self._known_classes |= classes
