@@ -6,12 +6,13 @@ and ``fanout`` (WebSocket clients at 1 Hz against a bare ``websockets.broadcast`
 ``dashboard`` (the browser app: bundle size, first chart, main-thread load over ``--minutes``),
 ``startup`` (from ``make run`` to a live cpu line in the browser, ``--runs`` times on one
 data directory) and ``resume`` (``--clients`` drop at once and all come back with
-``resume_from``: time until all are live again, and what it costs JetStream) and
-``class-feed`` (event → instructor's socket latency, ``--clients`` sockets on one class and,
-with ``--many-classes``, one socket on each of as many classes; ``--rate`` events/s per class).
-``class-overview`` (the class overview of 500 students x 100 cells over 1,000,000 events,
-over NATS and through the gateway, ``--runs`` times).
-``make bench`` runs all; ``make bench ARGS="ingest --points 200000"`` or
+``resume_from``: time until all are live again, and what it costs JetStream),
+``events`` (notebook events/s through NATS to committed rows, against a bare COPY of the
+same rows into the same tables), ``class-feed`` (event → instructor's socket latency,
+``--clients`` sockets on one class and, with ``--many-classes``, one socket on each of as
+many classes; ``--rate`` events/s per class) and ``class-overview`` (the class overview of
+500 students x 100 cells over 1,000,000 events, over NATS and through the gateway,
+``--runs`` times). ``make bench`` runs all; ``make bench ARGS="ingest --points 200000"`` or
 ``make bench ARGS="fanout --clients 10000"`` one.
 """
 
@@ -24,6 +25,7 @@ import sys
 from bench.class_feed import run_class_feed
 from bench.class_overview import run_class_overview
 from bench.dashboard import run_dashboard
+from bench.events import run_events
 from bench.fanout import run_fanout
 from bench.history import run_history
 from bench.ingest import run_ingest
@@ -32,6 +34,7 @@ from bench.startup import run_startup
 
 SCENARIOS = (
     "ingest",
+    "events",
     "history",
     "fanout",
     "dashboard",
@@ -46,7 +49,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument("scenario", nargs="?", choices=SCENARIOS, help="default: all")
     parser.add_argument("--points", type=int, default=1_000_000)
-    parser.add_argument("--batch", type=int, default=5_000, help="points per producer message")
+    parser.add_argument(
+        "--batch", type=int, default=None, help="points (5,000) or events (100) per message"
+    )
+    parser.add_argument("--events", type=int, default=200_000, help="events: how many")
     parser.add_argument(
         "--clients", type=int, help="fanout, resume: WebSocket clients (1000); class-feed: 100"
     )
@@ -90,10 +96,13 @@ def main() -> None:
     args = parser.parse_args()
     chosen = [args.scenario] if args.scenario else list(SCENARIOS)
     for name in chosen:
+        points_batch = args.batch or 5_000
         if name == "ingest":
-            status = asyncio.run(run_ingest(points=args.points, batch=args.batch))
+            status = asyncio.run(run_ingest(points=args.points, batch=points_batch))
+        elif name == "events":
+            status = asyncio.run(run_events(events=args.events, batch=args.batch or 100))
         elif name == "history":
-            status = asyncio.run(run_history(points=args.points, batch=args.batch))
+            status = asyncio.run(run_history(points=args.points, batch=points_batch))
         elif name == "dashboard":
             status = asyncio.run(run_dashboard(minutes=args.minutes))
         elif name == "startup":

@@ -41,18 +41,21 @@ async def connection(nats_server: EmbeddedNats) -> AsyncIterator[Client]:
 
 
 async def streams(js: JetStreamContext) -> dict[str, StreamInfo]:
-    names = (subjects.METRICS_STREAM, subjects.DEADLETTER_STREAM)
+    names = (subjects.METRICS_STREAM, subjects.EVENTS_STREAM, subjects.DEADLETTER_STREAM)
     return {name: await js.stream_info(name) for name in names}
 
 
 def assert_limits(found: dict[str, StreamInfo], common: CommonSettings) -> None:
     metrics = found[subjects.METRICS_STREAM].config
+    events = found[subjects.EVENTS_STREAM].config
     deadletter = found[subjects.DEADLETTER_STREAM].config
     assert metrics.subjects == [subjects.METRICS_SUBJECTS]
+    assert events.subjects == [subjects.EVENTS_SUBJECTS]
     assert deadletter.subjects == [subjects.DEADLETTER_SUBJECTS]
     assert metrics.max_age == common.stream_max_age_s
+    assert events.max_age == common.stream_max_age_s
     assert deadletter.max_age == common.deadletter_max_age_s
-    for config in (metrics, deadletter):
+    for config in (metrics, events, deadletter):
         assert config.max_bytes == common.stream_max_bytes
         assert config.duplicate_window == common.stream_duplicate_window_s
         assert config.storage == StorageType.FILE
@@ -60,6 +63,10 @@ def assert_limits(found: dict[str, StreamInfo], common: CommonSettings) -> None:
     assert metrics.republish is not None
     assert metrics.republish.src == subjects.METRICS_SUBJECTS
     assert metrics.republish.dest == subjects.live_subject(subjects.METRICS_SUBJECTS)
+    # A class's events are watched live too (the gateway's class:<id> channel).
+    assert events.republish is not None
+    assert events.republish.src == subjects.EVENTS_SUBJECTS
+    assert events.republish.dest == subjects.live_subject(subjects.EVENTS_SUBJECTS)
     assert deadletter.republish is None
 
 

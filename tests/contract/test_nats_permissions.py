@@ -703,3 +703,86 @@ async def test_auth_may_do_nothing_else(connect: Connect) -> None:
         await auth.cannot_publish(subject)
     for subject in ("metrics.>", "ingest.>", "rpc.query.>", subjects.AUTH_KEYS):
         await auth.cannot_subscribe(subject)
+
+
+# --------------------------------------------------------------------------- the classroom
+
+PRODUCER_SETTINGS = subjects.classroom_rpc("producer_settings")
+
+
+async def test_ingest_stores_class_events_and_asks_persistence_for_producer_settings(
+    connect: Connect,
+) -> None:
+    ingest, persistence = await connect("ingest"), await connect("persistence")
+    await streams_exist(ingest)
+    ack = await ingest.nc.jetstream().publish(
+        subjects.events_subject("py101"),
+        b"events",
+        stream=subjects.EVENTS_STREAM,
+        headers={"Nats-Msg-Id": secrets.token_hex(8)},
+    )
+    assert ack.stream == subjects.EVENTS_STREAM
+    info = await ingest.nc.jetstream().stream_info(subjects.EVENTS_STREAM)
+    assert info.config.subjects == [subjects.EVENTS_SUBJECTS]
+
+    async def answer(msg: Msg) -> None:
+        await msg.respond(b"settings")
+
+    await persistence.nc.subscribe(PRODUCER_SETTINGS, queue=subjects.PERSISTENCE_QUEUE, cb=answer)
+    await persistence.nc.flush()
+    assert (await ask(ingest, PRODUCER_SETTINGS)).data == b"settings"
+    # Only that verb of the classroom: classes are made and changed through the gateway.
+    for subject in (subjects.classroom_rpc("create"), subjects.classroom_rpc("update")):
+        await ingest.cannot_publish(subject)
+    await ingest.cannot_publish(subjects.class_query("overview"))
+    await ingest.cannot_subscribe(PRODUCER_SETTINGS)
+
+
+async def test_persistence_consumes_events(connect: Connect) -> None:
+    ingest, persistence = await connect("ingest"), await connect("persistence")
+    await streams_exist(persistence)
+    js = persistence.nc.jetstream()
+    sub = await js.pull_subscribe(
+        subjects.EVENTS_SUBJECTS,
+        durable=subjects.PERSISTENCE_EVENTS_DURABLE,
+        stream=subjects.EVENTS_STREAM,
+        config=ConsumerConfig(ack_wait=30, max_ack_pending=1000),
+    )
+    await ingest.nc.jetstream().publish(
+        subjects.events_subject("py101"),
+        b"store me",
+        stream=subjects.EVENTS_STREAM,
+        headers={"Nats-Msg-Id": secrets.token_hex(8)},
+    )
+    fetched: list[Msg] = []
+    deadline = time.monotonic() + TIMEOUT
+    while not any(m.data == b"store me" for m in fetched) and time.monotonic() < deadline:
+        batch = await sub.fetch(100, timeout=TIMEOUT)
+        for msg in batch:
+            await msg.ack_sync(timeout=TIMEOUT)
+        fetched.extend(batch)
+    assert any(m.data == b"store me" for m in fetched)
+    await sub.unsubscribe()
+    await persistence.cannot_publish(subjects.events_subject("py101"))
+    await persistence.cannot_publish(PRODUCER_SETTINGS)
+
+
+async def test_producers_and_the_gateway_cannot_reach_the_classroom_pipeline(
+    connect: Connect,
+) -> None:
+    for producer in PRODUCERS:
+        client = await connect(producer)
+        for subject in (subjects.events_subject("py101"), PRODUCER_SETTINGS):
+            await client.cannot_publish(subject)
+        await client.cannot_subscribe(subjects.EVENTS_SUBJECTS)
+    gateway = await connect("gateway")
+    durable = subjects.PERSISTENCE_EVENTS_DURABLE
+    for subject in (
+        subjects.events_subject("py101"),
+        f"$JS.API.CONSUMER.CREATE.EVENTS.{durable}",
+        f"$JS.API.CONSUMER.CREATE.EVENTS.{durable}.events.>",
+        f"$JS.API.CONSUMER.MSG.NEXT.EVENTS.{durable}",
+        f"$JS.API.CONSUMER.INFO.EVENTS.{durable}",
+    ):
+        await gateway.cannot_publish(subject)
+    await gateway.cannot_subscribe(PRODUCER_SETTINGS)

@@ -22,8 +22,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
+from nats.aio.client import Client
+from pulse_contracts import Codec
+from pulse_contracts.accounts import ApiKeyCreated, CreateApiKey
 from pulse_dev.embedded import EmbeddedNats, free_port
 from pulse_runtime.access_tokens import SigningKey
+from pulse_runtime.auth_client import AuthClient
 
 T = TypeVar("T")
 READY_TIMEOUT_S = 60.0
@@ -302,3 +306,36 @@ async def signing_key(database_url: str, kid: str) -> SigningKey:
         await conn.close()
     assert pem is not None, f"no signing key {kid!r} in auth.signing_keys"
     return SigningKey.from_pem(kid, str(pem).encode())
+
+
+# --- the classroom ---------------------------------------------------------------------------
+
+
+async def create_class_key(
+    stack: PulseStack, class_id: str | None, scopes: tuple[str, ...] = ("ingest:events",)
+) -> str:
+    """The secret of a new API key naming ``class_id`` (or no class), made by asking auth
+    directly (the classes' own routes make such keys; these tests need only the key)."""
+    nc = Client()
+    await nc.connect(stack.nats_url)
+    try:
+        created = await AuthClient(nc, Codec()).call(
+            CreateApiKey(name=f"{class_id} producer", scopes=list(scopes), class_id=class_id),
+            ApiKeyCreated,
+        )
+    finally:
+        await nc.drain()
+    return created.secret
+
+
+async def class_rows(database_url: str, table: str, class_id: str) -> int:
+    """How many rows of a classroom table belong to ``class_id``."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        total: int = await conn.fetchval(
+            f"SELECT count(*) FROM {table} WHERE class_id = $1",
+            class_id,
+        )
+    finally:
+        await conn.close()
+    return total

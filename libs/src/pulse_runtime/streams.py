@@ -30,11 +30,22 @@ def pulse_streams(common: CommonSettings) -> list[StreamConfig]:
             republish=republish,
         )
 
-    live = RePublish(
-        src=subjects.METRICS_SUBJECTS, dest=subjects.live_subject(subjects.METRICS_SUBJECTS)
-    )
+    def live(subject: str) -> RePublish:
+        return RePublish(src=subject, dest=subjects.live_subject(subject))
+
     return [
-        stream(subjects.METRICS_STREAM, subjects.METRICS_SUBJECTS, common.stream_max_age_s, live),
+        stream(
+            subjects.METRICS_STREAM,
+            subjects.METRICS_SUBJECTS,
+            common.stream_max_age_s,
+            live(subjects.METRICS_SUBJECTS),
+        ),
+        stream(
+            subjects.EVENTS_STREAM,
+            subjects.EVENTS_SUBJECTS,
+            common.stream_max_age_s,
+            live(subjects.EVENTS_SUBJECTS),
+        ),
         stream(
             subjects.DEADLETTER_STREAM, subjects.DEADLETTER_SUBJECTS, common.deadletter_max_age_s
         ),

@@ -95,7 +95,12 @@ def test_a_subscriber_that_says_nothing_of_its_payload_is_refused() -> None:
 
 def test_the_openapi_document_describes_the_upload_and_every_refusal() -> None:
     document = describing_openapi()
-    assert set(document["paths"]) == {"/api/v1/metrics"}  # not /schema, /asyncapi.json, probes
+    # Not /schema, /asyncapi.json, probes.
+    assert set(document["paths"]) == {
+        "/api/v1/metrics",
+        "/api/v1/events",
+        "/api/v1/events/settings",
+    }
     upload = document["paths"]["/api/v1/metrics"]["post"]
     assert set(upload["responses"]) == {"202", "400", "401", "403", "413", "503"}
     for status, response in upload["responses"].items():
@@ -112,6 +117,24 @@ def test_the_openapi_document_describes_the_upload_and_every_refusal() -> None:
         if option.get("type") == "array"
     )
     assert batch["minItems"] == 1  # an empty batch is refused: the document says so
+
+
+def test_the_openapi_document_describes_the_events_routes() -> None:
+    document = describing_openapi()
+    upload = document["paths"]["/api/v1/events"]["post"]
+    assert set(upload["responses"]) == {"202", "400", "401", "403", "413", "503"}
+    assert "`no_class`" in upload["responses"]["403"]["description"]
+    assert "`too_many_events`" in upload["responses"]["413"]["description"]
+    assert upload["security"] == [{"apiKey": []}]
+    schema = upload["requestBody"]["content"]["application/msgpack"]["schema"]
+    batch = next(option for option in schema["anyOf"] if option.get("type") == "array")
+    assert (batch["minItems"], batch["maxItems"]) == (1, 100)
+    assert batch["items"]["required"] == ["eventId", "eventType", "eventTime", "userId"]
+    settings = document["paths"]["/api/v1/events/settings"]["get"]
+    assert set(settings["responses"]) == {"200", "401", "403", "404", "503"}
+    assert settings["security"] == [{"apiKey": []}]
+    produced = document["components"]["schemas"]["ProducerSettings"]
+    assert set(produced["properties"]) == {"classId", "collectCode", "pseudonymise", "salt"}
 
 
 def test_a_method_a_route_does_not_take_is_answered_with_the_ones_it_does() -> None:

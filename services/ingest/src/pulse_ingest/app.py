@@ -1,10 +1,11 @@
-"""The ingest service: producer messages validated into METRICS, or refused into DEADLETTER."""
+"""The ingest service: producer messages validated into METRICS (points) and EVENTS (notebook
+events), or refused into DEADLETTER."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 
 import structlog
@@ -18,6 +19,7 @@ from pulse_contracts import (
     SeriesBatch,
     subjects,
 )
+from pulse_contracts.classroom import EventsAck
 from pulse_runtime.auth_client import AuthClient
 from pulse_runtime.http_server import HttpServer
 from pulse_runtime.logging import get_logger
@@ -28,6 +30,9 @@ from pulse_runtime.telemetry import counter
 from pulse_runtime.tracing import TRACEPARENT, child_traceparent, trace_id_of, traceparent_from
 from pulse_runtime.worker import Worker
 
+from .classroom.class_settings import ClassSettingsCache
+from .classroom.publishing import EventsPublisher
+from .classroom.validation import EventsValidator, InvalidEvents
 from .documents import asyncapi_document
 from .http import ApiKeyCache, create_http_app, served
 from .settings import Settings
@@ -56,10 +61,18 @@ class IngestService(Worker):
             max_future_skew_s=settings.ingest.max_future_skew_s,
             max_points=settings.ingest.max_points_per_message,
         )
+        self.events_validator = EventsValidator()
+        self.class_settings: ClassSettingsCache | None = None  # once NATS is connected
+        self.events = EventsPublisher(
+            self.broker, self.codec, publish_timeout_s=settings.ingest.publish_timeout_s
+        )
         self.http: HttpServer | None = None
         self._started = False
         self._accepted_points = counter(
             self.registry, "pulse_ingest_points_accepted_total", "Points stored in METRICS"
+        )
+        self._accepted_events = counter(
+            self.registry, "pulse_ingest_events_accepted_total", "Notebook events stored in EVENTS"
         )
         self._refused = counter(
             self.registry, "pulse_ingest_messages_deadlettered_total", "Messages refused"
@@ -88,10 +101,42 @@ class IngestService(Worker):
         async def accept_metrics(message: RawMessage) -> None:
             await self.accept_metrics(message.raw_message)
 
+        @router.subscriber(
+            subjects.INGEST_EVENTS,
+            queue=subjects.INGEST_QUEUE,
+            decoder=skip_decoding,
+            no_reply=True,
+            max_workers=self.settings.ingest.workers,
+            title="ingest.events",
+            description="A notebook event or an array of 1-100 events, each naming its"
+            " classId, JSON or msgpack by Content-Type.",
+        )
+        async def accept_events(message: RawMessage) -> None:
+            await self.accept_events(message.raw_message)
+
         return router
 
     async def accept_metrics(self, msg: Msg) -> None:
-        """The NATS path: a refusal is dead-lettered; a request gets an :class:`IngestAck`.
+        """The NATS path of points: a refusal is dead-lettered; a request gets an
+        :class:`IngestAck`."""
+        await self._accept(msg, self.ingest_metrics, IngestAck)
+
+    async def accept_events(self, msg: Msg) -> None:
+        """The NATS path of notebook events (each names its class): as for points, with an
+        :class:`EventsAck`."""
+
+        def ingest(data: bytes, content_type: str | None, traceparent: str) -> Awaitable[int]:
+            return self.ingest_events(data, content_type, traceparent, None)
+
+        await self._accept(msg, ingest, EventsAck)
+
+    async def _accept(
+        self,
+        msg: Msg,
+        ingest: Callable[[bytes, str | None, str], Awaitable[int]],
+        ack: type[IngestAck] | type[EventsAck],
+    ) -> None:
+        """A refusal is dead-lettered with its reason; a request gets ``ack``.
 
         A valid message JetStream did not store is neither acknowledged nor dead-lettered (the
         data is fine, the store was away): a request is answered ``retryable``, to send again.
@@ -101,12 +146,10 @@ class IngestService(Worker):
         structlog.contextvars.bind_contextvars(trace_id=trace_id_of(traceparent))
         try:
             try:
-                accepted = await self.ingest_metrics(
-                    msg.data, headers.get(CONTENT_TYPE_HEADER), traceparent
-                )
-            except InvalidMetrics as refused:
+                accepted = await ingest(msg.data, headers.get(CONTENT_TYPE_HEADER), traceparent)
+            except (InvalidMetrics, InvalidEvents) as refused:
                 await self._deadletter(msg, headers, str(refused), traceparent)
-                await self._reply(msg, IngestAck(error=str(refused)))
+                await self._reply(msg, ack(error=str(refused)))
                 return
             except NotStored as failed:
                 cause = failed.__cause__
@@ -117,11 +160,23 @@ class IngestService(Worker):
                     producer_told=bool(msg.reply),  # a plain publish has nobody to tell
                     trace_id=trace_id_of(traceparent),
                 )
-                await self._reply(msg, IngestAck(error=str(failed), retryable=True))
+                await self._reply(msg, ack(error=str(failed), retryable=True))
                 return
-            await self._reply(msg, IngestAck(accepted=accepted))
+            await self._reply(msg, ack(accepted=accepted))
         finally:
             structlog.contextvars.unbind_contextvars("trace_id")
+
+    async def ingest_events(
+        self, data: bytes, content_type: str | None, traceparent: str, class_id: str | None
+    ) -> int:
+        """Validate and store notebook events in EVENTS, whichever way they came; returns how
+        many. ``class_id`` is the API key's class (HTTP), None on NATS (each event names its
+        own). Raises :class:`InvalidEvents`, or :class:`NotStored` when JetStream did not
+        confirm them."""
+        batches = self.events_validator.validate(data, content_type, class_id=class_id)
+        accepted = await self.events.publish(batches, self._class_settings(), traceparent)
+        self._accepted_events.inc(accepted)
+        return accepted
 
     async def ingest_metrics(self, data: bytes, content_type: str | None, traceparent: str) -> int:
         """Validate and store in METRICS, whichever way the points came; returns how many.
@@ -183,9 +238,20 @@ class IngestService(Worker):
             timeout=self.settings.ingest.publish_timeout_s,
         )
 
-    async def _reply(self, msg: Msg, reply: IngestAck) -> None:
+    async def _reply(self, msg: Msg, reply: IngestAck | EventsAck) -> None:
         if msg.reply:
             await msg.respond(self.codec.json_encoder.encode(reply))
+
+    def _class_settings(self) -> ClassSettingsCache:
+        if self.class_settings is None:
+            own = self.settings.ingest
+            self.class_settings = ClassSettingsCache(
+                self.broker.connection,
+                self.codec,
+                ttl_s=own.class_settings_cache_s,
+                timeout_s=own.class_settings_timeout_s,
+            )
+        return self.class_settings
 
     async def readiness(self) -> dict[str, bool]:
         # Also the HTTP edge's /readyz, which has no listener to add "started".
@@ -197,6 +263,8 @@ class IngestService(Worker):
         app = create_http_app(
             keys=ApiKeyCache(auth, own.api_key_cache_s),
             ingest=self.ingest_metrics,
+            ingest_events=self.ingest_events,
+            class_settings=self._class_settings(),
             readiness=self.readiness,
             max_body_bytes=own.max_body_bytes,
             asyncapi=asyncapi_document(self.broker),

@@ -17,6 +17,7 @@ import msgspec
 from faststream.nats import NatsBroker
 from faststream.specification import AsyncAPI
 from pulse_contracts import CONTENT_TYPE_HEADER, MSGPACK, IngestAck, ProducerMetrics, subjects
+from pulse_contracts.classroom import EventsAck, ProducerEvents
 from pulse_runtime.generated import rendered, write_generated
 from pulse_runtime.tracing import TRACEPARENT
 
@@ -29,6 +30,7 @@ _SERVER = "pulse"
 
 PRODUCER_MESSAGES: dict[str, tuple[str, object, type[msgspec.Struct]]] = {
     subjects.INGEST_METRICS: ("ProducerMetrics", ProducerMetrics, IngestAck),
+    subjects.INGEST_EVENTS: ("ProducerEvents", ProducerEvents, EventsAck),
 }
 """For each subject producers publish to: the name and type of what they send, and the reply a
 request gets. A new subscriber without an entry here fails :func:`asyncapi_document`."""
@@ -78,7 +80,8 @@ def _schemas() -> tuple[dict[str, Any], dict[str, Any]]:
 
 def producer_payload_schema(subject: str) -> dict[str, Any]:
     """The JSON schema of what producers send on ``subject``, whole (no references): for the
-    ``POST /api/v1/metrics`` body of ingest's OpenAPI document, which takes the same."""
+    ``POST /api/v1/metrics`` and ``POST /api/v1/events`` bodies of ingest's OpenAPI document,
+    which take the same."""
     name = PRODUCER_MESSAGES[subject][0]
     payloads, components = _schemas()
 
@@ -107,8 +110,8 @@ def asyncapi_document(broker: NatsBroker) -> dict[str, Any]:
         title=f"{TITLE} (NATS)",
         version=VERSION,
         description="What producers publish to Pulse over NATS (core subjects; request/reply"
-        " to learn the outcome). Over HTTP, the same points go to `POST /api/v1/metrics`"
-        " (ingest's OpenAPI document).",
+        " to learn the outcome). Over HTTP, the same points go to `POST /api/v1/metrics` and"
+        " the same events to `POST /api/v1/events` (ingest's OpenAPI document).",
         schema_version="3.0.0",
     ).to_specification()
     document: dict[str, Any] = msgspec.json.decode(specification.to_json())

@@ -1,4 +1,5 @@
-"""Ingest's HTTP edge for producers that do not speak NATS: ``POST /api/v1/metrics``.
+"""Ingest's HTTP edge for producers that do not speak NATS: ``POST /api/v1/metrics``, and the
+classroom's ``POST /api/v1/events`` and ``GET /api/v1/events/settings`` (:mod:`.classroom`).
 
 Every producer authenticates with an API key (``Authorization: Bearer pk_…``) whose scopes
 allow the route; keys are checked with auth and cached briefly, so a revoked key stops
@@ -27,15 +28,12 @@ from litestar.types import ASGIApp
 from pulse_contracts import MSGPACK, IngestAck, subjects
 from pulse_contracts.accounts import ApiKeyIdentity, VerifyApiKey
 from pulse_contracts.accounts import Scope as KeyScope
-from pulse_runtime import web
 from pulse_runtime.auth_client import AuthClient, AuthRefused, AuthUnavailable
 from pulse_runtime.health import ReadinessCheck
 from pulse_runtime.logging import get_logger
 from pulse_runtime.tracing import TRACEPARENT, traceparent_from
 from pulse_runtime.web import (
     PROBE_PATHS,
-    ApiError,
-    Refusals,
     RouteAccess,
     ServiceDocument,
     access_of,
@@ -44,33 +42,16 @@ from pulse_runtime.web import (
     trace_requests,
 )
 
+from .classroom.class_settings import ClassSettingsCache
+from .classroom.routes import API_KEY_STATE, EVENT_ROUTES, IngestEvents
 from .documents import TITLE, VERSION, producer_payload_schema
+from .refusals import Refused, refusals
 from .storing import NotStored
-from .validation import InvalidMetrics, ItemError
+from .validation import InvalidMetrics
 
 log = get_logger(__name__)
 
 IngestMetrics = Callable[[bytes, str | None, str], Awaitable[int]]
-
-
-class ErrorBody(web.ErrorBody, frozen=True, kw_only=True, omit_defaults=True):
-    """Pulse's error body, and for ``invalid_metrics`` the bad points."""
-
-    errors: list[ItemError] | None = None
-    """For ``invalid_metrics``: each bad point's index, field and reason (up to 100)."""
-
-
-_REFUSAL_HEADERS = {401: {"WWW-Authenticate": "Bearer"}, 503: {"Retry-After": "1"}}
-
-
-class Refused(ApiError):
-    """Ingest's refusals: a 401 says how to authenticate, a 503 when to try again."""
-
-    def __init__(
-        self, status: int, code: str, message: str, errors: list[ItemError] | None = None
-    ) -> None:
-        super().__init__(status, code, message, headers=_REFUSAL_HEADERS.get(status))
-        self.body = ErrorBody(code=code, message=message, errors=errors or None)
 
 
 class ApiKeyCache:
@@ -124,22 +105,6 @@ async def require_key(
 ACCESS_LEVELS: frozenset[str] = frozenset({"public", *get_args(KeyScope)})
 """What a route may declare: public, or the API key scope it needs."""
 
-refusals = Refusals(
-    {
-        400: "The body is refused (`invalid_metrics`): `errors` has each bad point's index, field"
-        " and reason (up to 100); nothing of it was stored",
-        401: "No API key (`unauthorized`), or an unknown or revoked one (`invalid_api_key`);"
-        " `WWW-Authenticate: Bearer`",
-        403: "The API key lacks the route's scope (`forbidden`)",
-        413: "The body is over PULSE_INGEST_MAX_BODY_BYTES (`payload_too_large`)",
-        503: "API keys cannot be checked (`auth_unavailable`), or JetStream did not confirm storing"
-        " the points (`not_stored`: send the same body again); `Retry-After`",
-    },
-    body=ErrorBody,
-)
-"""Every error status ingest answers with: the OpenAPI document is built from this table."""
-
-
 GUARD_REFUSALS = {
     "public": refusals(),
     **{scope: refusals(401, 403, 503) for scope in get_args(KeyScope)},
@@ -161,7 +126,8 @@ async def require_access(
     if access == "public":
         return
     keys: ApiKeyCache = connection.app.state["api_keys"]  # `.keys` is Mapping.keys
-    await require_key(connection, keys, access or "undeclared")
+    # The route may need more of the key than its scope (the classroom routes: its class).
+    connection.state[API_KEY_STATE] = await require_key(connection, keys, access or "undeclared")
 
 
 ROUTE_ACCESS = RouteAccess(
@@ -174,7 +140,8 @@ ROUTE_ACCESS = RouteAccess(
 DOCUMENT = ServiceDocument(
     title=f"{TITLE} (HTTP)",
     version=VERSION,
-    description="Producers that do not speak NATS post metric points here. The NATS"
+    description="Producers that do not speak NATS post metric points and notebook events here."
+    " The NATS"
     " subjects are described by the AsyncAPI document at `GET /asyncapi.json`.",
     # Public, as GET /asyncapi.json is (see there); JSON only: no page loading scripts.
     access="public",
@@ -246,7 +213,7 @@ def asyncapi_route(document: dict[str, Any]) -> Any:
     return asyncapi
 
 
-ROUTES = [post_metrics]
+ROUTES = [post_metrics, *EVENT_ROUTES]
 
 
 def create_http_app(
@@ -256,10 +223,16 @@ def create_http_app(
     readiness: ReadinessCheck,
     max_body_bytes: int,
     asyncapi: dict[str, Any],
+    ingest_events: IngestEvents | None = None,
+    class_settings: ClassSettingsCache | None = None,
 ) -> Litestar:
     return service_app(
         routes=[*ROUTES, asyncapi_route(asyncapi)],
-        dependencies={"ingest": ingest},
+        dependencies={
+            "ingest": ingest,
+            "ingest_events": ingest_events,
+            "class_settings": class_settings,
+        },
         readiness=readiness,
         access=ROUTE_ACCESS,
         document=DOCUMENT,

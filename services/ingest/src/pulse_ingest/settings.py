@@ -27,6 +27,8 @@ class IngestSettings(EdgeListenerSettings, frozen=True, kw_only=True):
     max_points_per_message: PositiveInt = 100_000
     publish_timeout_s: PositiveFloat = 5.0
     workers: PositiveInt = 8  # producer messages handled at once
+    class_settings_cache_s: NonNegativeFloat = 5.0  # a class's producer settings, kept
+    class_settings_timeout_s: PositiveFloat = 2.0  # waiting for persistence to tell them
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):

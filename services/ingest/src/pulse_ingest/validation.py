@@ -150,9 +150,7 @@ class MetricsValidator:
             self._codec.decode_producer_metrics(data, content_type)
         except msgspec.ValidationError as exc:
             errors, bad = self._item_errors(data, content_type)
-            return _refused(
-                f"invalid metric point: {_plainer(str(exc))}", errors, bad, "bad points"
-            )
+            return _refused(f"invalid metric point: {plainer(str(exc))}", errors, bad, "bad points")
         return None
 
     def _check_values_and_times(
@@ -225,7 +223,7 @@ class MetricsValidator:
             except msgspec.DecodeError as exc:
                 bad += 1
                 if len(errors) < MAX_REPORTED_ERRORS:
-                    errors.append(_item_error(index, str(exc)))
+                    errors.append(item_error(index, str(exc)))
         return errors, bad
 
 
@@ -256,7 +254,7 @@ def _holds_nul(points: list[_ArrivingPoint]) -> bool:
     return False
 
 
-def _plainer(message: str) -> str:
+def plainer(message: str) -> str:
     return message.replace(_NUL_REFUSED, _NUL_REASON)
 
 
@@ -270,10 +268,10 @@ def _token_errors(points: list[_ArrivingPoint]) -> list[ItemError]:
     ]
 
 
-def _item_error(index: int, message: str) -> ItemError:
+def item_error(index: int, message: str) -> ItemError:
     match = _PATH.match(message)
     if match is None:
-        return ItemError(index=index, field=None, reason=_plainer(message))
+        return ItemError(index=index, field=None, reason=plainer(message))
     reason, in_key, field = match.groups()
-    reason = _plainer(reason) + (" (in a key)" if in_key else "")
+    reason = plainer(reason) + (" (in a key)" if in_key else "")
     return ItemError(index=index, field=field or None, reason=reason)

@@ -1,4 +1,5 @@
-"""The persistence service: METRICS stream into the database, acked only after commit."""
+"""The persistence service: METRICS and EVENTS streams into the database, acked only after
+commit."""
 
 from __future__ import annotations
 
@@ -34,6 +35,9 @@ from pulse_runtime.worker import OwnedDatabase, Worker
 
 from .backfill import RollupRefresher
 from .classroom.answers import ClassroomAnswers
+from .classroom.consumer import EventsConsumer
+from .classroom.settings_verb import ProducerSettingsVerb
+from .classroom.writer import EventsWriter
 from .policies import REFRESH, apply_policies
 from .queries import MetricsQueries, rollups_present
 from .schema import migrate, prepare_connection
@@ -101,6 +105,11 @@ class PersistenceService(Worker):
         # The classroom (ADR 0023): classes and the class views.
         self.classroom = ClassroomAnswers(self.codec, self.broker)
         self.broker.include_router(self.classroom.router())
+        # ... and the EVENTS consumer, and the producers' settings verb.
+        self.producer_settings = ProducerSettingsVerb(self.codec)
+        self.broker.include_router(self.producer_settings.router())
+        self.events_consumer: PullConsumer | None = None
+        self.events: EventsConsumer | None = None
         self._stopping = asyncio.Event()  # the lifecycle's, once started
 
     def _router(self) -> NatsRouter:
@@ -280,6 +289,14 @@ class PersistenceService(Worker):
             self.refresher.start()
         self.writer = MetricsWriter(pool, on_merge=self._merges.inc)
         self.classroom.pool = pool
+        self.producer_settings.pool = pool
+        self.events = EventsConsumer(
+            EventsWriter(pool),
+            set_aside=self._set_aside,
+            registry=self.registry,
+            retry_delay_s=self.settings.persistence.retry_delay_s,
+            stopping=lifecycle.stopping,
+        )
         self.queries = MetricsQueries(
             pool, max_points=self.settings.persistence.max_query_points, rollups=rollups
         )
@@ -299,11 +316,26 @@ class PersistenceService(Worker):
             concurrency=own.writers,
         )
         await self.consumer.start()
+        assert self.events is not None
+        self.events_consumer = PullConsumer(
+            self.broker.config.connection_state.stream,
+            stream=subjects.EVENTS_STREAM,
+            subject=subjects.EVENTS_SUBJECTS,
+            durable=subjects.PERSISTENCE_EVENTS_DURABLE,
+            config=ConsumerConfig(ack_wait=own.ack_wait_s, max_ack_pending=own.batch_size * 20),
+            batch_size=own.batch_size,
+            batch_timeout_s=own.batch_timeout_s,
+            handler=self.events.persist,
+            concurrency=own.writers,
+        )
+        await self.events_consumer.start()
         return True
 
     async def finish_work(self) -> None:
         if self.consumer is not None:
             await self.consumer.stop()  # finishes and acks the batch in hand
+        if self.events_consumer is not None:
+            await self.events_consumer.stop()
         if self.refresher is not None:
             # A refresh still owed is made at the next start (the invalidations are stored).
             await self.refresher.stop()
