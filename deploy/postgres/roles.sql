@@ -72,7 +72,11 @@ BEGIN
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE (n.nspname = 'auth' AND c.relkind IN ('r', 'p'))
            OR (n.nspname = 'public'
-               AND c.relname IN ('series', 'metrics', 'metrics_1m', 'metrics_1h')
+               AND c.relname IN ('series', 'metrics', 'metrics_1m', 'metrics_1h',
+                                 -- the classroom (persistence's migration 0004)
+                                 'classes', 'class_event_ids', 'class_events',
+                                 'class_students', 'class_notebooks', 'class_cells',
+                                 'cell_executions', 'cell_states')
                AND c.relkind IN ('r', 'p', 'v'))
     LOOP
         -- A table's owner takes its indexes, identity sequences and (TimescaleDB) chunks
