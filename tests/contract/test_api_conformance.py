@@ -30,7 +30,7 @@ import pytest
 from pulse_ingest.documents import ASYNCAPI_FILE, OPENAPI_FILE
 from pulse_runtime.generated import rendered
 
-from tests.support.stack import PulseStack, bearer, create_api_key, login
+from tests.support.stack import PulseStack, bearer, create_class_key, login
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
@@ -172,7 +172,8 @@ async def test_the_gateway_and_ingest_answer_as_their_openapi_documents_say(
     stack.start(["auth", "persistence", "ingest", "gateway"])
     # Every login first: the anonymous runs' failed logins soon make this address wait.
     main_session, reset_session, logout_session = await runner_admin(stack)
-    _, api_key = await create_api_key(stack, ["ingest:metrics", "ingest:events"])
+    # A class's producer key: the classroom routes also need the key to name a class.
+    api_key = await create_class_key(stack, "conformance", ("ingest:metrics", "ingest:events"))
     gateway = await gateway_document(stack, main_session, tmp_path)
     gateway_url = stack["gateway"].url("/")
     ingest = stack["ingest"].url("/schema/openapi.json")
