@@ -35,13 +35,21 @@ try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const pulse = await context.newPage();
   pulse.setDefaultTimeout(30_000);
+  pulse.on("pageerror", (error) => console.log(`page error: ${error.message}`));
+  pulse.on("console", (message) => {
+    if (message.type() === "error") console.log(`console error: ${message.text()}`);
+  });
+  pulse.on("response", (response) => {
+    if (response.status() >= 400) console.log(`HTTP ${response.status()} ${response.url()}`);
+  });
 
   step("the instructor opens the class page: nobody has run a cell yet");
   await pulse.goto(url);
   await pulse.getByLabel("Email").fill(process.env.PULSE_EMAIL);
   await pulse.getByLabel("Password").fill(process.env.PULSE_PASSWORD);
   await pulse.getByRole("button", { name: "Log in" }).click();
-  await pulse.getByRole("heading", { level: 1, name: "Classes" }).waitFor();
+  await pulse.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Classes" }).click();
+  await pulse.locator(`tr[data-class="${classId}"]`).waitFor();
   await pulse.goto(new URL(`#/classes/${classId}`, url).toString());
   await pulse.getByTestId("class-live").and(pulse.locator('[data-state="live"]')).waitFor();
   await pulse.getByTestId("heatmap-empty").waitFor();

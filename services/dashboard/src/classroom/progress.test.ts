@@ -9,9 +9,9 @@ describe("the progress band", () => {
   it("gives the median line and the interquartile band as cell numbers, by time", () => {
     const series = progressSeries(
       progress([
-        [at(120), 4, 2, 5, 20],
-        [at(0), 0, 0, 1, 3],
-        [at(60), 2, 1, 3, 12],
+        { time: at(120), median: 4, p25: 2, p75: 5, students: 20 },
+        { time: at(0), median: 0, p25: 0, p75: 1, students: 3 },
+        { time: at(60), median: 2, p25: 1, p75: 3, students: 12 },
       ]),
     );
     expect(series.t).toEqual([0, 60, 120].map((s) => Date.parse(at(s))));
@@ -25,9 +25,9 @@ describe("the progress band", () => {
   it("drops unreadable and repeated steps and keeps the band's edges in order", () => {
     const series = progressSeries(
       progress([
-        [at(0), 2, 3, 1, 4], // edges swapped
-        [at(0), 9, 9, 9, 9], // the same step again
-        ["not a time", 1, 1, 1, 1],
+        { time: at(0), median: 2, p25: 3, p75: 1, students: 4 }, // edges swapped
+        { time: at(0), median: 9, p25: 9, p75: 9, students: 9 }, // the same step again
+        { time: "not a time", median: 1, p25: 1, p75: 1, students: 1 },
       ]),
     );
     expect(series.t).toHaveLength(1);
@@ -36,7 +36,7 @@ describe("the progress band", () => {
 
   it("describes the latest step in words", () => {
     expect(describeProgress(progressSeries(progress([])))).toMatch(/^No progress yet/);
-    expect(describeProgress(progressSeries(progress([[at(0), 3.5, 2, 6, 25]])))).toBe(
+    expect(describeProgress(progressSeries(progress([{ time: at(0), median: 3.5, p25: 2, p75: 6, students: 25 }])))).toBe(
       "Progress over 1 step: the median student is at cell 4.5, half the class between cells 3 and 7 (25 students). The table below lists every step.",
     );
   });

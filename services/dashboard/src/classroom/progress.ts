@@ -16,7 +16,7 @@ export interface ProgressSeries {
 
 export function progressSeries(progress: ClassProgress): ProgressSeries {
   const rows = progress.steps
-    .map(([time, median, p25, p75, students]) => ({
+    .map(({ time, median, p25, p75, students }) => ({
       t: typeof time === "string" ? Date.parse(time) : NaN,
       median: Number(median),
       p25: Number(p25),

@@ -98,8 +98,15 @@ export interface ClassOverview {
   students: StudentSummary[];
 }
 
-/** `[time, median, p25, p75, students]` (msgspec array_like; typed loosely as above). */
-export type ProgressStepWire = Array<number | string>;
+/** One step of the progress chart, as the REST route answers it (the generated
+ * `ProgressStepOut`): the median and interquartile range of the cell reached. */
+export interface ProgressStepWire {
+  time: string;
+  median: number;
+  p25: number;
+  p75: number;
+  students: number;
+}
 
 export interface ClassProgress {
   class_id: string;
