@@ -34,7 +34,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import Error as NatsError
-from nats.js.api import ConsumerConfig
+from nats.js.api import AckPolicy, ConsumerConfig
 from pulse_contracts import subjects
 from pulse_contracts.accounts import AUTH_VERBS, VerifyApiKey
 from pulse_contracts.classroom import CLASS_QUERY_VIEWS
@@ -617,13 +617,22 @@ async def test_gateway_watches_class_events_and_asks_who_owns_a_class(connect: C
     assert republished.data == b"events"
     assert republished.headers is not None
     assert int(republished.headers["Nats-Sequence"]) >= 1
-    replay = await gateway.nc.jetstream().subscribe(
-        subjects.events_subject("py101"),
-        stream=subjects.EVENTS_STREAM,
-        ordered_consumer=True,
-        config=ConsumerConfig(name=f"gateway-{secrets.token_hex(4)}", inactive_threshold=5),
+    # The way the gateway's replay reads history: a named pull consumer it binds to and fetches.
+    js = gateway.nc.jetstream()
+    name = f"gateway-replay-{secrets.token_hex(4)}"
+    await js.add_consumer(
+        subjects.EVENTS_STREAM,
+        ConsumerConfig(
+            name=name,
+            filter_subject=subjects.events_subject("py101"),
+            ack_policy=AckPolicy.NONE,
+            mem_storage=True,
+            inactive_threshold=5,
+        ),
     )
-    assert (await replay.next_msg(timeout=5 * TIMEOUT)).data == b"events"
+    replay = await js.pull_subscribe_bind(consumer=name, stream=subjects.EVENTS_STREAM)
+    fetched = await replay.fetch(1, timeout=5 * TIMEOUT)
+    assert [m.data for m in fetched] == [b"events"]
     await replay.unsubscribe()
     await gateway.nc.publish(subjects.classroom_rpc("get"), b"{}")
     await gateway.nc.flush()
