@@ -101,11 +101,6 @@ def cell_executions() -> list[dict[str, Any]]:
     return events
 
 
-@pytest.mark.xfail(
-    reason="known open bug (issue 14): after a reload the class page does not redraw the"
-    " heatmap from the stored history; the live part passes",
-    strict=False,
-)
 async def test_instructor_creates_a_class_and_watches_it_live_then_from_history(
     stack: PulseStack, tmp_path: Path
 ) -> None:

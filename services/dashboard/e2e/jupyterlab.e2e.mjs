@@ -60,13 +60,31 @@ try {
   await lab.goto(process.env.JUPYTERLAB_URL);
   await lab.locator(".jp-Notebook .jp-Cell").first().waitFor();
   await lab.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").waitFor();
-  await lab.locator(".jp-Notebook .jp-Cell").first().click();
+  // Each cell in turn, as a student does: into its editor, Shift+Enter, and on only once the
+  // kernel has numbered it (a key pressed while JupyterLab is still settling can go astray).
+  // If the key was lost (the prompt neither queued "[*]" nor numbered), press it again.
   for (let cell = 0; cell < 3; cell += 1) {
-    await lab.keyboard.press("Shift+Enter");
-    await lab.waitForTimeout(500);
+    const code = lab.locator(".jp-Notebook .jp-CodeCell").nth(cell);
+    const prompt = code.locator(".jp-InputPrompt");
+    for (let attempt = 1; ; attempt += 1) {
+      await code.locator(".jp-InputArea-editor").click();
+      await code.and(lab.locator(".jp-mod-active")).waitFor();
+      await lab.keyboard.press("Shift+Enter");
+      try {
+        await prompt.filter({ hasText: /\[(\d+|\*)\]/ }).waitFor({ timeout: 10_000 });
+        break;
+      } catch (error) {
+        if (attempt === 3) throw error;
+        console.log(`figure: cell ${cell} did not start; pressing Shift+Enter again`);
+      }
+    }
+    await prompt.filter({ hasText: /\[\d+\]/ }).waitFor();
   }
   await lab.getByText("ZeroDivisionError").first().waitFor();
-  console.log("figure: the notebook ran its cells");
+  const prompts = await lab.locator(".jp-Notebook .jp-InputPrompt").allInnerTexts();
+  const outputs = await lab.locator(".jp-Notebook .jp-OutputArea-output").allInnerTexts();
+  console.log(`figure: the notebook ran its cells: prompts ${JSON.stringify(prompts)}`);
+  console.log(`figure: outputs ${JSON.stringify(outputs.map((o) => o.slice(0, 300)))}`);
 
   step("the class page follows live: one student, two cells ran, one errored");
   await pulse.bringToFront();
