@@ -2,8 +2,10 @@
 ingest (which creates the EVENTS stream) and nats-server: history then live, resume, who may
 watch, and a slow reader.
 
-Who owns a class comes from ``rpc.classroom.get``, answered here by
-:class:`tests.support.classes.ClassDirectory` until persistence's verb is merged.
+Who owns a class comes from persistence's ``rpc.classroom.get``: the classes are created
+through ``POST /api/v1/classes`` (or first seen in producers' events). Only the test of the
+gateway's cache of owners scripts the answers (:class:`tests.support.classes.ClassDirectory`),
+to move a class between instructors under a fake clock.
 """
 
 from __future__ import annotations
@@ -16,11 +18,19 @@ from typing import Any
 import nats
 import pytest
 import websockets
+from pulse_contracts import subjects
 from pulse_dev.embedded import EmbeddedNats
 from pulse_gateway.live.class_access import NO_SUCH_CLASS, ClassOwners
 
 from tests.e2e.test_websocket import SERVICES, Socket, StalledClient, ws_url
-from tests.support.classes import ClassDirectory, ClassPublisher, create_user
+from tests.support.classes import (
+    ClassDirectory,
+    ClassPublisher,
+    RequestCounter,
+    create_class,
+    create_user,
+    first_seen_in_events,
+)
 from tests.support.stack import PulseStack
 
 pytestmark = pytest.mark.integration
@@ -32,30 +42,28 @@ CHANNEL = f"class:{CLASS}"
 class Classroom:
     """A stack with an owner, another instructor, a student and a metrics user."""
 
-    def __init__(self, stack: PulseStack, nc: nats.NATS, directory: ClassDirectory) -> None:
+    def __init__(self, stack: PulseStack, nc: nats.NATS, asked: RequestCounter) -> None:
         self.stack = stack
         self.nc = nc
-        self.directory = directory
+        self.asked = asked
+        """Counts the gateway's ``rpc.classroom.get`` requests."""
         self.tokens: dict[str, str] = {}
 
     async def people(self) -> None:
-        owner_id, self.tokens["owner"] = await create_user(
-            self.stack, "owner@pulse.test", "instructor"
-        )
+        _, self.tokens["owner"] = await create_user(self.stack, "owner@pulse.test", "instructor")
         _, self.tokens["other"] = await create_user(self.stack, "other@pulse.test", "instructor")
         _, self.tokens["student"] = await create_user(self.stack, "stu@pulse.test", "student")
         _, self.tokens["user"] = await create_user(self.stack, "user@pulse.test", "user")
         self.tokens["admin"] = await self.stack.token()
-        self.directory.add(CLASS, owner_id)
+        await create_class(self.stack, self.tokens["owner"], CLASS)
 
 
 @contextlib.asynccontextmanager
 async def classroom(make_stack: Any, **env: str) -> AsyncIterator[Classroom]:
     stack: PulseStack = make_stack(**env)
-    stack.start(SERVICES)
+    stack.start([*SERVICES, "persistence"])
     nc = await nats.connect(stack.nats_url)
-    directory = await ClassDirectory(nc).start()
-    room = Classroom(stack, nc, directory)
+    room = Classroom(stack, nc, await RequestCounter(nc, subjects.classroom_rpc("get")).start())
     await room.people()
     try:
         yield room
@@ -170,7 +178,7 @@ async def test_a_resume_after_a_reconnect_loses_and_repeats_nothing(
 
 async def test_students_other_instructors_and_users_are_refused(make_stack: Any) -> None:
     async with classroom(make_stack) as room:
-        room.directory.add("ownerless", None)  # first seen in producers' events: admins only
+        await first_seen_in_events(room.stack, room.nc, "ownerless")  # admins only
         refusals: dict[tuple[str, str], tuple[str, str]] = {}
         for who in ("student", "user", "other", "owner", "admin"):
             async with watching(room, who) as socket:
@@ -213,7 +221,7 @@ async def test_options_that_do_not_apply_to_events_are_refused(make_stack: Any) 
         assert (error["type"], error["code"]) == ("error", "unknown_channel")
 
 
-async def test_a_class_owner_is_asked_once_and_an_unreachable_directory_is_unavailable(
+async def test_a_class_owner_is_asked_once_and_an_unreachable_persistence_is_unavailable(
     make_stack: Any,
 ) -> None:
     async with classroom(make_stack) as room:
@@ -221,8 +229,8 @@ async def test_a_class_owner_is_asked_once_and_an_unreachable_directory_is_unava
             async with watching(room, "owner") as socket:
                 await socket.send(type="subscribe", channel=CHANNEL)
                 assert (await socket.receive())["type"] == "subscribed"
-        assert room.directory.requests == 1  # kept PULSE_WS_CLASS_OWNER_TTL_S (30 s)
-        await room.directory.stop()
+        assert room.asked.requests == 1  # kept PULSE_WS_CLASS_OWNER_TTL_S (30 s)
+        room.stack["persistence"].terminate()
         async with watching(room, "other") as socket:
             await socket.send(type="subscribe", channel="class:py102")
             error = await socket.receive()

@@ -1,14 +1,15 @@
-"""Classes for live-channel tests: users with the classroom roles, a class's events published
-into the EVENTS stream, and who owns which class.
+"""Classes for live-channel tests: users with the classroom roles, classes created through the
+gateway (or first seen in producers' events), a class's events published into the EVENTS
+stream, and a count of who asked persistence about a class.
 
-Who owns a class is persistence's ``rpc.classroom.get`` (branch cls-classes). Until that verb
-is merged, :class:`ClassDirectory` answers it on the test's real nats-server with the same
-contract Structs (``GetClass`` -> ``ClassReply`` | ``RpcError``); after the merge the tests
-start persistence and create their classes through ``POST /api/v1/classes`` instead.
+:class:`ClassDirectory` scripts ``rpc.classroom.get`` on the test's real nats-server with the
+contract Structs (``GetClass`` -> ``ClassReply`` | ``RpcError``): only for the test of the
+gateway's cache of owners, which moves a class between instructors under a fake clock.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -79,6 +80,52 @@ async def create_user(stack: PulseStack, email: str, role: str) -> tuple[str, st
         )
     assert response.status_code == 201, response.text
     return response.json()["id"], await login(stack, email, PASSWORD)
+
+
+async def create_class(stack: PulseStack, token: str, class_id: str) -> None:
+    """The instructor whose token this is creates the class (and gets its producer key)."""
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            stack["gateway"].url("/api/v1/classes"),
+            headers=bearer(token),
+            json={"id": class_id, "title": class_id},
+        )
+    assert response.status_code == 201, response.text
+
+
+async def first_seen_in_events(stack: PulseStack, nc: nats.NATS, class_id: str) -> None:
+    """A class nobody created: a producer's event names it, persistence stores it without an
+    owner. Returns once the gateway can see it."""
+    await ClassPublisher(nc, class_id).publish(1)
+    token = await stack.token()
+    async with httpx.AsyncClient() as client:
+        for _ in range(200):
+            response = await client.get(
+                stack["gateway"].url(f"/api/v1/classes/{class_id}"), headers=bearer(token)
+            )
+            if response.status_code == 200:
+                assert response.json()["class"]["owner_id"] is None, response.text
+                return
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"persistence did not store the class {class_id!r}: {response.text}")
+
+
+class RequestCounter:
+    """Counts the requests on a subject (a plain subscriber beside the real responder's
+    queue group: it sees each request and answers none)."""
+
+    def __init__(self, nc: nats.NATS, subject: str) -> None:
+        self.nc = nc
+        self.subject = subject
+        self.requests = 0
+
+    async def start(self) -> RequestCounter:
+        await self.nc.subscribe(self.subject, cb=self._count)
+        await self.nc.flush()
+        return self
+
+    async def _count(self, msg: Msg) -> None:
+        self.requests += 1
 
 
 def notebook_event(class_id: str, student: str, cell: int, **fields: Any) -> NotebookEvent:
