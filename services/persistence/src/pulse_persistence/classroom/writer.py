@@ -71,13 +71,23 @@ WHERE NOT EXISTS (
 )
 """
 
-# One round trip (no parameters: the simple query protocol takes several statements).
+# One round trip (no parameters: the simple query protocol takes several statements). The
+# rows only this transaction writes come first; the upserts of rows every writer shares (the
+# class's students, its notebook's counter, its cells, the students' cell states) last, in the
+# same order in every transaction, so that a concurrent writer waits on their row locks for as
+# short a time as possible (until this commit) and never in a cycle.
 _DERIVE = """
 INSERT INTO class_events (event_time, event_id, class_id, event_type, student_id,
                           notebook_path, cell_index, has_error, attributes)
 SELECT event_time, event_id, class_id, event_type, student_id, notebook_path, cell_index,
        has_error, attributes
 FROM class_events_staging;
+
+INSERT INTO cell_executions (executed_at, event_id, class_id, notebook_path, cell_index,
+                             student_id, succeeded, duration_ms, error_name, execution_count)
+SELECT event_time, event_id, class_id, notebook_path, cell_index, student_id, NOT has_error,
+       duration_ms, error_name, execution_count
+FROM class_events_staging WHERE event_type = 'cell_executed';
 
 INSERT INTO class_students AS s (class_id, student_id, first_seen, last_activity)
 SELECT class_id, student_id, min(event_time), max(event_time)
@@ -103,12 +113,6 @@ WHERE known AND notebook_path IS NOT NULL AND cell_index IS NOT NULL AND cell_id
 ORDER BY class_id, notebook_path, cell_index, event_time DESC
 ON CONFLICT (class_id, notebook_path, cell_index) DO UPDATE
     SET cell_id = excluded.cell_id, cell_type = coalesce(excluded.cell_type, c.cell_type);
-
-INSERT INTO cell_executions (executed_at, event_id, class_id, notebook_path, cell_index,
-                             student_id, succeeded, duration_ms, error_name, execution_count)
-SELECT event_time, event_id, class_id, notebook_path, cell_index, student_id, NOT has_error,
-       duration_ms, error_name, execution_count
-FROM class_events_staging WHERE event_type = 'cell_executed';
 
 INSERT INTO cell_states AS cs (class_id, notebook_path, student_id, cell_index, runs, errors,
                                last_succeeded, first_run_at, last_run_at)
