@@ -565,14 +565,22 @@ async def test_gateway_replays_streams_with_named_consumers_only(connect: Connec
     js = gateway.nc.jetstream()
     info = await js.stream_info(subjects.METRICS_STREAM)
     assert info.state.messages >= 1
-    replay = await js.subscribe(
-        subjects.metrics_live_subject("disk"),
-        stream=subjects.METRICS_STREAM,
-        ordered_consumer=True,
-        config=ConsumerConfig(name=f"gateway-{secrets.token_hex(4)}", inactive_threshold=5),
+    # The way the gateway's replay reads history: a named pull consumer it binds to and fetches
+    # (an ordered push consumer is reset by nats-py when a loaded machine misses a heartbeat).
+    name = f"gateway-replay-{secrets.token_hex(4)}"
+    await js.add_consumer(
+        subjects.METRICS_STREAM,
+        ConsumerConfig(
+            name=name,
+            filter_subject=subjects.metrics_live_subject("disk"),
+            ack_policy=AckPolicy.NONE,
+            mem_storage=True,
+            inactive_threshold=5,
+        ),
     )
-    # A consumer is created, then pushes: give a loaded CI machine more than TIMEOUT.
-    assert (await replay.next_msg(timeout=5 * TIMEOUT)).data == b"history"
+    replay = await js.pull_subscribe_bind(consumer=name, stream=subjects.METRICS_STREAM)
+    fetched = await replay.fetch(1, timeout=5 * TIMEOUT)
+    assert [m.data for m in fetched] == [b"history"]
     await replay.unsubscribe()
     # Live data with stream sequences: METRICS republishes each stored message to live.>.
     live = await gateway.nc.subscribe(subjects.live_subject(subjects.metrics_live_subject("disk")))

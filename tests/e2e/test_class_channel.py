@@ -230,6 +230,7 @@ async def test_a_class_owner_is_asked_once_and_an_unreachable_persistence_is_una
                 await socket.send(type="subscribe", channel=CHANNEL)
                 assert (await socket.receive())["type"] == "subscribed"
         assert room.asked.requests == 1  # kept PULSE_WS_CLASS_OWNER_TTL_S (30 s)
+        await room.asked.stop()  # nobody else listens on rpc.classroom.get now
         room.stack["persistence"].terminate()
         async with watching(room, "other") as socket:
             await socket.send(type="subscribe", channel="class:py102")

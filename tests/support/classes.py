@@ -118,11 +118,20 @@ class RequestCounter:
         self.nc = nc
         self.subject = subject
         self.requests = 0
+        self._subscription: Subscription | None = None
 
     async def start(self) -> RequestCounter:
-        await self.nc.subscribe(self.subject, cb=self._count)
+        self._subscription = await self.nc.subscribe(self.subject, cb=self._count)
         await self.nc.flush()
         return self
+
+    async def stop(self) -> None:
+        """Stop counting. While it listens the subject has a subscriber, so a requester
+        whose real responder is gone waits for its timeout instead of hearing "no responders"
+        at once."""
+        if self._subscription is not None:
+            await self._subscription.unsubscribe()
+        await self.nc.flush()
 
     async def _count(self, msg: Msg) -> None:
         self.requests += 1
