@@ -16,7 +16,6 @@ import msgspec
 import pytest
 from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import AsyncTestClient, WebSocketTestSession
-from pulse_contracts import subjects
 from pulse_gateway.app import create_app
 from pulse_gateway.identity.keyring import KeyRing
 from pulse_gateway.live import authentication
@@ -26,8 +25,6 @@ from pulse_gateway.live.registry import SocketRegistry
 from pulse_gateway.settings import GatewaySettings, WebSocketSettings
 
 from services.gateway.tests.support import LiveNats, StoredStream, Tokens, batch, republished
-
-CPU = subjects.live_subject(subjects.metrics_live_subject("cpu"))
 
 
 class Gateway:
