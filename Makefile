@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help run test lint fmt sync clean bench bench-check dashboard dashboard-test types schemas browser
+.PHONY: help run test test-unit lint fmt sync clean bench bench-check dashboard dashboard-test types schemas browser
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ lint: sync ## ruff (format check + lint) and mypy --strict
 
 test: lint dashboard-test browser ## lint, the dashboard's checks, then unit, integration and browser tests against real nats-server and PostgreSQL
 	$(VENV)/bin/pytest
+
+test-unit: sync ## the tests that need no servers (no NATS, PostgreSQL, services, browser or kernel): under a minute
+	$(VENV)/bin/pytest --unit
 
 bench: sync ## benchmarks (make bench, or make bench ARGS="ingest --points 200000"); results in bench/results/
 	PYTHONPATH=. $(PY) -m bench $(ARGS)

@@ -17,6 +17,7 @@ def test_free_port_can_be_bound() -> None:
         sock.bind(("127.0.0.1", port))
 
 
+@pytest.mark.integration
 async def test_nats_jetstream_stream_survives_restart(tmp_path: Path) -> None:
     with EmbeddedNats(tmp_path / "nats") as server:
         url = server.url
@@ -38,6 +39,7 @@ async def test_nats_jetstream_stream_survives_restart(tmp_path: Path) -> None:
         await nc.close()
 
 
+@pytest.mark.integration
 async def test_nats_restarts_after_kill(tmp_path: Path) -> None:
     with EmbeddedNats(tmp_path / "nats") as server:
         nc = await nats.connect(server.url, max_reconnect_attempts=0)
@@ -53,6 +55,7 @@ async def test_nats_restarts_after_kill(tmp_path: Path) -> None:
         await nc.close()
 
 
+@pytest.mark.integration
 async def test_nats_takes_a_max_payload_and_keeps_it_across_restarts(tmp_path: Path) -> None:
     with EmbeddedNats(tmp_path / "nats", max_payload=64 * 1024) as server:
         for _ in range(2):
@@ -68,6 +71,7 @@ async def test_nats_takes_a_max_payload_and_keeps_it_across_restarts(tmp_path: P
             server.start()
 
 
+@pytest.mark.integration
 def test_nats_start_reports_why_it_failed(tmp_path: Path) -> None:
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
@@ -79,6 +83,7 @@ def test_nats_start_reports_why_it_failed(tmp_path: Path) -> None:
     server.stop()
 
 
+@pytest.mark.integration
 async def test_postgres_restart_keeps_data(tmp_path: Path) -> None:
     with EmbeddedPostgres(tmp_path / "pg") as server:
         url = server.url
@@ -101,6 +106,7 @@ async def test_postgres_restart_keeps_data(tmp_path: Path) -> None:
         await conn.close()
 
 
+@pytest.mark.integration
 async def test_postgres_recovers_after_kill(tmp_path: Path) -> None:
     # A data dir this deep cannot hold the unix socket, which exercises the /tmp fallback.
     data_dir = tmp_path / ("d" * 60) / "pg"

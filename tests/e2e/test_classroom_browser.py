@@ -33,6 +33,7 @@ INSTRUCTOR_PASSWORD = "a long enough password"
 CLASS_ID = "py101-e2e"
 
 pytestmark = [
+    pytest.mark.integration,
     pytest.mark.skipif(
         not Path(CHROMIUM).exists(), reason="Chromium is not installed (make test installs it)"
     ),

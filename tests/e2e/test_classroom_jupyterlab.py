@@ -35,6 +35,7 @@ NOTEBOOK = "lesson1.ipynb"
 CELLS = ["%load_ext pulse_notebook", "x = 41 + 1\nx", "x / 0"]
 
 pytestmark = [
+    pytest.mark.integration,
     pytest.mark.skipif(
         not Path(CHROMIUM).exists(), reason="Chromium is not installed (make test installs it)"
     ),

@@ -31,6 +31,7 @@ SCRIPT_TIMEOUT_S = 240
 GATEWAY_DOWN_S = 6
 
 pytestmark = [
+    pytest.mark.integration,
     pytest.mark.skipif(
         not Path(CHROMIUM).exists(), reason="Chromium is not installed (make test installs it)"
     ),

@@ -95,7 +95,9 @@ class FakeIngest:
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.allow_reuse_address = True
         self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
 
     def stop(self) -> None:
         if self._server is not None:

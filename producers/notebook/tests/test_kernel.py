@@ -19,6 +19,8 @@ from jupyter_client.manager import KernelManager
 
 from .conftest import KEY, FakeIngest
 
+pytestmark = pytest.mark.integration
+
 NOTEBOOK = "lessons/week1.ipynb"
 CELLS = [
     ("intro", "markdown", ""),
