@@ -121,6 +121,60 @@ def test_events_the_contract_refuses(
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize(
+    "field",
+    ["userId", "notebookPath", "cellId", "cellType", "code", "errorName", "errorMessage"],
+)
+def test_a_nul_in_any_stored_text_is_refused_naming_its_field(fmt: str, field: str) -> None:
+    refused = refusal([event(), event(), event(**{field: "be\u0000fore"})], fmt)
+    assert refused.errors == [
+        ItemError(index=2, field=field, reason="Expected `str` without NUL (U+0000)")
+    ]
+    assert str(refused) == (
+        f"invalid event: Expected `str` without NUL (U+0000) - at `$[2].{field}`"
+    )
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_nul_in_a_metadata_key_is_refused(fmt: str) -> None:
+    refused = refusal(event(metadata={"a\u0000": 1}), fmt)
+    assert refused.errors == [
+        ItemError(
+            index=0, field="metadata", reason="Expected `str` without NUL (U+0000) (in a key)"
+        )
+    ]
+    assert str(refused).endswith("- at `$.metadata`")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize(
+    "change",
+    [{"classId": "py101\n"}, {"classId": "-py"}, {"eventType": "cell_executed\n"}],
+    ids=["class-newline", "class-dash", "type-newline"],
+)
+def test_a_trailing_newline_or_a_leading_dash_is_no_slug(fmt: str, change: dict[str, str]) -> None:
+    """A class id becomes a NATS subject token: the whole text must match, not a prefix."""
+    [error] = refusal([event(**change)], fmt).errors
+    assert error.field == next(iter(change))
+    assert error.reason.startswith("Expected `str` matching regex")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_bad_event_is_named_when_some_fail_to_decode_and_others_break_a_pattern(
+    fmt: str,
+) -> None:
+    refused = refusal([event(eventId="nope"), event(), event(userId="a\u0000")], fmt)
+    assert [(e.index, e.field) for e in refused.errors] == [(0, "eventId"), (2, "userId")]
+    assert str(refused) == "invalid event: Invalid UUID - at `$[0].eventId` (and 1 more bad events)"
+
+
+def test_a_json_escape_that_is_no_nul_is_accepted() -> None:
+    """A backslash before 'u0000' in the text is no NUL (the fast check only suspects it)."""
+    [batch] = validate([event(code="print('\\\\u0000')")], "json")
+    assert batch.events[0].code == "print('\\\\u0000')"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("missing", ["notebookPath", "cellId", "cellIndex"])
 def test_cell_executed_needs_its_cell(fmt: str, missing: str) -> None:
     refused = refusal([event(**{missing: None})], fmt)

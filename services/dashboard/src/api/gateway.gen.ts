@@ -602,20 +602,17 @@ export interface components {
              */
             role?: "admin" | "user" | "instructor" | "student";
         };
-        /** NotebookEvent */
+        /**
+         * NotebookEvent
+         * @description One thing that happened in a student's notebook, as a producer sends it.
+         */
         NotebookEvent: {
-            /** @description text without NUL (U+0000) */
             cellId?: string | null;
             cellIndex?: number | null;
-            /** @description text without NUL (U+0000) */
             cellType?: string | null;
-            /** @description 1-63 characters from a-z, 0-9 and '-', starting with a letter or digit */
             classId?: string | null;
-            /** @description text without NUL (U+0000) */
             code?: string | null;
-            /** @description text without NUL (U+0000) */
             errorMessage?: string | null;
-            /** @description text without NUL (U+0000) */
             errorName?: string | null;
             /** Format: uuid */
             eventId: string;
@@ -630,10 +627,10 @@ export interface components {
             executionDurationMs?: number | null;
             /** @default false */
             hasError?: boolean;
+            /** @default {} */
             metadata?: {
                 [key: string]: unknown;
             };
-            /** @description text without NUL (U+0000) */
             notebookPath?: string | null;
             /** @description text without NUL (U+0000) */
             userId: string;

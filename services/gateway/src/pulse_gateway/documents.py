@@ -25,8 +25,9 @@ OPENAPI_FILE = "gateway.openapi.json"
 _SCHEMAS = "#/components/schemas/"
 SHARED_WITH_REST = frozenset({"NotebookEvent"})
 """Contract Structs that both a frame and a REST answer carry (a class channel's ``events``
-frame, the classroom's feed and timeline routes): one component, Litestar's rendering of the
-same Struct, with the same wire names."""
+frame, the classroom's feed and timeline routes): one component, msgspec's rendering of the
+Struct (the same wire names as Litestar's, and the patterns a contract documents without its
+decoder checking them, which Litestar leaves out)."""
 
 
 def close_codes() -> dict[str, int]:
@@ -69,14 +70,14 @@ def describe_frames(app: Litestar) -> None:
     Litestar builds its document on first use and replaces any schemas its config names with
     the ones of its routes, so this builds it and adds to it: call it last on a new app, when
     every route is registered. A frame named like a REST shape is refused rather than shadowed,
-    unless both are the same contract Struct (:data:`SHARED_WITH_REST`): then the REST one stays.
+    unless both are the same contract Struct (:data:`SHARED_WITH_REST`): then msgspec's one
+    replaces Litestar's.
     """
     components = app.openapi_schema.components
     existing = dict(components.schemas or {})
     frames = frame_schemas()
     if clash := sorted(existing.keys() & frames.keys() - SHARED_WITH_REST):
         raise ValueError(f"/ws frames named like REST schemas: {', '.join(clash)}")
-    frames = {name: schema for name, schema in frames.items() if name not in existing}
     # Litestar writes a mapping into the document as it is (JSON Schema, not its own classes).
     components.schemas = existing | frames
 

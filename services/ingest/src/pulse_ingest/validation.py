@@ -106,7 +106,7 @@ class MetricsValidator:
             series.setdefault((point.source, point.name), []).append(index)
         if not all(_SERIES_TOKEN.fullmatch(s) and _SERIES_TOKEN.fullmatch(n) for s, n in series):
             raise self._refusal(data, content_type, points)
-        if (_holds_nul(points) if msgpack else _json_may_hold_nul(data)) and (
+        if (_holds_nul(points) if msgpack else json_may_hold_nul(data)) and (
             refusal := self._contract_refusal(data, content_type)
         ):
             raise refusal
@@ -235,7 +235,7 @@ def _refused(reason: str, errors: list[ItemError], found: int, what: str) -> Inv
     return InvalidMetrics(reason, errors[:MAX_REPORTED_ERRORS])
 
 
-def _json_may_hold_nul(data: bytes) -> bool:
+def json_may_hold_nul(data: bytes) -> bool:
     """JSON text holds a NUL only as the escape ``\\u0000`` (a raw control character is
     malformed JSON). Most messages hold no backslash at all, which one memchr tells, about 50
     times faster than looking for the escape itself."""

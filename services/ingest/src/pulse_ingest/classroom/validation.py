@@ -1,7 +1,8 @@
 """Producer input to validated class batches: one code path for events over HTTP and NATS.
 
 msgspec checks each event against :class:`~pulse_contracts.classroom.NotebookEvent` (types,
-UUID, aware time, lengths, NUL); then Pulse's own rules: the batch size, the class (the API
+UUID, aware time, lengths), then the contract's :func:`~pulse_contracts.classroom.events.refusal`
+(class id and event type patterns, NUL); then Pulse's own rules: the batch size, the class (the API
 key's over HTTP, the event's own ``classId`` on NATS), what a ``cell_executed`` event must
 name, and the size of ``metadata`` as JSON. A refusal names every bad event (index, field,
 reason), as for metric points.
@@ -14,9 +15,15 @@ from collections.abc import Callable
 import msgspec
 from pulse_contracts import decode_untrusted, is_msgpack
 from pulse_contracts.classroom import MAX_EVENTS_PER_BATCH, ClassEvents, NotebookEvent
-from pulse_contracts.classroom.events import MAX_METADATA_BYTES
+from pulse_contracts.classroom.events import MAX_METADATA_BYTES, refusal
 
-from pulse_ingest.validation import MAX_REPORTED_ERRORS, ItemError, item_error, plainer
+from pulse_ingest.validation import (
+    MAX_REPORTED_ERRORS,
+    ItemError,
+    item_error,
+    json_may_hold_nul,
+    plainer,
+)
 
 CELL_EXECUTED = "cell_executed"
 CELL_EXECUTED_NEEDS = (
@@ -74,26 +81,34 @@ class EventsValidator:
             raise TooManyEvents(
                 f"batch of {len(events)} events exceeds the limit of {self._max_events}"
             )
+        may_hold_nul = msgpack or json_may_hold_nul(data)
         errors = []
         found = 0
+        first_reason = ""
         classes: dict[str, list[NotebookEvent]] = {}
         for index, event in enumerate(events):
-            problem = self._problem(event, class_id)
-            if problem is not None:
-                found += 1
-                if len(errors) < MAX_REPORTED_ERRORS:
-                    errors.append(ItemError(index=index, field=problem[0], reason=problem[1]))
+            if problem := refusal(event, may_hold_nul=may_hold_nul):
+                reason = f"invalid event: {problem[1]} - at `${_path(decoded, index)}.{problem[0]}`"
+            elif problem := self._problem(event, class_id):
+                reason = f"event {index}: {problem[0]} {problem[1]}"
+            else:
+                named = (
+                    event if event.class_id else msgspec.structs.replace(event, class_id=class_id)
+                )
+                assert named.class_id is not None
+                classes.setdefault(named.class_id, []).append(named)
                 continue
-            named = event if event.class_id else msgspec.structs.replace(event, class_id=class_id)
-            assert named.class_id is not None
-            classes.setdefault(named.class_id, []).append(named)
+            found += 1
+            first_reason = first_reason or reason
+            if len(errors) < MAX_REPORTED_ERRORS:
+                errors.append(ItemError(index=index, field=problem[0], reason=problem[1]))
         if errors:
-            first = errors[0]
-            raise _refused(f"event {first.index}: {first.field} {first.reason}", errors, found)
+            raise _refused(first_reason, errors, found)
         return [ClassEvents(class_id=name, events=batch) for name, batch in classes.items()]
 
     def _problem(self, event: NotebookEvent, class_id: str | None) -> tuple[str, str] | None:
-        """The first field of ``event`` Pulse's own rules refuse, and why."""
+        """The first field of ``event`` Pulse's own rules refuse, and why (the contract's
+        refusal() has passed it)."""
         if class_id is None and event.class_id is None:
             return "classId", "is required on NATS (the class the event belongs to)"
         if class_id is not None and event.class_id is not None and event.class_id != class_id:
@@ -134,12 +149,22 @@ class EventsValidator:
         bad = 0
         for index, raw in enumerate(raws):
             try:
-                decode_untrusted(decoder, raw)
+                problem = refusal(decode_untrusted(decoder, raw))
             except msgspec.DecodeError as exc:
-                bad += 1
-                if len(errors) < MAX_REPORTED_ERRORS:
-                    errors.append(item_error(index, str(exc)))
+                error = item_error(index, str(exc))
+            else:
+                if problem is None:
+                    continue
+                error = ItemError(index=index, field=problem[0], reason=problem[1])
+            bad += 1
+            if len(errors) < MAX_REPORTED_ERRORS:
+                errors.append(error)
         return errors, bad
+
+
+def _path(decoded: object, index: int) -> str:
+    """Where an event is in the message, as msgspec names it (``[3]`` in a batch)."""
+    return f"[{index}]" if isinstance(decoded, list) else ""
 
 
 def _refused(reason: str, errors: list[ItemError], found: int) -> InvalidEvents:
