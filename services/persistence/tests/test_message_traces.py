@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +12,7 @@ import structlog
 from nats.aio.msg import Msg
 from pulse_contracts import Codec, SeriesBatch, subjects, to_epoch_us
 from pulse_persistence.app import PersistenceService
+from pulse_persistence.series_batches import SeriesBatches
 from pulse_persistence.settings import PersistenceSettings, Settings
 from pulse_runtime.settings import CommonSettings, DatabaseSettings
 
@@ -64,7 +66,9 @@ async def test_messages_set_aside_are_logged_with_their_own_trace_id() -> None:
             database=DatabaseSettings(),
         )
     )
-    service.writer = DatabaseRefusing("bad")  # type: ignore[assignment]
+    writer = DatabaseRefusing("bad")
+    rows = SeriesBatches(service.codec, writer, service.registry)  # type: ignore[arg-type]
+    metrics = service.stream_batches(rows, asyncio.Event())
     dead_letters: list[str] = []
 
     async def publish(payload: bytes, subject: str, **_: Any) -> None:
@@ -82,7 +86,7 @@ async def test_messages_set_aside_are_logged_with_their_own_trace_id() -> None:
         with structlog.testing.capture_logs(
             processors=[structlog.contextvars.merge_contextvars]
         ) as logs:
-            await service.persist_metrics(batch)
+            await metrics.persist(batch)
         after = structlog.contextvars.get_contextvars().get("trace_id")
     finally:
         structlog.contextvars.unbind_contextvars("trace_id")
@@ -92,7 +96,7 @@ async def test_messages_set_aside_are_logged_with_their_own_trace_id() -> None:
         (UNDECODABLE, "undecodable series batch"),
         (REFUSED, "refused by the database"),
     ]
-    assert service.writer.stored == ["good"]  # type: ignore[attr-defined]
+    assert writer.stored == ["good"]
     assert dead_letters == [subjects.deadletter_subject("metrics")] * 2
     assert len(acks.sent) == 3  # one ack, two terms: each message answered once
     assert after == "the caller's"  # bound per message, then given back

@@ -11,11 +11,13 @@ documents (``make schemas``); a test fails when the committed copies drift from 
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 from faststream.nats import NatsBroker
 from faststream.specification import AsyncAPI
+from litestar.openapi.spec import Operation
 from pulse_contracts import CONTENT_TYPE_HEADER, MSGPACK, IngestAck, ProducerMetrics, subjects
 from pulse_contracts.classroom import EventsAck, ProducerEvents
 from pulse_runtime.generated import rendered, write_generated
@@ -97,6 +99,26 @@ def producer_payload_schema(subject: str) -> dict[str, Any]:
 
     inlined: dict[str, Any] = inline(payloads[name])
     return inlined
+
+
+def producer_upload(subject: str, description: str) -> type[Operation]:
+    """The OpenAPI operation of a route whose body is what producers send on ``subject``: it
+    reads the body as bytes (JSON or msgpack by ``Content-Type``, decoded by the same validator
+    as the NATS subscriber), so Litestar cannot see what it takes; this says it."""
+
+    @dataclass
+    class ProducerUpload(Operation):
+        def to_schema(self) -> dict[str, Any]:
+            schema = super().to_schema()
+            payload = producer_payload_schema(subject)
+            schema["requestBody"] = {
+                "description": description,
+                "required": True,
+                "content": {media: {"schema": payload} for media in ("application/json", MSGPACK)},
+            }
+            return schema
+
+    return ProducerUpload
 
 
 def asyncapi_document(broker: NatsBroker) -> dict[str, Any]:

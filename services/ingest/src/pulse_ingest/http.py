@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, get_args
 
 from litestar import Litestar, Request, get, post
@@ -23,9 +22,9 @@ from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.plugins import JsonRenderPlugin
-from litestar.openapi.spec import Operation, SecurityScheme
+from litestar.openapi.spec import SecurityScheme
 from litestar.types import ASGIApp
-from pulse_contracts import MSGPACK, IngestAck, subjects
+from pulse_contracts import IngestAck, subjects
 from pulse_contracts.accounts import ApiKeyIdentity, VerifyApiKey
 from pulse_contracts.accounts import Scope as KeyScope
 from pulse_runtime.auth_client import AuthClient, AuthRefused, AuthUnavailable
@@ -44,7 +43,7 @@ from pulse_runtime.web import (
 
 from .classroom.class_settings import ClassSettingsCache
 from .classroom.routes import API_KEY_STATE, EVENT_ROUTES, IngestEvents
-from .documents import TITLE, VERSION, producer_payload_schema
+from .documents import TITLE, VERSION, producer_upload
 from .refusals import Refused, refusals
 from .storing import NotStored
 from .validation import InvalidMetrics
@@ -149,29 +148,13 @@ DOCUMENT = ServiceDocument(
 )
 
 
-@dataclass
-class MetricPointsUpload(Operation):
-    """The body is read as bytes (JSON or msgpack by ``Content-Type``, decoded by the same
-    validator as the NATS path), so Litestar cannot see what it takes: this says it."""
-
-    def to_schema(self) -> dict[str, Any]:
-        schema = super().to_schema()
-        points = producer_payload_schema(subjects.INGEST_METRICS)
-        schema["requestBody"] = {
-            "description": "One point or an array of points",
-            "required": True,
-            "content": {media: {"schema": points} for media in ("application/json", MSGPACK)},
-        }
-        return schema
-
-
 @post(
     "/api/v1/metrics",
     status_code=202,
     summary="Store metric points",
     opt={"access": "ingest:metrics"},
     responses=refusals(400, 413, 503),
-    operation_class=MetricPointsUpload,
+    operation_class=producer_upload(subjects.INGEST_METRICS, "One point or an array of points"),
 )
 async def post_metrics(
     request: Request[Any, Any, Any], ingest: NamedDependency[IngestMetrics]

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-import asyncpg
 import msgspec
 from faststream.nats import ConsumerConfig, NatsRouter
 from nats.aio.msg import Msg
@@ -20,10 +19,10 @@ from pulse_contracts import (
     SeriesBatch,
     decode_untrusted,
     subjects,
-    to_epoch_us,
 )
+from pulse_contracts.classroom import ClassEvents
 from pulse_runtime.consumer import PullConsumer
-from pulse_runtime.database import DATABASE_AWAY, answered, has_timescaledb
+from pulse_runtime.database import answered, has_timescaledb
 from pulse_runtime.logging import get_logger
 from pulse_runtime.messaging import RawMessage, skip_decoding
 from pulse_runtime.replies import ReplyTooLarge, send_reply
@@ -35,21 +34,18 @@ from pulse_runtime.worker import OwnedDatabase, Worker
 
 from .backfill import RollupRefresher
 from .classroom.answers import ClassroomAnswers
-from .classroom.consumer import EventsConsumer
+from .classroom.event_batches import ClassEventBatches
 from .classroom.settings_verb import ProducerSettingsVerb
 from .classroom.writer import EventsWriter
 from .policies import REFRESH, apply_policies
 from .queries import MetricsQueries, rollups_present
 from .schema import migrate, prepare_connection
+from .series_batches import SeriesBatches
 from .settings import Settings
+from .stream_batches import Batch, BatchRows, StreamBatches
 from .writer import MetricsWriter
 
 log = get_logger(__name__)
-
-# Times every reader can turn back into a datetime. PostgreSQL would store later ones (to the
-# year 294276), but then no query over that series could be answered.
-_FIRST_TIME_US = to_epoch_us(datetime(1, 1, 1, tzinfo=UTC))
-_LAST_TIME_US = to_epoch_us(datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC))
 
 
 class PersistenceService(Worker):
@@ -67,22 +63,11 @@ class PersistenceService(Worker):
             ),
         )
         self.settings = settings
-        self.writer: MetricsWriter | None = None
         self.queries: MetricsQueries | None = None
-        self._rows = counter(self.registry, "pulse_persistence_rows_written_total", "New rows")
-        self._points = counter(
-            self.registry, "pulse_persistence_points_received_total", "Points consumed"
-        )
-        self._write_seconds = histogram(
-            self.registry, "pulse_persistence_batch_write_seconds", "Write time per batch"
-        )
         self._merges = counter(
             self.registry,
             "pulse_persistence_merged_writes_total",
             "Writes that met already stored points and were merged (redeliveries, repeats)",
-        )
-        self._failures = counter(
-            self.registry, "pulse_persistence_write_failures_total", "Batches nacked for retry"
         )
         self._refresh_seconds = histogram(
             self.registry,
@@ -109,8 +94,8 @@ class PersistenceService(Worker):
         self.producer_settings = ProducerSettingsVerb(self.codec)
         self.broker.include_router(self.producer_settings.router())
         self.events_consumer: PullConsumer | None = None
-        self.events: EventsConsumer | None = None
-        self._stopping = asyncio.Event()  # the lifecycle's, once started
+        self.metrics: StreamBatches[SeriesBatch] | None = None
+        self.events: StreamBatches[ClassEvents] | None = None
 
     def _router(self) -> NatsRouter:
         router = NatsRouter()
@@ -137,70 +122,8 @@ class PersistenceService(Worker):
 
         return router
 
-    async def persist_metrics(self, messages: list[Msg]) -> None:
-        """Store a batch and ack it after the commit.
-
-        The database being away means a delayed redelivery of the whole batch. Data the
-        database refuses is isolated message by message, and only the refused ones are set
-        aside to DEADLETTER, so one bad message never blocks or drags down the others.
-        """
-        decoded: list[tuple[Msg, SeriesBatch]] = []
-        for msg in messages:
-            try:
-                batch = decode_untrusted(self.codec.series_batch, msg.data)
-            except msgspec.DecodeError as exc:
-                await self._set_aside(msg, f"undecodable series batch: {exc}")
-                continue
-            if len(batch.times_us) != len(batch.values):
-                await self._set_aside(msg, "series batch has unequal times_us and values")
-                continue
-            if batch.times_us and not (
-                min(batch.times_us) >= _FIRST_TIME_US and max(batch.times_us) <= _LAST_TIME_US
-            ):
-                await self._set_aside(msg, "series batch has times outside years 1 to 9999")
-                continue
-            decoded.append((msg, batch))
-        if not decoded:
-            return
-        try:
-            await self._write_and_ack(decoded)
-        except (*DATABASE_AWAY, asyncpg.DeadlockDetectedError) as exc:
-            self._failures.inc()
-            log.warning("batch not written; it will be redelivered", error=str(exc))
-            for msg, _ in decoded:
-                await msg.nak(delay=self.settings.persistence.retry_delay_s)
-            # Fetching at once would only fail again, once per arriving message: wait as long
-            # as the redelivery (or until asked to stop) before the consumer fetches anew.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._stopping.wait(), self.settings.persistence.retry_delay_s
-                )
-        except asyncpg.PostgresError as exc:
-            log.warning("database refused a batch; isolating the cause", error=str(exc))
-            for one in decoded:
-                with logged_with_trace_of(one[0].headers):
-                    try:
-                        await self._write_and_ack([one])
-                    except asyncpg.PostgresError as refused:
-                        await self._set_aside(one[0], f"refused by the database: {refused}")
-
-    async def _write_and_ack(self, decoded: list[tuple[Msg, SeriesBatch]]) -> None:
-        assert self.writer is not None
-        batches = [batch for _, batch in decoded]
-        started = time.perf_counter()
-        rows = await self.writer.write(batches)
-        elapsed = time.perf_counter() - started
-        for msg, _ in decoded:
-            await msg.ack()
-        if self.refresher is not None:
-            self.refresher.note(batches)
-        points = sum(len(batch.values) for batch in batches)
-        self._points.inc(points)
-        self._rows.inc(rows)
-        self._write_seconds.observe(elapsed)
-        log.debug("batch persisted", messages=len(decoded), points=points, new_rows=rows)
-
-    async def _set_aside(self, msg: Msg, reason: str) -> None:
+    async def set_aside(self, msg: Msg, reason: str) -> None:
+        """Send ``msg`` to DEADLETTER with ``reason``, and terminate it."""
         with logged_with_trace_of(msg.headers):
             log.error("message set aside", subject=msg.subject, reason=reason)
         letter = DeadLetter(
@@ -269,8 +192,17 @@ class PersistenceService(Worker):
             self._reply_parts.inc(parts)
             log.debug("answer sent in parts", parts=parts)
 
+    def stream_batches(
+        self, rows: BatchRows[Batch], stopping: asyncio.Event
+    ) -> StreamBatches[Batch]:
+        return StreamBatches(
+            rows,
+            set_aside=self.set_aside,
+            retry_delay_s=self.settings.persistence.retry_delay_s,
+            stopping=stopping,
+        )
+
     async def prepare(self, lifecycle: Lifecycle) -> bool:
-        self._stopping = lifecycle.stopping
         assert self.database is not None
         pool = self.database.pool
         async with pool.acquire() as conn:
@@ -287,49 +219,60 @@ class PersistenceService(Worker):
                 on_refresh=lambda _, seconds: self._refresh_seconds.observe(seconds),
             )
             self.refresher.start()
-        self.writer = MetricsWriter(pool, on_merge=self._merges.inc)
         self.classroom.pool = pool
         self.producer_settings.pool = pool
-        self.events = EventsConsumer(
-            EventsWriter(pool),
-            set_aside=self._set_aside,
-            registry=self.registry,
-            retry_delay_s=self.settings.persistence.retry_delay_s,
-            stopping=lifecycle.stopping,
+        series = SeriesBatches(
+            self.codec,
+            MetricsWriter(pool, on_merge=self._merges.inc),
+            self.registry,
+            self.refresher,
         )
+        self.metrics = self.stream_batches(series, lifecycle.stopping)
+        events = ClassEventBatches(EventsWriter(pool), self.registry)
+        self.events = self.stream_batches(events, lifecycle.stopping)
         self.queries = MetricsQueries(
             pool, max_points=self.settings.persistence.max_query_points, rollups=rollups
         )
         return True
 
     async def start_work(self, lifecycle: Lifecycle) -> bool:
-        own = self.settings.persistence
-        self.consumer = PullConsumer(
-            self.broker.config.connection_state.stream,
-            stream=subjects.METRICS_STREAM,
-            subject=subjects.METRICS_SUBJECTS,
-            durable=subjects.PERSISTENCE_METRICS_DURABLE,
-            config=ConsumerConfig(ack_wait=own.ack_wait_s, max_ack_pending=own.batch_size * 20),
-            batch_size=own.batch_size,
-            batch_timeout_s=own.batch_timeout_s,
-            handler=self.persist_metrics,
-            concurrency=own.writers,
+        assert self.metrics is not None
+        assert self.events is not None
+        self.consumer = self._pull_consumer(
+            subjects.METRICS_STREAM,
+            subjects.METRICS_SUBJECTS,
+            subjects.PERSISTENCE_METRICS_DURABLE,
+            self.metrics.persist,
         )
         await self.consumer.start()
-        assert self.events is not None
-        self.events_consumer = PullConsumer(
-            self.broker.config.connection_state.stream,
-            stream=subjects.EVENTS_STREAM,
-            subject=subjects.EVENTS_SUBJECTS,
-            durable=subjects.PERSISTENCE_EVENTS_DURABLE,
-            config=ConsumerConfig(ack_wait=own.ack_wait_s, max_ack_pending=own.batch_size * 20),
-            batch_size=own.batch_size,
-            batch_timeout_s=own.batch_timeout_s,
-            handler=self.events.persist,
-            concurrency=own.writers,
+        self.events_consumer = self._pull_consumer(
+            subjects.EVENTS_STREAM,
+            subjects.EVENTS_SUBJECTS,
+            subjects.PERSISTENCE_EVENTS_DURABLE,
+            self.events.persist,
         )
         await self.events_consumer.start()
         return True
+
+    def _pull_consumer(
+        self,
+        stream: str,
+        subject: str,
+        durable: str,
+        handler: Callable[[list[Msg]], Awaitable[None]],
+    ) -> PullConsumer:
+        own = self.settings.persistence
+        return PullConsumer(
+            self.broker.config.connection_state.stream,
+            stream=stream,
+            subject=subject,
+            durable=durable,
+            config=ConsumerConfig(ack_wait=own.ack_wait_s, max_ack_pending=own.batch_size * 20),
+            batch_size=own.batch_size,
+            batch_timeout_s=own.batch_timeout_s,
+            handler=handler,
+            concurrency=own.writers,
+        )
 
     async def finish_work(self) -> None:
         if self.consumer is not None:

@@ -4,20 +4,18 @@ that speak HTTP, with an API key of scope ``ingest:events`` that names its class
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency
-from litestar.openapi.spec import Operation
-from pulse_contracts import MSGPACK, subjects
+from pulse_contracts import subjects
 from pulse_contracts.accounts import ApiKeyIdentity
 from pulse_contracts.classroom import EventsAck, ProducerSettings
 from pulse_runtime.logging import get_logger
 from pulse_runtime.tracing import TRACEPARENT, traceparent_from
 from pulse_runtime.web import current_traceparent
 
-from pulse_ingest.documents import producer_payload_schema
+from pulse_ingest.documents import producer_upload
 from pulse_ingest.refusals import Refused, refusals
 from pulse_ingest.storing import NotStored
 
@@ -48,29 +46,15 @@ def key_class(request: Request[Any, Any, Any]) -> str:
     return identity.class_id
 
 
-@dataclass
-class NotebookEventsUpload(Operation):
-    """The body is read as bytes (JSON or msgpack by ``Content-Type``, decoded by the same
-    validator as ``ingest.events``), so Litestar cannot see what it takes: this says it."""
-
-    def to_schema(self) -> dict[str, Any]:
-        schema = super().to_schema()
-        events = producer_payload_schema(subjects.INGEST_EVENTS)
-        schema["requestBody"] = {
-            "description": "One event or an array of 1-100 events",
-            "required": True,
-            "content": {media: {"schema": events} for media in ("application/json", MSGPACK)},
-        }
-        return schema
-
-
 @post(
     "/api/v1/events",
     status_code=202,
     summary="Store notebook events of the API key's class",
     opt={"access": "ingest:events"},
     responses=refusals(400, 403, 413, 503),
-    operation_class=NotebookEventsUpload,
+    operation_class=producer_upload(
+        subjects.INGEST_EVENTS, "One event or an array of 1-100 events"
+    ),
 )
 async def post_events(
     request: Request[Any, Any, Any], ingest_events: NamedDependency[IngestEvents]
