@@ -29,6 +29,15 @@ async function row(page) {
     .evaluateAll((cells) => cells.map((cell) => cell.getAttribute("data-state")));
 }
 
+async function answerDialogs(page) {
+  const dialog = page.locator(".jp-Dialog");
+  if ((await dialog.count()) === 0) return;
+  const text = (await dialog.first().innerText()).replace(/\s+/g, " ").slice(0, 300);
+  console.log(`figure: JupyterLab asked: ${text}`);
+  await dialog.first().locator(".jp-Dialog-button.jp-mod-accept").first().click();
+  await dialog.first().waitFor({ state: "detached", timeout: 15_000 });
+}
+
 const browser = await launchChromium();
 let exitCode = 0;
 try {
@@ -62,20 +71,24 @@ try {
   await lab.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").waitFor();
   // Each cell in turn, as a student does: into its editor, Shift+Enter, and on only once the
   // kernel has numbered it (a key pressed while JupyterLab is still settling can go astray).
-  // If the key was lost (the prompt neither queued "[*]" nor numbered), press it again.
+  // If the key was lost (the prompt neither queued "[*]" nor numbered), press it again; a
+  // dialog JupyterLab opens meanwhile (on a loaded machine) is logged and answered as a
+  // student would, with its default button.
   for (let cell = 0; cell < 3; cell += 1) {
     const code = lab.locator(".jp-Notebook .jp-CodeCell").nth(cell);
     const prompt = code.locator(".jp-InputPrompt");
     for (let attempt = 1; ; attempt += 1) {
-      await code.locator(".jp-InputArea-editor").click();
-      await code.and(lab.locator(".jp-mod-active")).waitFor();
-      await lab.keyboard.press("Shift+Enter");
       try {
-        await prompt.filter({ hasText: /\[(\d+|\*)\]/ }).waitFor({ timeout: 10_000 });
+        await answerDialogs(lab);
+        await code.locator(".jp-InputArea-editor").click({ timeout: 15_000 });
+        await code.and(lab.locator(".jp-mod-active")).waitFor({ timeout: 15_000 });
+        await lab.keyboard.press("Shift+Enter");
+        const started = prompt.filter({ hasText: /\[(\d+|\*)\]/ });
+        await started.waitFor({ timeout: attempt === 1 ? 10_000 : 20_000 });
         break;
       } catch (error) {
-        if (attempt === 3) throw error;
-        console.log(`figure: cell ${cell} did not start; pressing Shift+Enter again`);
+        if (attempt === 4) throw error;
+        console.log(`figure: cell ${cell} did not start (${error.message.split("\n")[0]}); again`);
       }
     }
     await prompt.filter({ hasText: /\[\d+\]/ }).waitFor();
