@@ -142,7 +142,9 @@ def log_lines(stack: PulseStack, name: str) -> list[dict[str, Any]]:
 
 def is_redelivery_warning(line: dict[str, Any]) -> bool:
     """Persistence's own word that a batch failed to be written and was nacked."""
-    return line.get("logger") == "pulse_persistence.stream_batches" and "redelivered" in line["event"]
+    return (
+        line.get("logger") == "pulse_persistence.stream_batches" and "redelivered" in line["event"]
+    )
 
 
 def expected_outage_warning(line: dict[str, Any]) -> bool:
