@@ -168,6 +168,15 @@ def test_every_bad_event_is_named_when_some_fail_to_decode_and_others_break_a_pa
     assert str(refused) == "invalid event: Invalid UUID - at `$[0].eventId` (and 1 more bad events)"
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_class_id_or_event_type_too_long_is_refused_before_any_pattern(fmt: str) -> None:
+    """refusal() caches class ids by their text: the decoder bounds how long one may be."""
+    [error] = refusal([event(classId="a" * 64)], fmt).errors
+    assert (error.field, error.reason) == ("classId", "Expected `str` of length <= 63")
+    [error] = refusal([event(eventType="a" * 65)], fmt).errors
+    assert (error.field, error.reason) == ("eventType", "Expected `str` of length <= 64")
+
+
 def test_a_json_escape_that_is_no_nul_is_accepted() -> None:
     """A backslash before 'u0000' in the text is no NUL (the fast check only suspects it)."""
     [batch] = validate([event(code="print('\\\\u0000')")], "json")

@@ -57,13 +57,17 @@ NotebookPath = Annotated[str, msgspec.Meta(min_length=1, max_length=1024), STORA
 _EventClassId = Annotated[
     str,
     msgspec.Meta(
-        extra_json_schema={"pattern": CLASS_ID_PATTERN}, description=_CLASS_ID_DESCRIPTION
+        max_length=63,  # checked by the decoder: refusal() caches class ids by their text
+        extra_json_schema={"pattern": CLASS_ID_PATTERN},
+        description=_CLASS_ID_DESCRIPTION,
     ),
 ]
 _EventType = Annotated[
     str,
     msgspec.Meta(
-        extra_json_schema={"pattern": EVENT_TYPE_PATTERN}, description=_EVENT_TYPE_DESCRIPTION
+        max_length=64,
+        extra_json_schema={"pattern": EVENT_TYPE_PATTERN},
+        description=_EVENT_TYPE_DESCRIPTION,
     ),
 ]
 _StudentId = Annotated[str, msgspec.Meta(min_length=1, max_length=200), DOCUMENTED_STORABLE]
