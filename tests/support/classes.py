@@ -22,9 +22,10 @@ from nats.aio.subscription import Subscription
 from pulse_contracts import RpcError, subjects
 from pulse_contracts.classroom import ClassEvents, ClassInfo, ClassReply, GetClass, NotebookEvent
 
+from tests.support import accounts
 from tests.support.stack import PulseStack, bearer, login
 
-PASSWORD = "a perfectly long password"
+PASSWORD = accounts.USER_PASSWORD
 
 
 class ClassDirectory:
@@ -72,14 +73,8 @@ class ClassDirectory:
 
 async def create_user(stack: PulseStack, email: str, role: str) -> tuple[str, str]:
     """A user made through the admin API: their id and an access token."""
-    async with httpx.AsyncClient() as client:
-        response = await client.post(
-            stack["gateway"].url("/api/v1/admin/users"),
-            headers=bearer(await stack.token()),
-            json={"email": email, "password": PASSWORD, "role": role},
-        )
-    assert response.status_code == 201, response.text
-    return response.json()["id"], await login(stack, email, PASSWORD)
+    user_id = await accounts.create_user(stack, email, role)
+    return user_id, await login(stack, email, PASSWORD)
 
 
 async def create_class(stack: PulseStack, token: str, class_id: str) -> None:
