@@ -122,11 +122,15 @@ class LiveNats:
     """What a channel hub asks of NATS: one subscription per live subject it opens."""
 
     subscriptions: list[LiveSubscription] = field(default_factory=list)
+    flushed: list[int] = field(default_factory=list)  # subscriptions made at each flush
 
     async def subscribe(self, subject: str, cb: Callable[[Any], Awaitable[None]]) -> Any:
         subscription = LiveSubscription(subject, cb)
         self.subscriptions.append(subscription)
         return subscription
+
+    async def flush(self) -> None:
+        self.flushed.append(len(self.subscriptions))
 
     def open(self, subject: str) -> LiveSubscription:
         """The open subscription to ``subject`` (a live subject)."""

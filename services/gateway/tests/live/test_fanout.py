@@ -134,6 +134,35 @@ async def test_a_hole_in_a_subjects_sequence_is_read_back_from_the_stream_first(
         assert (read["subject"], read["after_seq"], read["queued"]) == (CPU.subject, 1, False)
 
 
+async def test_a_subject_first_seen_after_a_hole_is_repaired_too() -> None:
+    """host2's first message says the one before it was 2, after the channel's last
+    delivery (1): 2 was missed, so it is read back before 3."""
+    async with Live() as live:
+        listener = Listener()
+        await live.hub.join(CPU, listener)
+        live.stream.store(1, batch("host1", "cpu", 1.0))
+        live.stream.store(2, batch("host2", "cpu", 2.0))
+        live.stream.store(3, batch("host2", "cpu", 3.0))
+        await live.publish(republished(batch("host1", "cpu", 1.0), 1))
+        await live.publish(republished(batch("host2", "cpu", 3.0), 3, previous=2))
+        await live.settle()
+        assert listener.seqs == [1, 2, 3]
+
+
+async def test_the_first_message_of_a_new_channel_says_nothing_of_holes() -> None:
+    """Before its first delivery a channel cannot tell a missed message from one stored
+    before it opened: it reads nothing back; opening waits until the server has the
+    subscription instead, so nothing published after "subscribed" is missed."""
+    async with Live() as live:
+        listener = Listener()
+        await live.hub.join(CPU, listener)
+        assert live.nats.flushed == [1]
+        await live.publish(republished(batch("host2", "cpu", 3.0), 9, previous=7))
+        await live.settle()
+        assert listener.seqs == [9]
+        assert live.stream.reads == []
+
+
 async def test_a_repair_that_fails_lets_the_flow_jump_and_resumes_over_it_read_the_stream() -> None:
     async with Live(RecentPolicy(frames=10, window_s=60)) as live:
         listener = Listener()

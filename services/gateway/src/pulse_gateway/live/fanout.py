@@ -111,6 +111,9 @@ class _LiveChannel:
         self._subscription = await nats.subscribe(
             subjects.live_subject(self.spec.subject), cb=receive
         )
+        # The server has the subscription before the channel counts as open: a client told
+        # "subscribed" misses nothing published after that, even the channel's first messages.
+        await nats.flush()
         self._task = asyncio.create_task(self._process(), name=f"live {self.spec.name}")
 
     async def close(self) -> None:
@@ -136,8 +139,10 @@ class _LiveChannel:
                 continue
             if seq <= self.last_seq:
                 continue  # already delivered by a repair
-            seen = self._previous.get(subject)
-            if seen is not None and previous > seen:
+            # A hole: the subject's previous message came after the last one seen on it
+            # (or, for a subject not seen yet, after the last one the channel delivered).
+            seen = self._previous.get(subject, self.last_seq)
+            if self.last_seq and previous > seen:
                 await self._repair(before=seq)
             self._deliver(seq, subject, message)
 
