@@ -34,8 +34,20 @@ from .metrics.subjects import (
     metrics_live_subject,
     metrics_subject,
 )
+from .notifications.subjects import (
+    ALERTS_QUEUE,
+    NOTIFICATIONS_STREAM,
+    NOTIFICATIONS_SUBJECTS,
+    NOTIFY_QUEUE,
+    RPC_ALERTS,
+    RPC_NOTIFY,
+    alerts_rpc,
+    notifications_subject,
+    notify_rpc,
+)
 
 __all__ = [
+    "ALERTS_QUEUE",
     "AUTH_KEYS",
     "AUTH_QUEUE",
     "AUTH_REVOCATIONS",
@@ -49,14 +61,20 @@ __all__ = [
     "LIVE_PREFIX",
     "METRICS_STREAM",
     "METRICS_SUBJECTS",
+    "NOTIFICATIONS_STREAM",
+    "NOTIFICATIONS_SUBJECTS",
+    "NOTIFY_QUEUE",
     "PERSISTENCE_EVENTS_DURABLE",
     "PERSISTENCE_METRICS_DURABLE",
     "PERSISTENCE_QUEUE",
+    "RPC_ALERTS",
     "RPC_AUTH",
     "RPC_CLASSROOM",
+    "RPC_NOTIFY",
     "RPC_QUERY_CATALOG",
     "RPC_QUERY_CLASS",
     "RPC_QUERY_METRICS",
+    "alerts_rpc",
     "auth_rpc",
     "class_query",
     "classroom_rpc",
@@ -65,4 +83,6 @@ __all__ = [
     "live_subject",
     "metrics_live_subject",
     "metrics_subject",
+    "notifications_subject",
+    "notify_rpc",
 ]

@@ -50,12 +50,10 @@ def pulse_streams(common: CommonSettings) -> list[StreamConfig]:
             subjects.DEADLETTER_STREAM, subjects.DEADLETTER_SUBJECTS, common.deadletter_max_age_s
         ),
         stream(
-            subjects.EVENTS_STREAM,
-            subjects.EVENTS_SUBJECTS,
+            subjects.NOTIFICATIONS_STREAM,
+            subjects.NOTIFICATIONS_SUBJECTS,
             common.stream_max_age_s,
-            RePublish(
-                src=subjects.EVENTS_SUBJECTS, dest=subjects.live_subject(subjects.EVENTS_SUBJECTS)
-            ),
+            live(subjects.NOTIFICATIONS_SUBJECTS),
         ),
     ]
 

@@ -1,0 +1,48 @@
+"""The notifications domain: per-user inboxes (:mod:`.inbox`) and alert rules (:mod:`.rules`).
+Its subjects: :mod:`.subjects`."""
+
+from .inbox import (
+    MAX_BODY_CHARS,
+    MAX_PAGE,
+    MAX_TITLE_CHARS,
+    NOTIFY_VERBS,
+    Created,
+    CreateNotification,
+    GetUnread,
+    InboxChange,
+    InboxCount,
+    InboxState,
+    Kind,
+    Link,
+    ListNotifications,
+    MarkNotifications,
+    Notification,
+    NotificationPage,
+    NotifyReply,
+    NotifyRequest,
+    Recipients,
+    Source,
+)
+
+__all__ = [
+    "MAX_BODY_CHARS",
+    "MAX_PAGE",
+    "MAX_TITLE_CHARS",
+    "NOTIFY_VERBS",
+    "CreateNotification",
+    "Created",
+    "GetUnread",
+    "InboxChange",
+    "InboxCount",
+    "InboxState",
+    "Kind",
+    "Link",
+    "ListNotifications",
+    "MarkNotifications",
+    "Notification",
+    "NotificationPage",
+    "NotifyReply",
+    "NotifyRequest",
+    "Recipients",
+    "Source",
+]
