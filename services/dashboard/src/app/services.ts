@@ -11,6 +11,8 @@ import { LiveHub } from "../live/hub";
 import { applySnapshot, clearSnapshot, loadSnapshot, saveSnapshot, type StorageLike } from "../live/snapshot";
 import { LiveSocket, type NetworkStatus } from "../live/socket";
 import { SeriesStore } from "../live/store";
+import { NotificationsChannel } from "../notifications/channel";
+import { notifyApi } from "../notifications/api";
 
 export interface Services {
   api: ApiClient;
@@ -18,6 +20,8 @@ export interface Services {
   socket: LiveSocket;
   store: SeriesStore;
   hub: LiveHub;
+  /** The user's own `notifications` channel and the unread count the bell shows. */
+  notifications: NotificationsChannel;
   queryClient: QueryClient;
 }
 
@@ -96,10 +100,22 @@ function createServices(): Services {
   const hub = new LiveHub(socket, store, (query, signal) =>
     answer(api.GET("/api/v1/metrics", { params: { query }, signal })),
   );
+  const notifications = new NotificationsChannel(socket, () =>
+    answer(notifyApi(api).GET("/api/v1/notifications/unread")),
+  );
   socket.setListener({
-    onReady: () => hub.onReady(),
-    onFrame: (frame) => hub.onFrame(frame),
-    onClose: () => hub.onClose(),
+    onReady: () => {
+      hub.onReady();
+      notifications.onReady();
+    },
+    onFrame: (frame) => {
+      if (notifications.owns(frame)) notifications.onFrame(frame);
+      else hub.onFrame(frame);
+    },
+    onClose: () => {
+      hub.onClose();
+      notifications.onClose();
+    },
   });
 
   const queryClient = new QueryClient({
@@ -138,6 +154,7 @@ function createServices(): Services {
       if (signedIn || storage) {
         socket.stop();
         hub.reset();
+        notifications.reset();
         store.clear();
         queryClient.clear();
         if (storage) clearSnapshot(storage);
@@ -148,5 +165,5 @@ function createServices(): Services {
   theSession.state.subscribe(follow);
   void theSession.init();
 
-  return { api, session: theSession, socket, store, hub, queryClient };
+  return { api, session: theSession, socket, store, hub, notifications, queryClient };
 }

@@ -13,6 +13,7 @@
  * history subscribe. Watchers receive only events the channel had not seen.
  */
 import type { ServerFrame, Subscribe } from "../api/gateway.gen";
+import type { NotificationFrame } from "../notifications/types";
 import type { ChannelStatus, SocketPort } from "./hub";
 
 /**
@@ -28,8 +29,9 @@ export interface EventsFrame<E = unknown> {
   events: E[];
 }
 
-/** Every frame the socket hands the live layer. */
-export type LiveFrame = ServerFrame | EventsFrame;
+/** Every frame the socket hands the live layer (`NotificationFrame`: TEMPORARY too, until
+ * `make types` generates the notifications channel's frame, ../notifications/types.ts). */
+export type LiveFrame = ServerFrame | EventsFrame | NotificationFrame;
 
 export interface KeyedEvent {
   eventId: string;
