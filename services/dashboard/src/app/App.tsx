@@ -1,5 +1,8 @@
 import { useEffect, useRef } from "react";
 import type { Me } from "../api/gateway.gen";
+import { RulesPage } from "../alerts/RulesPage";
+import { InboxPage } from "../notifications/InboxPage";
+import { SendPage } from "../notifications/SendPage";
 import { ClassesPage } from "../classroom/ClassesPage";
 import { ClassPage } from "../classroom/ClassPage";
 import { MyProgressPage } from "../classroom/MyProgressPage";
@@ -126,6 +129,12 @@ function Page({ route, me, isAdmin }: { route: Route; me: Me; isAdmin: boolean }
       return <ClassPage key={route.classId} classId={route.classId} notebook={route.notebook} student={route.student} />;
     case "myProgress":
       return <MyProgressPage me={me} />;
+    case "inbox":
+      return <InboxPage me={me} filter={route.state} />;
+    case "notify":
+      return <SendPage isAdmin={isAdmin} />;
+    case "rules":
+      return <RulesPage me={me} />;
     case "notFound":
       return <NotFoundPage />;
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { classHref, parseHash, seriesHref } from "./router";
+import { classHref, inboxHref, parseHash, seriesHref } from "./router";
 
 describe("the hash router", () => {
   it("keeps a series page's range in the URL, so a reload shows the same range", () => {
@@ -47,5 +47,14 @@ describe("the hash router", () => {
       student: "ada@example.com",
     });
     expect(parseHash("#/classes/py101/extra")).toEqual({ page: "notFound", hash: "#/classes/py101/extra" });
+  });
+
+  it("keeps the inbox's filter in the URL, and knows the notification and rule pages", () => {
+    expect(inboxHref()).toBe("#/inbox");
+    expect(inboxHref("unread")).toBe("#/inbox?state=unread");
+    expect(parseHash("#/inbox?state=archived")).toEqual({ page: "inbox", state: "archived" });
+    expect(parseHash("#/inbox?state=bogus")).toEqual({ page: "inbox", state: "all" });
+    expect(parseHash("#/admin/notify")).toEqual({ page: "notify" });
+    expect(parseHash("#/alerts/rules")).toEqual({ page: "rules" });
   });
 });

@@ -1,11 +1,12 @@
 /**
  * A tiny hash router: #/, #/series/<source>/<name>[?range=15m | ?range=custom&from=<ms>&to=<ms>],
  * #/admin/users, #/admin/api-keys, #/classes, #/classes/<id>[?notebook=<path>&student=<id>],
- * #/my-progress, #/login. The series range, a class's notebook and the student drilled into
+ * #/my-progress, #/inbox[?state=unread|read|archived], #/admin/notify, #/alerts/rules, #/login. The series range, a class's notebook and the student drilled into
  * live in the URL, so a reload or a shared link shows the same view.
  */
 import { useSyncExternalStore } from "react";
 import { RANGES, type RangeSpec } from "../live/seriesView";
+import { INBOX_STATES, type InboxState } from "../notifications/types";
 
 export type Route =
   | { page: "overview" }
@@ -15,6 +16,9 @@ export type Route =
   | { page: "classes" }
   | { page: "class"; classId: string; notebook: string | null; student: string | null }
   | { page: "myProgress" }
+  | { page: "inbox"; state: InboxState }
+  | { page: "notify" }
+  | { page: "rules" }
   | { page: "login" }
   | { page: "notFound"; hash: string };
 
@@ -42,6 +46,12 @@ export function parseHash(hash: string): Route {
   if (path === "/admin/api-keys") return { page: "apiKeys" };
   if (path === "/classes") return { page: "classes" };
   if (path === "/my-progress") return { page: "myProgress" };
+  if (path === "/inbox") {
+    const state = new URLSearchParams(query).get("state");
+    return { page: "inbox", state: INBOX_STATES.find((s) => s === state) ?? "all" };
+  }
+  if (path === "/admin/notify") return { page: "notify" };
+  if (path === "/alerts/rules") return { page: "rules" };
   const classPage = /^\/classes\/([^/]+)$/.exec(path);
   if (classPage) {
     try {
@@ -85,6 +95,10 @@ export function classHref(classId: string, view: { notebook?: string | null; stu
   if (view.student) params.set("student", view.student);
   const query = params.toString();
   return `#/classes/${encodeURIComponent(classId)}${query ? `?${query}` : ""}`;
+}
+
+export function inboxHref(state: InboxState = "all"): string {
+  return state === "all" ? "#/inbox" : `#/inbox?state=${state}`;
 }
 
 export function navigate(hash: string, replace = false): void {

@@ -172,7 +172,8 @@ type Refusals = {
   503: Json<ErrorBody>;
 };
 type NoParameters = { query?: never; header?: never; path?: never; cookie?: never };
-type Params<Query, Path = never> = { query?: Query; header?: never; path: Path; cookie?: never };
+type QueryParams<Query> = { query?: Query; header?: never; path?: never; cookie?: never };
+type PathParams<Path> = { query?: never; header?: never; path: Path; cookie?: never };
 type Body<B> = { content: { "application/json": B } };
 type Op200<P, A> = { parameters: P; requestBody?: never; responses: { 200: Json<A> } & Refusals };
 type WithBody<P, B, Status extends number, A> = {
@@ -186,7 +187,7 @@ type RulePath = { rule_id: string };
 export interface NotifyPaths {
   "/api/v1/notifications": {
     parameters: NoParameters;
-    get: Op200<Params<{ state?: InboxState; before_id?: number; limit?: number }>, NotificationPage>;
+    get: Op200<QueryParams<{ state?: InboxState; before_id?: number; limit?: number }>, NotificationPage>;
     post: WithBody<NoParameters, NewNotification, 201, CreatedNotifications>;
     put?: never;
     delete?: never;
@@ -216,9 +217,9 @@ export interface NotifyPaths {
     parameters: NoParameters;
     get?: never;
     post?: never;
-    put: WithBody<Params<never, RulePath>, RuleBody, 200, Rule>;
+    put: WithBody<PathParams<RulePath>, RuleBody, 200, Rule>;
     delete: {
-      parameters: Params<never, RulePath>;
+      parameters: PathParams<RulePath>;
       requestBody?: never;
       responses: { 204: { headers: { [name: string]: unknown }; content?: never } } & Refusals;
     };

@@ -3,6 +3,7 @@ import type { Me } from "../api/gateway.gen";
 import type { Route } from "../app/router";
 import { getServices } from "../app/services";
 import type { ConnectionState } from "../live/socket";
+import { Bell } from "../notifications/Bell";
 import { useObservable } from "./hooks";
 
 export function Header({ me, route }: { me: Me; route: Route }) {
@@ -42,6 +43,13 @@ export function Header({ me, route }: { me: Me; route: Route }) {
               </a>
             </li>
           )}
+          {teaches && (
+            <li>
+              <a href="#/alerts/rules" aria-current={current("rules")}>
+                Alerts
+              </a>
+            </li>
+          )}
           {isAdmin && (
             <>
               <li>
@@ -59,6 +67,7 @@ export function Header({ me, route }: { me: Me; route: Route }) {
         </ul>
       </nav>
       <div className="header-end">
+        <Bell route={route} />
         <ConnectionIndicator />
         <span className="user-email" title={`Signed in as ${me.email} (${me.role})`}>
           <span className="visually-hidden">Signed in as </span>
