@@ -12,7 +12,9 @@ same rows into the same tables), ``class-feed`` (event → instructor's socket l
 ``--clients`` sockets on one class and, with ``--many-classes``, one socket on each of as
 many classes; ``--rate`` events/s per class) and ``class-overview`` (the class overview of
 500 students x 100 cells over 1,000,000 events, over NATS and through the gateway,
-``--runs`` times). ``make bench`` runs all; ``make bench ARGS="ingest --points 200000"`` or
+``--runs`` times), ``notifications`` (created → delivered with ``--clients`` of ``--users``
+online, a notification to everyone, the unread count of a full inbox). ``make bench`` runs
+all; ``make bench ARGS="ingest --points 200000"`` or
 ``make bench ARGS="fanout --clients 10000"`` one.
 """
 
@@ -29,6 +31,7 @@ from bench.events import run_events
 from bench.fanout import run_fanout
 from bench.history import run_history
 from bench.ingest import run_ingest
+from bench.notifications import run_notifications
 from bench.resume import run_resume
 from bench.startup import run_startup
 
@@ -42,6 +45,7 @@ SCENARIOS = (
     "resume",
     "class-feed",
     "class-overview",
+    "notifications",
 )
 
 
@@ -93,6 +97,15 @@ def main() -> None:
         action="store_true",
         help="class-feed: also one socket on each of --clients classes",
     )
+    parser.add_argument(
+        "--users", type=int, default=10_000, help="notifications: accounts (10,000)"
+    )
+    parser.add_argument(
+        "--notify-rate",
+        type=float,
+        default=50.0,
+        help="notifications: notifications a second in the latency window",
+    )
     args = parser.parse_args()
     chosen = [args.scenario] if args.scenario else list(SCENARIOS)
     for name in chosen:
@@ -115,6 +128,15 @@ def main() -> None:
                     rate=args.rate,
                     seconds=args.seconds,
                     shapes=shapes,
+                )
+            )
+        elif name == "notifications":
+            status = asyncio.run(
+                run_notifications(
+                    users=args.users,
+                    clients=args.clients or 1_000,
+                    rate=args.notify_rate,
+                    seconds=args.seconds,
                 )
             )
         elif name == "class-overview":

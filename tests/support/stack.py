@@ -71,11 +71,11 @@ async def drop_database(server_url: str, database_url: str) -> None:
 class ServiceProcess:
     """One ``python -m pulse_<name>`` child, its output kept in a log file for failures."""
 
-    def __init__(self, name: str, env: Mapping[str, str], log_dir: Path) -> None:
+    def __init__(self, name: str, env: Mapping[str, str], log_dir: Path, label: str = "") -> None:
         self.name = name
         self.env = dict(env)
         self.port = int(self.env[HTTP_PORT_VARIABLE[name]])
-        self.log_path = log_dir / f"{name}.log"
+        self.log_path = log_dir / f"{label or name}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -210,6 +210,14 @@ class PulseStack:
             started.append(service)
         for service in started:
             service.wait_ready()
+
+    def start_replica(self, name: str, label: str, env: Mapping[str, str] | None = None) -> None:
+        """Another process of service ``name`` on ports of its own, as ``self[label]``."""
+        base = self.base_env() | dict(env or {})
+        service = ServiceProcess(name, base, self.work_dir, label)
+        service.start()
+        self.services[label] = service
+        service.wait_ready()
 
     def __getitem__(self, name: str) -> ServiceProcess:
         return self.services[name]

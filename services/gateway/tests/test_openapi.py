@@ -70,6 +70,10 @@ EXPECTED_STATUSES = {
         "504",
     },
     "GET /api/v1/classes/{class_id}/feed": {"200", "400", "401", "403", "404", "503", "504"},
+    "GET /api/v1/notifications": {"200", "400", "401", "503", "504"},
+    "GET /api/v1/notifications/unread": {"200", "401", "503", "504"},
+    "POST /api/v1/notifications/mark": {"200", "400", "401", "413", "503", "504"},
+    "POST /api/v1/notifications": {"201", "400", "401", "403", "413", "503", "504"},
 }
 
 

@@ -88,11 +88,16 @@ def test_every_route_declares_its_access_and_only_the_expected_ones_are_public()
         ("GET", f"{one}/overview", "instructor"),
         ("GET", f"{one}/progress", "instructor"),
         ("GET", f"{one}/students/someone/timeline", "account"),
+        ("GET", "/api/v1/notifications", "account"),
+        ("GET", "/api/v1/notifications/unread", "account"),
         ("PATCH", one, "instructor"),
         ("POST", "/api/v1/auth/logout", "account"),
         ("POST", classes, "instructor"),
         ("POST", f"{one}/key", "instructor"),
+        ("POST", "/api/v1/notifications/mark", "account"),
     ]
+    # Sending a notification: admins only (each user reads and marks their own, above).
+    assert ("POST", "/api/v1/notifications", "admin") in ROUTES
     # Everything else that is not public is the platform's data (metrics), or admin-only.
     assert {a for _, _, a in ROUTES} == {"public", "account", "user", "instructor", "admin"}
 
@@ -190,7 +195,7 @@ async def test_every_websocket_route_closes_without_a_valid_token_with_4401(
     Authorization header); none within 5 s, or a bad one, closes the socket with 4401."""
     sockets = declared_websockets()
     assert {"/ws", "/ws/metrics"} <= {path for path, _ in sockets}
-    assert all(access in ("user", "admin") for _, access in sockets), sockets
+    assert all(access in ("account", "user", "admin") for _, access in sockets), sockets
     cases: dict[str, dict[str, Any]] = {
         "silent": {},
         "bad token": {"first_frame": json.dumps({"type": "auth", "token": "not-a-token"})},

@@ -358,6 +358,67 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My notifications, newest first
+         * @description Filter by `state` (`all`: not archived); page with `before_id` (the previous page's `next_before_id`). Carries my unread count and its inbox version.
+         */
+        get: operations["ApiV1NotificationsListNotifications"];
+        put?: never;
+        /**
+         * Send a notification (admins)
+         * @description To the users named, everyone with one of the roles, or everyone; expanded to each user when sent. `unknown_recipient`: a user id that names nobody.
+         */
+        post: operations["ApiV1NotificationsSendNotification"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/mark": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark some of my notifications (or all) read, unread, seen or archived
+         * @description Ids that are not mine change nothing. Every device of mine sees the change on its `notifications` channel.
+         */
+        post: operations["ApiV1NotificationsMarkMarkNotifications"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/unread": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** My unread count */
+        get: operations["ApiV1NotificationsUnreadUnreadCount"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -449,6 +510,12 @@ export interface components {
          * @enum {integer}
          */
         CloseCode: 1009 | 1012 | 4400 | 4401 | 4403 | 4408 | 4409 | 4429;
+        /** CountOut */
+        CountOut: {
+            changed?: number[];
+            unread: number;
+            version: number;
+        };
         /** CreatedApiKey */
         CreatedApiKey: {
             api_key: components["schemas"]["ApiKey"];
@@ -459,6 +526,11 @@ export interface components {
             api_key: components["schemas"]["ApiKey"];
             class: components["schemas"]["ClassInfo"];
             secret: string;
+        };
+        /** CreatedOut */
+        CreatedOut: {
+            ids: number[];
+            recipients: number;
         };
         /** Data */
         Data: {
@@ -541,11 +613,50 @@ export interface components {
             errors: components["schemas"]["ErrorHotspot"][];
             notebook_path: string | null;
         };
+        /**
+         * InboxFrame
+         * @description A change of the user's inbox on their ``notifications`` channel: a new notification
+         *         (``created``, with it), or some marked ``read``, ``unread``, ``seen`` or ``archived``
+         *         (``ids``). ``unread`` is their unread count after it and ``version`` the inbox's version:
+         *         show the count of the highest version seen, here or from ``GET /api/v1/notifications/unread``.
+         */
+        InboxFrame: {
+            change: string;
+            channel: string;
+            /** @default [] */
+            ids?: number[];
+            notification?: components["schemas"]["Notification"] | null;
+            seq: number;
+            /** @enum {unknown} */
+            type: "notification";
+            unread: number;
+            version: number;
+        };
+        /**
+         * Link
+         * @description What a notification points at; the dashboard turns it into a page:
+         *         ``series`` ``<source>:<metric>``, ``class`` ``<class_id>``, ``student``
+         *         ``<class_id>:<student_id>``, ``trace`` ``<trace id>``.
+         */
+        Link: {
+            /** @enum {unknown} */
+            kind: "class" | "series" | "student" | "trace";
+            /** @description text without NUL (U+0000) */
+            target: string;
+        };
         /** LoginBody */
         LoginBody: {
             /** @description text without NUL (U+0000) */
             email: string;
             password: string;
+        };
+        /** Mark */
+        Mark: {
+            /** @default false */
+            all?: boolean;
+            /** @enum {string} */
+            change: "read" | "unread" | "seen" | "archived";
+            ids?: number[];
         };
         /** Me */
         Me: {
@@ -588,6 +699,23 @@ export interface components {
             planned_cells?: number | null;
             /** @default false */
             pseudonymise?: boolean;
+            /** @description text without NUL (U+0000) */
+            title: string;
+        };
+        /** NewNotification */
+        NewNotification: {
+            /**
+             * @description text without NUL (U+0000)
+             * @default
+             */
+            body?: string;
+            /**
+             * @default info
+             * @enum {string}
+             */
+            kind?: "info" | "success" | "warning" | "error";
+            link?: components["schemas"]["Link"] | null;
+            recipients: components["schemas"]["Recipients"];
             /** @description text without NUL (U+0000) */
             title: string;
         };
@@ -635,6 +763,22 @@ export interface components {
             /** @description text without NUL (U+0000) */
             userId: string;
         };
+        /** Notification */
+        Notification: {
+            archived_at?: string | null;
+            body: string;
+            created_at: string;
+            id: number;
+            /** @enum {unknown} */
+            kind: "error" | "info" | "success" | "warning";
+            link: components["schemas"]["Link"] | null;
+            read_at?: string | null;
+            recipient: string;
+            seen_at?: string | null;
+            /** @enum {unknown} */
+            source: "admin" | "rule" | "system";
+            title: string;
+        };
         /** OverviewOut */
         OverviewOut: {
             cells: components["schemas"]["CellSummary"][];
@@ -642,6 +786,13 @@ export interface components {
             notebook_path: string | null;
             notebooks: string[];
             students: components["schemas"]["StudentRow"][];
+        };
+        /** PageOut */
+        PageOut: {
+            items: components["schemas"]["Notification"][];
+            next_before_id: number | null;
+            unread: number;
+            version: number;
         };
         /** PasswordReset */
         PasswordReset: {
@@ -687,6 +838,13 @@ export interface components {
             type: "ready";
             user: string;
         };
+        /** Recipients */
+        Recipients: {
+            /** @default false */
+            everyone?: boolean;
+            roles?: ("admin" | "user" | "instructor" | "student")[];
+            users?: string[];
+        };
         /** RefreshBody */
         RefreshBody: {
             refresh_token?: string | null;
@@ -713,7 +871,7 @@ export interface components {
             unit: string | null;
         };
         /** @description What the gateway sends on /ws. */
-        ServerFrame: components["schemas"]["Ready"] | components["schemas"]["Subscribed"] | components["schemas"]["Data"] | components["schemas"]["Events"] | components["schemas"]["Gap"] | components["schemas"]["Unsubscribed"] | components["schemas"]["Error"] | components["schemas"]["Ping"] | components["schemas"]["Pong"];
+        ServerFrame: components["schemas"]["Ready"] | components["schemas"]["Subscribed"] | components["schemas"]["Data"] | components["schemas"]["Events"] | components["schemas"]["InboxFrame"] | components["schemas"]["Gap"] | components["schemas"]["Unsubscribed"] | components["schemas"]["Error"] | components["schemas"]["Ping"] | components["schemas"]["Pong"];
         /** StudentRow */
         StudentRow: {
             cells: [
@@ -812,8 +970,10 @@ export type ClassOut = components['schemas']['ClassOut'];
 export type ClassesOut = components['schemas']['ClassesOut'];
 export type ClientFrame = components['schemas']['ClientFrame'];
 export type CloseCode = components['schemas']['CloseCode'];
+export type CountOut = components['schemas']['CountOut'];
 export type CreatedApiKey = components['schemas']['CreatedApiKey'];
 export type CreatedClass = components['schemas']['CreatedClass'];
+export type CreatedOut = components['schemas']['CreatedOut'];
 export type Data = components['schemas']['Data'];
 export type Error = components['schemas']['Error'];
 export type ErrorBody = components['schemas']['ErrorBody'];
@@ -824,15 +984,21 @@ export type Gap = components['schemas']['Gap'];
 export type History = components['schemas']['History'];
 export type HistoryRequest = components['schemas']['HistoryRequest'];
 export type HotspotsOut = components['schemas']['HotspotsOut'];
+export type InboxFrame = components['schemas']['InboxFrame'];
+export type Link = components['schemas']['Link'];
 export type LoginBody = components['schemas']['LoginBody'];
+export type Mark = components['schemas']['Mark'];
 export type Me = components['schemas']['Me'];
 export type MetricPointOut = components['schemas']['MetricPointOut'];
 export type MetricsHistory = components['schemas']['MetricsHistory'];
 export type NewApiKey = components['schemas']['NewApiKey'];
 export type NewClass = components['schemas']['NewClass'];
+export type NewNotification = components['schemas']['NewNotification'];
 export type NewUser = components['schemas']['NewUser'];
 export type NotebookEvent = components['schemas']['NotebookEvent'];
+export type Notification = components['schemas']['Notification'];
 export type OverviewOut = components['schemas']['OverviewOut'];
+export type PageOut = components['schemas']['PageOut'];
 export type PasswordReset = components['schemas']['PasswordReset'];
 export type Ping = components['schemas']['Ping'];
 export type Point = components['schemas']['Point'];
@@ -840,6 +1006,7 @@ export type Pong = components['schemas']['Pong'];
 export type ProgressOut = components['schemas']['ProgressOut'];
 export type ProgressStepOut = components['schemas']['ProgressStepOut'];
 export type Ready = components['schemas']['Ready'];
+export type Recipients = components['schemas']['Recipients'];
 export type RefreshBody = components['schemas']['RefreshBody'];
 export type SeriesCatalog = components['schemas']['SeriesCatalog'];
 export type SeriesHistory = components['schemas']['SeriesHistory'];
@@ -2440,6 +2607,263 @@ export interface operations {
             };
             /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1NotificationsListNotifications: {
+        parameters: {
+            query?: {
+                /** @description which ones */
+                state?: "unread" | "read" | "archived" | "all";
+                /** @description only older than this id */
+                before_id?: number | null;
+                /** @description page size */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageOut"];
+                };
+            };
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1NotificationsSendNotification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewNotification"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedOut"];
+                };
+            };
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is over the limit (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1NotificationsMarkMarkNotifications: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Mark"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CountOut"];
+                };
+            };
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is over the limit (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1NotificationsUnreadUnreadCount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CountOut"];
+                };
+            };
+            /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

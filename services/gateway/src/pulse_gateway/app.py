@@ -13,7 +13,7 @@ from pulse_runtime.auth_client import AuthClient
 from pulse_runtime.health import ReadinessCheck
 from pulse_runtime.web import PROBE_PATHS, ServiceDocument, service_app, trace_requests
 
-from pulse_gateway import accounts, classroom, live, metrics
+from pulse_gateway import accounts, classroom, live, metrics, notifications
 from pulse_gateway.classroom import ClassroomClient
 from pulse_gateway.edge.dashboard import dashboard_routes
 from pulse_gateway.edge.headers import security_headers
@@ -22,6 +22,7 @@ from pulse_gateway.identity.keyring import KeyRing
 from pulse_gateway.live.fanout import ChannelHub
 from pulse_gateway.live.registry import SocketRegistry
 from pulse_gateway.metrics.history import HistoryClient
+from pulse_gateway.notifications import NotifierClient
 
 from .documents import describe_frames
 from .settings import GatewaySettings
@@ -40,6 +41,7 @@ def create_app(
     auth: AuthClient,
     readiness: ReadinessCheck,
     classes: ClassroomClient,
+    notifier: NotifierClient,
 ) -> Litestar:
     """Every domain's routes and the gateway's dependencies, on Pulse's shared app defaults
     (error handlers, probes, the access guard: :func:`pulse_runtime.web.service_app`)."""
@@ -49,6 +51,7 @@ def create_app(
             *live.ROUTES,
             *accounts.ROUTES,
             *classroom.ROUTES,
+            *notifications.ROUTES,
             dashboard_routes(settings.dashboard_dir),
         ],
         dependencies={
@@ -59,6 +62,7 @@ def create_app(
             "auth": auth,
             "settings": settings,
             "classroom": classes,
+            "notifier": notifier,
         },
         readiness=readiness,
         access=ROUTE_ACCESS,
@@ -90,4 +94,5 @@ def describing_app() -> Litestar:
         auth=None,  # type: ignore[arg-type]
         readiness=None,  # type: ignore[arg-type]
         classes=None,  # type: ignore[arg-type]
+        notifier=None,  # type: ignore[arg-type]
     )

@@ -23,9 +23,10 @@ from pulse_gateway.live import frames as ws_frames
 
 OPENAPI_FILE = "gateway.openapi.json"
 _SCHEMAS = "#/components/schemas/"
-SHARED_WITH_REST = frozenset({"NotebookEvent"})
+SHARED_WITH_REST = frozenset({"NotebookEvent", "Notification", "Link"})
 """Contract Structs that both a frame and a REST answer carry (a class channel's ``events``
-frame, the classroom's feed and timeline routes): one component, msgspec's rendering of the
+frame, the classroom's feed and timeline routes; a ``notification`` frame and the inbox
+routes): one component, msgspec's rendering of the
 Struct (the same wire names as Litestar's, and the patterns a contract documents without its
 decoder checking them, which Litestar leaves out)."""
 

@@ -20,6 +20,7 @@ from pulse_gateway.live.frames import FrameCodec
 from pulse_gateway.live.registry import SocketRegistry
 from pulse_gateway.live.replay import StreamReader
 from pulse_gateway.metrics.history import HistoryClient
+from pulse_gateway.notifications import NotifierClient
 
 from .app import create_app, served
 from .settings import Settings
@@ -101,6 +102,7 @@ class GatewayService:
             auth=auth,
             readiness=self.readiness,
             classes=ClassroomClient(nats, self.codec, timeout_s=own.query_timeout_s),
+            notifier=NotifierClient(nats, self.codec, timeout_s=own.query_timeout_s),
         )
         self.server = HttpServer(
             expose_websocket_protocol(served(app)),

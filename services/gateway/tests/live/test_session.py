@@ -16,6 +16,8 @@ import msgspec
 import pytest
 from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import AsyncTestClient, WebSocketTestSession
+from pulse_contracts import subjects
+from pulse_contracts.notifications import InboxChange
 from pulse_gateway.app import create_app
 from pulse_gateway.identity.keyring import KeyRing
 from pulse_gateway.live import authentication
@@ -24,7 +26,14 @@ from pulse_gateway.live.frames import MSGPACK_SUBPROTOCOL, FrameCodec
 from pulse_gateway.live.registry import SocketRegistry
 from pulse_gateway.settings import GatewaySettings, WebSocketSettings
 
-from services.gateway.tests.support import LiveNats, StoredStream, Tokens, batch, republished
+from services.gateway.tests.support import (
+    LiveMessage,
+    LiveNats,
+    StoredStream,
+    Tokens,
+    batch,
+    republished,
+)
 
 
 class Gateway:
@@ -72,6 +81,7 @@ async def gateway(keyring: KeyRing, **websocket: Any) -> AsyncIterator[Gateway]:
         auth=cast(Any, None),
         readiness=ready,
         classes=cast(Any, None),
+        notifier=cast(Any, None),
     )
     async with AsyncTestClient(app) as client:
         yield Gateway(client, nats, sockets)
@@ -378,3 +388,47 @@ async def test_a_fresh_token_of_the_same_user_keeps_the_socket_past_its_first_to
                 assert receive(renewed) == {"type": "pong"}
             finally:
                 pulse.call(pulse.sockets.stop)
+
+
+def inbox_change(user_id: str, seq: int, unread: int) -> LiveMessage:
+    """A change of ``user_id``'s inbox as NOTIFICATIONS republishes it."""
+    subject = subjects.notifications_subject(user_id)
+    change = InboxChange(
+        change="read", user_id=user_id, unread=unread, version=seq, ids=[seq], at=datetime.now(UTC)
+    )
+    headers = {"Nats-Sequence": str(seq), "Nats-Subject": subject}
+    return LiveMessage(subjects.live_subject(subject), msgspec.msgpack.encode(change), headers)
+
+
+@pytest.mark.parametrize("role", ["student", "user", "instructor", "admin"])
+async def test_every_role_watches_its_own_inbox_and_nobody_elses(
+    keyring: KeyRing, tokens: Tokens, role: str
+) -> None:
+    """Two users on the same ``notifications`` channel name: one NATS subscription each, to
+    their own subject; a change of one inbox reaches its owner only."""
+    async with gateway(keyring) as pulse:
+        with await pulse.connect() as mine, await pulse.connect() as theirs:
+            mine.send_json(auth(tokens.issue(role, user="me")))
+            theirs.send_json(auth(tokens.issue("user", user="them")))
+            receive(mine), receive(theirs)
+            for ws in (mine, theirs):
+                ws.send_json({"type": "subscribe", "channel": "notifications"})
+                assert receive(ws)["type"] == "subscribed"
+            assert sorted(s.subject for s in pulse.nats.subscriptions) == [
+                "live.notifications.me",
+                "live.notifications.them",
+            ]
+            pulse.call(pulse.nats.publish, inbox_change("them", 3, unread=4))
+            pulse.call(pulse.nats.publish, inbox_change("me", 5, unread=1))
+            frame = receive(mine)
+            assert receive(theirs)["seq"] == 3
+    assert frame == {
+        "type": "notification",
+        "channel": "notifications",
+        "seq": 5,
+        "change": "read",
+        "unread": 1,
+        "version": 5,
+        "notification": None,
+        "ids": [5],
+    }

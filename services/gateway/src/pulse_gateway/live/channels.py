@@ -4,7 +4,9 @@ which roles may ask for them.
 - ``metric:<name>``: one metric from every source (``metrics.*.<name>``);
 - ``series:<source>:<name>``: one series (``metrics.<source>.<name>``);
 - ``source:<source>``: every metric of one source (``metrics.<source>.*``);
-- ``class:<class_id>``: a class's notebook events (``events.<class_id>`` in EVENTS).
+- ``class:<class_id>``: a class's notebook events (``events.<class_id>`` in EVENTS);
+- ``notifications``: the user's own inbox changes (``notifications.<user_id>`` in
+  NOTIFICATIONS), whoever they are: the same name is a different channel for each user.
 
 The role is the first check; a class channel has a second, its owner (``class_access.py``).
 """
@@ -18,15 +20,18 @@ import msgspec
 from pulse_contracts import SERIES_TOKEN_PATTERN, subjects
 from pulse_contracts.classroom.events import CLASS_ID_PATTERN
 
-from .feeds import CLASS_EVENT_FEED, METRIC_FEED, Feed
+from .feeds import CLASS_EVENT_FEED, INBOX_FEED, METRIC_FEED, Feed
 
 _TOKEN = re.compile(SERIES_TOKEN_PATTERN)
 _CLASS_ID = re.compile(CLASS_ID_PATTERN)
-CHANNEL_KINDS = ("metric", "series", "source", "class")
+CHANNEL_KINDS = ("metric", "series", "source", "class", "notifications")
 """Every kind of channel (the part before the first ``:``); the access test walks each."""
 ROLES_FOR_METRICS = frozenset({"user", "instructor", "admin"})  # not students (ADR 0023)
 ROLES_FOR_CLASSES = frozenset({"admin", "instructor"})
 """Admins watch every class; an instructor only the classes they own; students none."""
+ROLES_FOR_INBOX = frozenset({"admin", "user", "instructor", "student"})
+"""Everyone has an inbox; the channel is always the caller's own."""
+INBOX_CHANNEL = "notifications"
 
 
 class ChannelRefused(ValueError):
@@ -47,9 +52,26 @@ class ChannelSpec(msgspec.Struct, frozen=True):
     """The stream it reads and how its messages become frames."""
     class_id: str | None = None
     """A class channel's class: who may watch it depends on its owner."""
+    key: str = ""
+    """What the hub shares one subscription by, when the name is not enough: the
+    ``notifications`` channel is a different one for each user."""
+
+    @property
+    def shared_as(self) -> str:
+        """The hub's name for it: one NATS subscription per distinct value."""
+        return self.key or self.name
 
 
-def parse_channel(channel: str) -> ChannelSpec:
+def parse_channel(channel: str, user_id: str = "") -> ChannelSpec:
+    """The channel named ``channel`` as ``user_id`` (the socket's user) would watch it."""
+    if channel == INBOX_CHANNEL and user_id:
+        return ChannelSpec(
+            channel,
+            subjects.notifications_subject(user_id),
+            ROLES_FOR_INBOX,
+            INBOX_FEED,
+            key=f"{INBOX_CHANNEL}:{user_id}",
+        )
     kind, _, rest = channel.partition(":")
     parts = rest.split(":") if rest else []
     if kind == "metric" and len(parts) == 1:
@@ -85,7 +107,7 @@ def parse_channel(channel: str) -> ChannelSpec:
     raise ChannelRefused(
         "unknown_channel",
         f"unknown channel {channel!r}: use metric:<name>, series:<source>:<name>,"
-        " source:<source> or class:<class_id>",
+        " source:<source>, class:<class_id> or notifications",
     )
 
 

@@ -242,11 +242,11 @@ class ChannelHub:
 
     async def join(self, spec: ChannelSpec, listener: Listener) -> None:
         async with self._lock:
-            channel = self._channels.get(spec.name)
+            channel = self._channels.get(spec.shared_as)
             if channel is None:
                 channel = _LiveChannel(spec, self._reader, self._frames, self._recent)
                 await channel.open(self._nats)
-                self._channels[spec.name] = channel
+                self._channels[spec.shared_as] = channel
                 log.info("live channel opened", channel=spec.name)
             if channel.closing is not None:
                 channel.closing.cancel()
@@ -254,6 +254,8 @@ class ChannelHub:
             channel.listeners.add(listener)
 
     async def leave(self, name: str, listener: Listener) -> None:
+        """``name``: the channel's :attr:`~.channels.ChannelSpec.shared_as`, as for every
+        method here that takes a channel's name."""
         async with self._lock:
             channel = self._channels.get(name)
             if channel is None:
@@ -276,12 +278,12 @@ class ChannelHub:
 
     async def _close_if_idle(self, channel: _LiveChannel) -> None:
         async with self._lock:
-            if channel.listeners or self._channels.get(channel.spec.name) is not channel:
+            if channel.listeners or self._channels.get(channel.spec.shared_as) is not channel:
                 return
             await self._close(channel)
 
     async def _close(self, channel: _LiveChannel) -> None:
-        del self._channels[channel.spec.name]
+        del self._channels[channel.spec.shared_as]
         await channel.close()
         log.info("live channel closed", channel=channel.spec.name)
 

@@ -2,8 +2,10 @@
 
 A channel is backed by one stream: metric channels by METRICS (a ``SeriesBatch`` per message,
 sent as a ``data`` frame), class channels by EVENTS (a ``ClassEvents`` per message, sent as an
-``events`` frame). Everything else (fan-out, kept frames, resume, repair, backpressure) is the
-same for both and never looks inside a message: it deals in :class:`Delivery` objects.
+``events`` frame), a user's ``notifications`` channel by NOTIFICATIONS (an ``InboxChange`` per
+message, sent as a ``notification`` frame). Everything else (fan-out, kept frames, resume,
+repair, backpressure) is the same for all and never looks inside a message: it deals in
+:class:`Delivery` objects.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from typing import Any, Generic, TypeVar
 import msgspec
 from pulse_contracts import SeriesBatch, from_epoch_us, subjects
 from pulse_contracts.classroom import ClassEvents
+from pulse_contracts.notifications import InboxChange
 
 from .direct import frame_bytes
-from .frames import Data, Events, FrameCodec, Point
+from .frames import Data, Events, FrameCodec, InboxFrame, Point
 
 P = TypeVar("P")
 
@@ -28,7 +31,9 @@ class Delivery:
         "_encoded", "_frames", "_point_wire", "_points", "_wire", "frame", "seq", "series",
     )  # fmt: skip
 
-    def __init__(self, frame: Data | Events, series: tuple[str, str], frames: FrameCodec) -> None:
+    def __init__(
+        self, frame: Data | Events | InboxFrame, series: tuple[str, str], frames: FrameCodec
+    ) -> None:
         self.seq = frame.seq
         self.series = series
         """What conflation keeps the latest frame of (backpressure.py): a metric's series; a
@@ -124,7 +129,30 @@ class ClassEventFeed(Feed[ClassEvents]):
         return Delivery(frame, (message.class_id, ""), frames)
 
 
+class InboxFeed(Feed[InboxChange]):
+    """NOTIFICATIONS: one ``notification`` frame per change of a user's inbox."""
+
+    def __init__(self) -> None:
+        self.stream = subjects.NOTIFICATIONS_STREAM
+        self.decoder = msgspec.msgpack.Decoder(InboxChange)
+
+    def delivery(
+        self, channel: str, seq: int, message: InboxChange, frames: FrameCodec
+    ) -> Delivery:
+        frame = InboxFrame(
+            channel=channel,
+            seq=seq,
+            change=message.change,
+            unread=message.unread,
+            version=message.version,
+            notification=message.notification,
+            ids=message.ids,
+        )
+        return Delivery(frame, (message.user_id, ""), frames)
+
+
 AnyFeed = Feed[Any]
 
 METRIC_FEED = MetricFeed()
 CLASS_EVENT_FEED = ClassEventFeed()
+INBOX_FEED = InboxFeed()

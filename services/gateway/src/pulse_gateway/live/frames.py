@@ -12,6 +12,7 @@ from typing import Annotated, cast
 import msgspec
 from pulse_contracts import decode_untrusted
 from pulse_contracts.classroom import NotebookEvent
+from pulse_contracts.notifications import Notification
 
 from pulse_gateway.metrics.schemas import MetricPointOut
 
@@ -137,6 +138,22 @@ class Events(msgspec.Struct, frozen=True, tag="events"):
     events: list[NotebookEvent]
 
 
+class InboxFrame(msgspec.Struct, frozen=True, tag="notification"):
+    """A change of the user's inbox on their ``notifications`` channel: a new notification
+    (``created``, with it), or some marked ``read``, ``unread``, ``seen`` or ``archived``
+    (``ids``). ``unread`` is their unread count after it and ``version`` the inbox's version:
+    show the count of the highest version seen, here or from ``GET /api/v1/notifications/unread``.
+    """
+
+    channel: str
+    seq: int
+    change: str
+    unread: int
+    version: int
+    notification: Notification | None = None
+    ids: list[int] = []
+
+
 class Gap(msgspec.Struct, frozen=True, tag="gap"):
     """Frames between the sequences may be missing: re-query the history if they matter."""
 
@@ -156,7 +173,9 @@ class Error(msgspec.Struct, frozen=True, tag="error"):
     channel: str | None = None
 
 
-ServerFrame = Ready | Subscribed | Data | Events | Gap | Unsubscribed | Error | Ping | Pong
+ServerFrame = (
+    Ready | Subscribed | Data | Events | InboxFrame | Gap | Unsubscribed | Error | Ping | Pong
+)
 
 
 class FrameCodec:

@@ -80,7 +80,7 @@ class MetricsSocketClient(LiveConnection):
             await self._read()
         finally:
             await self._stop_writing()
-            await self._hub.leave(self._spec.name, self)
+            await self._hub.leave(self._spec.shared_as, self)
 
     def deliver(self, delivery: Delivery) -> None:
         """The channel's next message: one frame per point, framed once for every client."""

@@ -17,13 +17,15 @@ from .registry import SocketRegistry
 WS_POLICY_VIOLATION = 1008
 
 
-@websocket("/ws", opt={"access": "user"})
+@websocket("/ws", opt={"access": "account"})
 async def live_socket(
     socket: WebSocket[Any, Any, Any], sockets: NamedDependency[SocketRegistry]
 ) -> None:
     """The multiplexed live socket (docs/websocket.md): authenticate with the first frame
     ``{"type": "auth", "token": "..."}`` (or ``Authorization: Bearer`` on the handshake), then
-    subscribe to channels. JSON text frames; binary msgpack with ``pulse.msgpack.v1``."""
+    subscribe to channels. JSON text frames; binary msgpack with ``pulse.msgpack.v1``. Any
+    account may open it; which channels it may watch depends on the role (every role its own
+    ``notifications``)."""
     await sockets.serve(socket)
 
 

@@ -174,7 +174,7 @@ class SocketClient(LiveConnection):
     async def _subscribe(self, request: Subscribe) -> None:
         assert self.claims is not None
         try:
-            spec = parse_channel(request.channel)
+            spec = parse_channel(request.channel, self.claims.sub)
             authorize(spec, self.claims.role)
             check_limits(request, spec, self._subscriptions, self.settings)
             await check_class_access(spec, self.claims, self._class_owners)

@@ -76,20 +76,20 @@ class ChannelSubscription:
         elif request.resume_from is not None:
             await self._resume(request.resume_from)
         else:
-            after = self.client.hub.last_seq(self.spec.name)
+            after = self.client.hub.last_seq(self.spec.shared_as)
             self.client.send(Subscribed(channel=self.spec.name, seq=after, max_rate=self.max_rate))
             self.go_live(after)
 
     async def leave(self) -> None:
         if self._cap is not None:
             self._cap.cancel()
-        await self.client.hub.leave(self.spec.name, self)
+        await self.client.hub.leave(self.spec.shared_as, self)
 
     async def _send_history(self, request: HistoryRequest) -> None:
         client = self.client
         start = datetime.now(UTC) - timedelta(minutes=request.minutes)
         points: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
-        last = client.hub.last_seq(self.spec.name)
+        last = client.hub.last_seq(self.spec.shared_as)
         async for stored in client.reader.read(
             self.spec.feed,
             self.spec.subject,
@@ -113,7 +113,7 @@ class ChannelSubscription:
         name = self.spec.name
         # Before the read: what the channel delivered so far is stored, so the read covers
         # it; what it delivers during the read is held, and flows after what the read got.
-        delivered = client.hub.last_seq(name)
+        delivered = client.hub.last_seq(self.spec.shared_as)
         read, events = await latest_events(
             client.reader,
             self.spec,
@@ -130,7 +130,7 @@ class ChannelSubscription:
     async def _resume(self, after: int) -> None:
         client = self.client
         name = self.spec.name
-        recent = client.hub.recent(name, after)
+        recent = client.hub.recent(self.spec.shared_as, after)
         if recent is not None:
             # The channel delivered everything after ``after`` moments ago and still holds
             # it: no JetStream request at all (docs/adr/0015).
@@ -151,7 +151,7 @@ class ChannelSubscription:
             after = bounds.first_seq - 1
         # Older than what the channel holds: one read back into the channel serves every
         # client resuming from about here (a storm of clients away longer than the window).
-        recent = await client.hub.backfilled(name, after)
+        recent = await client.hub.backfilled(self.spec.shared_as, after)
         if recent is not None:
             self._replay(after, recent)
             return
