@@ -9,7 +9,7 @@ import type { Me } from "../api/gateway.gen";
 import { answer, ApiError, errorMessage } from "../api/http";
 import { getServices } from "../app/services";
 import { formatDate, formatValue } from "../format";
-import { notifyApi, notifyKeys } from "../notifications/api";
+import { alertsApi, notifyKeys } from "../notifications/api";
 import { Field, FieldError, focusFirstError, invalid } from "../notifications/SendPage";
 import { fieldOfError, ROLES, SEVERITIES, type Condition, type Preview, type Role, type Rule, type RuleBody, type Severity } from "../notifications/types";
 import { Dialog } from "../ui/Dialog";
@@ -43,7 +43,7 @@ export function RulesPage({ me }: { me: Me }) {
 function Rules({ me }: { me: Me }) {
   useTitle("Alert rules");
   const { api } = getServices();
-  const client = notifyApi(api);
+  const client = alertsApi(api);
   const queryClient = useQueryClient();
   const rules = useQuery({ queryKey: notifyKeys.rules, queryFn: ({ signal }) => answer(client.GET("/api/v1/alerts/rules", { signal })) });
   const [editing, setEditing] = useState<Rule | "new" | null>(null);
@@ -178,7 +178,7 @@ function recipientsText(rule: Rule): string {
 
 function RuleEditor({ me, rule, onDone }: { me: Me; rule: Rule | null; onDone: (text: string | null) => void }) {
   const { api } = getServices();
-  const client = notifyApi(api);
+  const client = alertsApi(api);
   const isAdmin = me.role === "admin";
   const users = useQuery({
     queryKey: notifyKeys.users,
@@ -402,7 +402,7 @@ function RulePreview({ form }: { form: RuleForm }) {
     const timer = window.setTimeout(() => {
       setState((s) => ({ ...s, loading: true }));
       answer(
-        notifyApi(api).POST("/api/v1/alerts/rules/preview", { body: { condition: JSON.parse(key) as Condition }, signal: controller.signal }),
+        alertsApi(api).POST("/api/v1/alerts/rules/preview", { body: { condition: JSON.parse(key) as Condition }, signal: controller.signal }),
       ).then(
         (preview) => !controller.signal.aborted && setState({ key, preview, error: null, loading: false }),
         (error: unknown) => !controller.signal.aborted && setState({ key, preview: null, error: errorMessage(error), loading: false }),

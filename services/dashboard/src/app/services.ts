@@ -12,7 +12,6 @@ import { applySnapshot, clearSnapshot, loadSnapshot, saveSnapshot, type StorageL
 import { LiveSocket, type NetworkStatus } from "../live/socket";
 import { SeriesStore } from "../live/store";
 import { NotificationsChannel } from "../notifications/channel";
-import { notifyApi } from "../notifications/api";
 
 export interface Services {
   api: ApiClient;
@@ -101,7 +100,7 @@ function createServices(): Services {
     answer(api.GET("/api/v1/metrics", { params: { query }, signal })),
   );
   const notifications = new NotificationsChannel(socket, () =>
-    answer(notifyApi(api).GET("/api/v1/notifications/unread")),
+    answer(api.GET("/api/v1/notifications/unread")),
   );
   socket.setListener({
     onReady: () => {

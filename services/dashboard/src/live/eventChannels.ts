@@ -13,7 +13,6 @@
  * history subscribe. Watchers receive only events the channel had not seen.
  */
 import type { ServerFrame, Subscribe } from "../api/gateway.gen";
-import type { NotificationFrame } from "../notifications/types";
 import type { ChannelStatus, SocketPort } from "./hub";
 
 /**
@@ -29,9 +28,8 @@ export interface EventsFrame<E = unknown> {
   events: E[];
 }
 
-/** Every frame the socket hands the live layer (`NotificationFrame`: TEMPORARY too, until
- * `make types` generates the notifications channel's frame, ../notifications/types.ts). */
-export type LiveFrame = ServerFrame | EventsFrame | NotificationFrame;
+/** Every frame the socket hands the live layer. */
+export type LiveFrame = ServerFrame | EventsFrame;
 
 export interface KeyedEvent {
   eventId: string;

@@ -12,9 +12,8 @@ import { getServices } from "../app/services";
 import { formatDate } from "../format";
 import { FeedbackLine, type Feedback } from "../ui/Feedback";
 import { useObservable, useTitle } from "../ui/hooks";
-import { notifyApi } from "./api";
 import { emptyInbox, inboxReducer, linkTarget } from "./inbox";
-import { PAGE_SIZE, type InboxState, type MarkChange, type Notification } from "./types";
+import { isChange, PAGE_SIZE, type InboxState, type MarkChange, type Notification } from "./types";
 
 const FILTERS: ReadonlyArray<{ state: InboxState; label: string }> = [
   { state: "unread", label: "Unread" },
@@ -38,7 +37,6 @@ const HREFS = {
 export function InboxPage({ me, filter }: { me: Me; filter: InboxState }) {
   useTitle("Notifications");
   const { api, notifications } = getServices();
-  const client = notifyApi(api);
   const [inbox, dispatch] = useReducer(inboxReducer, filter, emptyInbox);
   const [loading, setLoading] = useState(false);
   const [loadError, setLoadError] = useState<string | null>(null);
@@ -56,7 +54,7 @@ export function InboxPage({ me, filter }: { me: Me; filter: InboxState }) {
       setLoading(true);
       setLoadError(null);
       const query = beforeId === null ? { state, limit: PAGE_SIZE } : { state, limit: PAGE_SIZE, before_id: beforeId };
-      answer(client.GET("/api/v1/notifications", { params: { query }, signal: controller.signal })).then(
+      answer(api.GET("/api/v1/notifications", { params: { query }, signal: controller.signal })).then(
         (page) => {
           if (controller.signal.aborted) return;
           notifications.apply(page);
@@ -70,7 +68,7 @@ export function InboxPage({ me, filter }: { me: Me; filter: InboxState }) {
         },
       );
     },
-    [client, notifications],
+    [api, notifications],
   );
 
   // A new filter: a new first page.
@@ -85,6 +83,7 @@ export function InboxPage({ me, filter }: { me: Me; filter: InboxState }) {
     () =>
       notifications.watch({
         onChange: (frame) =>
+          isChange(frame.change) &&
           dispatch({
             type: "change",
             change: frame.change,
@@ -107,9 +106,9 @@ export function InboxPage({ me, filter }: { me: Me; filter: InboxState }) {
     async (change: MarkChange, target: { ids: number[] } | { all: true }, done?: string): Promise<void> => {
       setBusy(true);
       try {
-        const result = await answer(client.POST("/api/v1/notifications/mark", { body: { change, ...target } }));
+        const result = await answer(api.POST("/api/v1/notifications/mark", { body: { change, ...target } }));
         notifications.apply(result);
-        dispatch({ type: "change", change, ids: result.changed, version: result.version, at: new Date().toISOString() });
+        dispatch({ type: "change", change, ids: result.changed ?? [], version: result.version, at: new Date().toISOString() });
         if (done) setFeedback({ kind: "ok", text: done });
       } catch (error) {
         setFeedback({ kind: "error", text: `Could not change the notifications: ${errorMessage(error)}` });
@@ -117,25 +116,25 @@ export function InboxPage({ me, filter }: { me: Me; filter: InboxState }) {
         setBusy(false);
       }
     },
-    [client, notifications],
+    [api, notifications],
   );
 
   // Opening the inbox marks what it shows as seen (once per visit).
   useEffect(() => {
     if (seenAsked.current || !inbox.loaded) return;
-    const unseen = inbox.items.filter((n) => n.seen_at === null).map((n) => n.id);
+    const unseen = inbox.items.filter((n) => n.seen_at == null).map((n) => n.id);
     if (unseen.length === 0) return;
     seenAsked.current = true;
-    answer(client.POST("/api/v1/notifications/mark", { body: { change: "seen", ids: unseen } })).then(
+    answer(api.POST("/api/v1/notifications/mark", { body: { change: "seen", ids: unseen } })).then(
       (result) => {
         notifications.apply(result);
-        dispatch({ type: "change", change: "seen", ids: result.changed, version: result.version, at: new Date().toISOString() });
+        dispatch({ type: "change", change: "seen", ids: result.changed ?? [], version: result.version, at: new Date().toISOString() });
       },
       () => {
         /* seen is a hint; the next visit asks again */
       },
     );
-  }, [inbox.loaded, inbox.items, client, notifications]);
+  }, [inbox.loaded, inbox.items, api, notifications]);
 
   const unread = count?.unread ?? null;
 
@@ -212,8 +211,8 @@ function InboxItem({
   busy: boolean;
   onMark: (change: MarkChange, done: string) => void;
 }) {
-  const read = n.read_at !== null;
-  const archived = n.archived_at !== null;
+  const read = n.read_at != null;
+  const archived = n.archived_at != null;
   const target = n.link ? linkTarget(n.link, HREFS) : null;
   const titleId = `notification-${n.id}`;
   return (

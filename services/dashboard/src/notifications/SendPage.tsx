@@ -9,7 +9,7 @@ import { getServices } from "../app/services";
 import { NeedAdmin } from "../pages/NotFoundPage";
 import { FeedbackLine, type Feedback } from "../ui/Feedback";
 import { useTitle } from "../ui/hooks";
-import { notifyApi, notifyKeys } from "./api";
+import { notifyKeys } from "./api";
 import { emptySendForm, linkHint, sendErrorsOf, validateSend, type SendErrors, type SendField, type SendForm } from "./sendForm";
 import { KINDS, LINK_KINDS, ROLES, type Kind, type LinkKind, type Role } from "./types";
 
@@ -62,7 +62,7 @@ function SendNotification() {
     }
     setSending(true);
     try {
-      const created = await answer(notifyApi(api).POST("/api/v1/notifications", { body }));
+      const created = await answer(api.POST("/api/v1/notifications", { body }));
       setFeedback({ kind: "ok", text: `Sent “${body.title}” to ${created.recipients} ${created.recipients === 1 ? "person" : "people"}.` });
       setForm(emptySendForm());
     } catch (error) {

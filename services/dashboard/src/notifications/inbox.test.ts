@@ -115,6 +115,14 @@ describe("the inbox reducer", () => {
     expect(ids(inbox)).toEqual([1]);
   });
 
+  it("takes absent timestamps (omitted by the gateway) as not yet", () => {
+    const { read_at: _r, seen_at: _s, archived_at: _a, ...bare } = note(3);
+    expect(matches(bare, "unread")).toBe(true);
+    expect(matches(bare, "all")).toBe(true);
+    const inbox = run("unread", { type: "page", filter: "unread", page: page([bare], 1), append: false }, mark("read", [3], 2));
+    expect(ids(inbox)).toEqual([]);
+  });
+
   it("knows which notifications belong to each filter", () => {
     const archived = note(1, { archived_at: AT, read_at: AT });
     expect(matches(archived, "archived")).toBe(true);

@@ -47,16 +47,16 @@ export function emptyInbox(filter: InboxState): Inbox {
 
 /** Whether a notification belongs in a filter's list. */
 export function matches(notification: Notification, filter: InboxState): boolean {
-  const archived = notification.archived_at !== null;
+  const archived = notification.archived_at != null;
   switch (filter) {
     case "archived":
       return archived;
     case "all":
       return !archived;
     case "unread":
-      return !archived && notification.read_at === null;
+      return !archived && notification.read_at == null;
     case "read":
-      return !archived && notification.read_at !== null;
+      return !archived && notification.read_at != null;
   }
 }
 
@@ -81,13 +81,13 @@ function newestFirst(items: Notification[]): Notification[] {
 function changed(notification: Notification, change: ChangeKind, at: string): Notification {
   switch (change) {
     case "read":
-      return notification.read_at !== null ? notification : { ...notification, read_at: at };
+      return notification.read_at != null ? notification : { ...notification, read_at: at };
     case "unread":
-      return notification.read_at === null ? notification : { ...notification, read_at: null };
+      return notification.read_at == null ? notification : { ...notification, read_at: null };
     case "seen":
-      return notification.seen_at !== null ? notification : { ...notification, seen_at: at };
+      return notification.seen_at != null ? notification : { ...notification, seen_at: at };
     case "archived":
-      return notification.archived_at !== null ? notification : { ...notification, archived_at: at };
+      return notification.archived_at != null ? notification : { ...notification, archived_at: at };
     case "created":
       return notification;
   }

@@ -1,106 +1,62 @@
 /**
- * The notifications' and alert rules' REST shapes, routes and socket frame, written by hand.
+ * The notifications' and alert rules' REST shapes, routes and socket frame, in one place.
  *
- * TEMPORARY: the gateway's /api/v1/notifications and /api/v1/alerts/rules routes and the
- * `notification` frame were not in docs/schemas/gateway.openapi.json when these pages were
- * written, so `gateway.gen.ts` did not have them. After the merge, `make types` generates them:
- * replace the shapes below with aliases of the generated names, drop the casts in ./api.ts
- * (the generated `paths` will hold these routes) and the `NotificationFrame` member of
- * `LiveFrame` (../live/eventChannels.ts). Everything that depends on the exact wire shapes is
- * in this file, so a shape that moved at the merge is adapted here only. The shapes follow
+ * The notifications are the generated ones (`make types`: gateway.gen.ts from the gateway's
+ * OpenAPI document), under the names the pages use. The alert rules are written by hand:
+ * TEMPORARY, their routes (/api/v1/alerts/rules) were not in docs/schemas/gateway.openapi.json
+ * when these pages were written. After the merge of the alerts routes, `make types` generates
+ * them: replace the rule shapes below with aliases of the generated names and drop the cast in
+ * ./api.ts (the generated `paths` will hold the routes). Everything that depends on the exact
+ * wire shapes is in this file, so a shape that moves is adapted here only. The shapes follow
  * pulse_contracts.notifications (inbox.py) and the gateway's API as agreed for issue 15.
  */
-import type { ErrorBody } from "../api/gateway.gen";
+import type {
+  CountOut,
+  CreatedOut,
+  ErrorBody,
+  InboxFrame,
+  Link as LinkOut,
+  Mark,
+  NewNotification as NewNotificationBody,
+  Notification as NotificationOut,
+  PageOut,
+  Recipients as RecipientsBody,
+} from "../api/gateway.gen";
 
 // -- notifications ------------------------------------------------------------------------
 
 export const KINDS = ["info", "success", "warning", "error"] as const;
-export type Kind = (typeof KINDS)[number];
-export type Source = "admin" | "rule" | "system";
-export const LINK_KINDS = ["series", "class", "student", "trace"] as const;
-export type LinkKind = (typeof LINK_KINDS)[number];
+export type Kind = NotificationOut["kind"];
+export type Source = NotificationOut["source"];
+export const LINK_KINDS = ["series", "class", "student", "trace"] as const satisfies ReadonlyArray<LinkOut["kind"]>;
+export type LinkKind = LinkOut["kind"];
 /** `all`: every one not archived; `archived`: archived ones only. */
 export const INBOX_STATES = ["unread", "read", "archived", "all"] as const;
 export type InboxState = (typeof INBOX_STATES)[number];
-export type MarkChange = "read" | "unread" | "seen" | "archived";
-export type ChangeKind = "created" | MarkChange;
-export const ROLES = ["admin", "instructor", "user", "student"] as const;
+export type MarkChange = Mark["change"];
+export const CHANGES = ["created", "read", "unread", "seen", "archived"] as const;
+export type ChangeKind = (typeof CHANGES)[number];
+export const ROLES = ["admin", "instructor", "user", "student"] as const satisfies ReadonlyArray<NonNullable<RecipientsBody["roles"]>[number]>;
 export type Role = (typeof ROLES)[number];
 
 /** What a notification points at: `series` `<source>:<metric>`, `class` `<class_id>`,
  * `student` `<class_id>:<student_id>`, `trace` `<trace id>`. */
-export interface Link {
-  kind: LinkKind;
-  target: string;
-}
-
-export interface Notification {
-  id: number;
-  recipient: string;
-  kind: Kind;
-  title: string;
-  body: string;
-  link: Link | null;
-  source: Source;
-  created_at: string;
-  read_at: string | null;
-  seen_at: string | null;
-  archived_at: string | null;
-}
-
-export interface NotificationPage {
-  items: Notification[];
-  /** `before_id` of the next (older) page; null on the last. */
-  next_before_id: number | null;
-  unread: number;
-  version: number;
-}
-
+export type Link = LinkOut;
+/** A notification (`read_at`, `seen_at`, `archived_at`: null or absent until it happens). */
+export type Notification = NotificationOut;
+export type NotificationPage = PageOut;
 /** An unread count and the inbox version it is of (the highest version wins). */
-export interface InboxCount {
-  unread: number;
-  version: number;
-}
-
-export interface MarkAnswer extends InboxCount {
-  changed: number[];
-}
-
-export interface MarkRequest {
-  change: MarkChange;
-  ids?: number[];
-  all?: boolean;
-}
-
-export interface Recipients {
-  users?: string[];
-  roles?: Role[];
-  everyone?: boolean;
-}
-
-export interface NewNotification {
-  recipients: Recipients;
-  kind: Kind;
-  title: string;
-  body?: string;
-  link?: Link | null;
-}
-
-export interface CreatedNotifications {
-  recipients: number;
-  ids: number[];
-}
-
+export type InboxCount = Pick<CountOut, "unread" | "version">;
+export type MarkAnswer = CountOut;
+export type MarkRequest = Mark;
+export type Recipients = RecipientsBody;
+export type NewNotification = NewNotificationBody;
+export type CreatedNotifications = CreatedOut;
 /** The socket's frame on the `notifications` channel: one change of the user's inbox. */
-export interface NotificationFrame {
-  type: "notification";
-  channel: string;
-  seq: number;
-  change: ChangeKind;
-  unread: number;
-  version: number;
-  notification?: Notification | null;
-  ids?: number[];
+export type NotificationFrame = InboxFrame;
+
+export function isChange(change: string): change is ChangeKind {
+  return (CHANGES as readonly string[]).includes(change);
 }
 
 export const NOTIFICATIONS_CHANNEL = "notifications";
@@ -172,7 +128,6 @@ type Refusals = {
   503: Json<ErrorBody>;
 };
 type NoParameters = { query?: never; header?: never; path?: never; cookie?: never };
-type QueryParams<Query> = { query?: Query; header?: never; path?: never; cookie?: never };
 type PathParams<Path> = { query?: never; header?: never; path: Path; cookie?: never };
 type Body<B> = { content: { "application/json": B } };
 type Op200<P, A> = { parameters: P; requestBody?: never; responses: { 200: Json<A> } & Refusals };
@@ -184,28 +139,7 @@ type WithBody<P, B, Status extends number, A> = {
 type Unused = { options?: never; head?: never; patch?: never; trace?: never };
 type RulePath = { rule_id: string };
 
-export interface NotifyPaths {
-  "/api/v1/notifications": {
-    parameters: NoParameters;
-    get: Op200<QueryParams<{ state?: InboxState; before_id?: number; limit?: number }>, NotificationPage>;
-    post: WithBody<NoParameters, NewNotification, 201, CreatedNotifications>;
-    put?: never;
-    delete?: never;
-  } & Unused;
-  "/api/v1/notifications/unread": {
-    parameters: NoParameters;
-    get: Op200<NoParameters, InboxCount>;
-    post?: never;
-    put?: never;
-    delete?: never;
-  } & Unused;
-  "/api/v1/notifications/mark": {
-    parameters: NoParameters;
-    get?: never;
-    post: WithBody<NoParameters, MarkRequest, 200, MarkAnswer>;
-    put?: never;
-    delete?: never;
-  } & Unused;
+export interface AlertsPaths {
   "/api/v1/alerts/rules": {
     parameters: NoParameters;
     get: Op200<NoParameters, RuleList>;
