@@ -78,7 +78,9 @@ function Shell({ me, route }: { me: Me; route: Route }) {
       ? `series:${route.source}:${route.name}`
       : route.page === "class"
         ? `class:${route.classId}`
-        : JSON.stringify(route);
+        : route.page === "inbox"
+          ? "inbox" // another filter is the same page
+          : JSON.stringify(route);
 
   // Move focus to the new page's heading after navigation (not on the first load).
   useEffect(() => {
