@@ -47,8 +47,8 @@ class Answers:
                 count = await self._inboxes.count(request.user_id)
                 return InboxCount(unread=count.unread, version=count.version)
             case MarkNotifications():
-                if not request.all and not request.ids:
-                    return RpcError(code="bad_request", message="give ids, or all")
+                if request.all == bool(request.ids):
+                    return RpcError(code="bad_request", message="give either ids or all")
                 outcome = await self._inboxes.mark(
                     request.user_id, request.change, request.ids, request.all
                 )
