@@ -66,8 +66,8 @@ def republished_tokens(subject: str) -> str:
     """
     tokens = subject.split(".")
     wildcards = 0
-    for index, token in enumerate(tokens):
-        if token == "*":
+    for index, part in enumerate(tokens):
+        if part == "*":
             wildcards += 1
             tokens[index] = f"{{{{wildcard({wildcards})}}}}"
     return ".".join(tokens)
