@@ -5,9 +5,11 @@
 --                  (accounts, password hashes, refresh tokens, API keys, signing keys).
 --   pulse_metrics  persistence and migrate. Owns series, metrics, the rollups and the
 --                  classroom tables in "public".
+--   pulse_notify   notifier and migrate-notifier. Owns the schema "notify" (notifications,
+--                  the inboxes' counters, the outbox).
 --
 -- Run once, as the superuser, on the Pulse database, by psql with the variables
--- auth_password, metrics_password and dbname: deploy/postgres/10-pulse-roles.sh does that
+-- auth_password, metrics_password, notify_password and dbname: deploy/postgres/10-pulse-roles.sh does that
 -- on the database's first start. On a database Pulse already used with a single role, run
 -- that script by hand (docs/operations.md): it also hands the existing objects over.
 -- tests/contract/test_database_roles.py runs this file against a real PostgreSQL.
@@ -18,17 +20,21 @@ CREATE ROLE pulse_auth LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION N
     PASSWORD :'auth_password';
 CREATE ROLE pulse_metrics LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
     PASSWORD :'metrics_password';
+CREATE ROLE pulse_notify LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
+    PASSWORD :'notify_password';
 
 -- auth's first migration runs CREATE SCHEMA IF NOT EXISTS auth, which needs CREATE on the
 -- database (checked even when the schema exists); the schema is then auth's own.
 GRANT CONNECT, CREATE ON DATABASE :"dbname" TO pulse_auth;
+-- The same for the notifier's CREATE SCHEMA IF NOT EXISTS notify.
+GRANT CONNECT, CREATE ON DATABASE :"dbname" TO pulse_notify;
 -- persistence stages each batch in a temporary table of its connection.
 GRANT CONNECT, TEMPORARY ON DATABASE :"dbname" TO pulse_metrics;
 
 -- Since PostgreSQL 15 only the database owner may create in "public" (everyone may still use
 -- it): persistence's tables live there. auth only reaches the migration ledger there.
 GRANT USAGE, CREATE ON SCHEMA public TO pulse_metrics;
-GRANT USAGE ON SCHEMA public TO pulse_auth;
+GRANT USAGE ON SCHEMA public TO pulse_auth, pulse_notify;
 
 -- "$user" leads the default search_path, and pulse_auth may create schemas: one named
 -- pulse_metrics could shadow persistence's tables. persistence resolves names in public only.
@@ -57,7 +63,7 @@ CREATE TABLE IF NOT EXISTS pulse_migrations (
     applied_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (owner, version)
 );
-GRANT SELECT, INSERT ON pulse_migrations TO pulse_auth, pulse_metrics;
+GRANT SELECT, INSERT ON pulse_migrations TO pulse_auth, pulse_metrics, pulse_notify;
 
 -- A database Pulse used before with one role: hand its objects to their owners. On a fresh
 -- database there are none yet (the migration jobs create them, as their owners).
@@ -68,10 +74,13 @@ BEGIN
     IF to_regnamespace('auth') IS NOT NULL THEN
         ALTER SCHEMA auth OWNER TO pulse_auth;
     END IF;
+    IF to_regnamespace('notify') IS NOT NULL THEN
+        ALTER SCHEMA notify OWNER TO pulse_notify;
+    END IF;
     FOR item IN
         SELECT c.oid::regclass AS relation, c.relkind, n.nspname
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE (n.nspname = 'auth' AND c.relkind IN ('r', 'p'))
+        WHERE (n.nspname IN ('auth', 'notify') AND c.relkind IN ('r', 'p'))
            OR (n.nspname = 'public'
                AND c.relname IN ('series', 'metrics', 'metrics_1m', 'metrics_1h',
                                  'classes', 'class_event_ids', 'class_events',
@@ -85,7 +94,11 @@ BEGIN
             'ALTER %s %s OWNER TO %I',
             CASE WHEN item.relkind = 'v' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END,
             item.relation,
-            CASE WHEN item.nspname = 'auth' THEN 'pulse_auth' ELSE 'pulse_metrics' END
+            CASE item.nspname
+                WHEN 'auth' THEN 'pulse_auth'
+                WHEN 'notify' THEN 'pulse_notify'
+                ELSE 'pulse_metrics'
+            END
         );
     END LOOP;
 END

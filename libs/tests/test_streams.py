@@ -41,7 +41,12 @@ async def connection(nats_server: EmbeddedNats) -> AsyncIterator[Client]:
 
 
 async def streams(js: JetStreamContext) -> dict[str, StreamInfo]:
-    names = (subjects.METRICS_STREAM, subjects.EVENTS_STREAM, subjects.DEADLETTER_STREAM)
+    names = (
+        subjects.METRICS_STREAM,
+        subjects.EVENTS_STREAM,
+        subjects.DEADLETTER_STREAM,
+        subjects.NOTIFICATIONS_STREAM,
+    )
     return {name: await js.stream_info(name) for name in names}
 
 
@@ -68,6 +73,22 @@ def assert_limits(found: dict[str, StreamInfo], common: CommonSettings) -> None:
     assert events.republish.src == subjects.EVENTS_SUBJECTS
     assert events.republish.dest == subjects.live_subject(subjects.EVENTS_SUBJECTS)
     assert deadletter.republish is None
+    notifications = found[subjects.NOTIFICATIONS_STREAM].config
+    assert notifications.republish is not None
+    assert notifications.republish.src == "notifications.*"
+    assert notifications.republish.dest == "live.notifications.{{wildcard(1)}}"
+
+
+async def test_a_stream_of_one_token_per_subject_is_republished_live(connection: Client) -> None:
+    """nats-server refuses a ``*`` in a republish destination: NOTIFICATIONS (one subject per
+    user) names its wildcard, and a message on notifications.<user> reaches
+    live.notifications.<user>."""
+    js = connection.jetstream()
+    await ensure_streams(js, pulse_streams(SETTINGS))
+    live = await connection.subscribe("live.notifications.>")
+    await js.publish(subjects.notifications_subject("u-1"), b"change")
+    message = await live.next_msg(timeout=5)
+    assert (message.subject, message.data) == ("live.notifications.u-1", b"change")
 
 
 async def test_streams_are_created_with_the_limits_from_settings(connection: Client) -> None:

@@ -31,6 +31,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import asyncpg
 import pytest
 from pulse_auth import schema as auth_schema
+from pulse_notifier import schema as notifier_schema
 from pulse_persistence import schema as persistence_schema
 from pulse_runtime.database import _LEDGER
 
@@ -41,7 +42,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 ROLES_SQL = ROOT / "deploy" / "postgres" / "roles.sql"
 ROLES_SCRIPT = ROOT / "deploy" / "postgres" / "10-pulse-roles.sh"
-ROLE_NAME = re.compile(r"\bpulse_(auth|metrics)\b")
+ROLE_NAME = re.compile(r"\bpulse_(auth|metrics|notify)\b")
 PSQL_VARIABLE = re.compile(r""":(?:'(\w+)'|"(\w+)")""")
 
 
@@ -52,6 +53,7 @@ def migration_files(package: str) -> list[str]:
 
 AUTH_FILES = migration_files("pulse_auth")
 PERSISTENCE_FILES = migration_files("pulse_persistence")
+NOTIFIER_FILES = migration_files("pulse_notifier")
 
 
 def quote_literal(value: str) -> str:
@@ -71,6 +73,8 @@ class Roles:
     auth: str
     metrics: str
     passwords: dict[str, str]
+    notify: str = ""
+    """The notifier's role (its schema ``notify``); roles.sql creates it beside the others."""
 
     @property
     def database(self) -> str:
@@ -87,9 +91,8 @@ class Roles:
     def sql(self) -> str:
         """roles.sql with this test's role names."""
         text = ROLES_SQL.read_text(encoding="utf-8")
-        renamed = ROLE_NAME.sub(
-            lambda match: self.auth if match.group(1) == "auth" else self.metrics, text
-        )
+        names = {"auth": self.auth, "metrics": self.metrics, "notify": self.notify}
+        renamed = ROLE_NAME.sub(lambda match: names[match.group(1)], text)
         assert renamed != text
         return renamed
 
@@ -98,6 +101,7 @@ class Roles:
         return {
             "auth_password": self.passwords[self.auth],
             "metrics_password": self.passwords[self.metrics],
+            "notify_password": self.passwords[self.notify],
             "dbname": self.database,
         }
 
@@ -151,18 +155,19 @@ async def roles(postgres_server_url: str) -> AsyncIterator[Roles]:
         )
     suffix = secrets.token_hex(4)
     auth, metrics = f"pulse_auth_{suffix}", f"pulse_metrics_{suffix}"
+    notify = f"pulse_notify_{suffix}"
     # A quote inside proves the password reaches CREATE ROLE quoted, whatever it holds.
-    passwords = {role: f"o'{secrets.token_hex(12)}" for role in (auth, metrics)}
+    passwords = {role: f"o'{secrets.token_hex(12)}" for role in (auth, metrics, notify)}
     database_url = await create_database(postgres_server_url)
     try:
-        yield Roles(postgres_server_url, database_url, auth, metrics, passwords)
+        yield Roles(postgres_server_url, database_url, auth, metrics, passwords, notify)
     finally:
         try:
             await drop_database(postgres_server_url, database_url)
         finally:
             conn = await asyncpg.connect(postgres_server_url)
             try:
-                for role in (auth, metrics):
+                for role in (auth, metrics, notify):
                     if await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
                         await conn.execute(f"DROP OWNED BY {quote_ident(role)}")
                         await conn.execute(f"DROP ROLE {quote_ident(role)}")
@@ -271,9 +276,27 @@ async def test_each_service_gets_a_role_of_its_own(
         assert await persistence_schema.migrate(metrics) == []
         assert await auth_schema.migrate(auth) == []
         await assert_roles(roles, auth, metrics)
+        await assert_the_notifier_keeps_to_its_schema(roles)
     finally:
         await auth.close()
         await metrics.close()
+
+
+async def assert_the_notifier_keeps_to_its_schema(roles: Roles) -> None:
+    """pulse_notify migrates and owns the schema notify, and reads no other service's rows."""
+    notify = await asyncpg.connect(roles.url(roles.notify))
+    try:
+        assert await notifier_schema.migrate(notify) == NOTIFIER_FILES
+        assert await notifier_schema.migrate(notify) == []
+        owner = await notify.fetchval(
+            "SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'notify'"
+        )
+        assert owner == roles.notify
+        await notify.execute("INSERT INTO notify.inboxes (user_id) VALUES ('u')")
+        await assert_denied(notify, "SELECT * FROM auth.users")
+        await assert_denied(notify, "SELECT * FROM series")
+    finally:
+        await notify.close()
 
 
 async def test_a_role_that_may_not_install_timescaledb_is_told_what_to_do(
@@ -350,7 +373,9 @@ def test_roles_script_is_valid_sh() -> None:
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.parametrize("missing", ["PULSE_AUTH_DB_PASSWORD", "PULSE_METRICS_DB_PASSWORD"])
+@pytest.mark.parametrize(
+    "missing", ["PULSE_AUTH_DB_PASSWORD", "PULSE_METRICS_DB_PASSWORD", "PULSE_NOTIFY_DB_PASSWORD"]
+)
 def test_roles_script_refuses_to_run_without_a_password(missing: str, tmp_path: Path) -> None:
     sh = shutil.which("sh")
     assert sh is not None
@@ -360,6 +385,7 @@ def test_roles_script_refuses_to_run_without_a_password(missing: str, tmp_path: 
         "POSTGRES_DB": "pulse",
         "PULSE_AUTH_DB_PASSWORD": "secret",
         "PULSE_METRICS_DB_PASSWORD": "secret",
+        "PULSE_NOTIFY_DB_PASSWORD": "secret",
     }
     for value in ("", None):
         if value is None:

@@ -36,8 +36,9 @@ from nats.aio.subscription import Subscription
 from nats.errors import Error as NatsError
 from nats.js.api import AckPolicy, ConsumerConfig
 from pulse_contracts import subjects
-from pulse_contracts.accounts import AUTH_VERBS, VerifyApiKey
+from pulse_contracts.accounts import AUTH_VERBS, ListUsers, VerifyApiKey
 from pulse_contracts.classroom import CLASS_QUERY_VIEWS
+from pulse_contracts.notifications import NOTIFY_VERBS
 from pulse_dev.embedded import free_port
 from pulse_runtime.replies import ask as ask_in_parts
 from pulse_runtime.replies import send_reply
@@ -53,10 +54,13 @@ NATS_SERVER = Path(sys.executable).parent / "nats-server"
 # The monitoring port is on loopback: never go through an HTTP proxy from the environment.
 HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
-USERS = ["ingest", "persistence", "gateway", "auth", "generator", "producer"]
+USERS = ["ingest", "persistence", "gateway", "auth", "notifier", "generator", "producer"]
 PRODUCERS = ["producer", "generator"]
 # The subject ingest's ApiKeyCache calls (through AuthClient): the one auth verb it may use.
 VERIFY_API_KEY = subjects.auth_rpc(AUTH_VERBS[VerifyApiKey])
+# The one auth verb the notifier may call: expanding recipients.
+LIST_USERS = subjects.auth_rpc(AUTH_VERBS[ListUsers])
+NOTIFY_SUBJECTS = sorted(subjects.notify_rpc(verb) for verb in NOTIFY_VERBS.values())
 AUTH_SUBJECTS = sorted(subjects.auth_rpc(verb) for verb in AUTH_VERBS.values())
 TIMEOUT = 2.0  # for anything that should happen; a refusal usually arrives within milliseconds
 QUIET = 0.3  # how long "nothing arrives" is watched
@@ -703,6 +707,11 @@ async def test_only_the_gateway_calls_auth_and_ingest_only_verifies_api_keys(
     for subject in AUTH_SUBJECTS:
         if subject != VERIFY_API_KEY:
             await ingest.cannot_publish(subject)
+    notifier = await connect("notifier")
+    assert (await ask(notifier, LIST_USERS)).data == LIST_USERS.encode()
+    for subject in AUTH_SUBJECTS:
+        if subject != LIST_USERS:
+            await notifier.cannot_publish(subject)
     for user in ("persistence", "auth", *PRODUCERS):
         other = auth if user == "auth" else await connect(user)
         for subject in AUTH_SUBJECTS:
@@ -722,6 +731,73 @@ async def test_auth_may_do_nothing_else(connect: Connect) -> None:
         await auth.cannot_publish(subject)
     for subject in ("metrics.>", "ingest.>", "rpc.query.>", subjects.AUTH_KEYS):
         await auth.cannot_subscribe(subject)
+
+
+# --------------------------------------------------------------------------- notifications
+
+
+async def test_the_notifier_answers_the_gateway_and_publishes_inbox_changes(
+    connect: Connect,
+) -> None:
+    """The notifier answers rpc.notify.* (queue group) for the gateway, ensures the
+    NOTIFICATIONS stream and publishes changes to it (PubAcks arrive), and the gateway sees
+    them live on live.notifications.<user>."""
+    notifier, gateway = await connect("notifier"), await connect("gateway")
+
+    async def answer(msg: Msg) -> None:
+        await msg.respond(msg.subject.encode())
+
+    await notifier.nc.subscribe(f"{subjects.RPC_NOTIFY}.>", queue=subjects.NOTIFY_QUEUE, cb=answer)
+    await notifier.nc.flush()
+    for subject in NOTIFY_SUBJECTS:
+        assert (await ask(gateway, subject)).data == subject.encode()
+    js = notifier.nc.jetstream()
+    notifications = [
+        config
+        for config in pulse_streams(CommonSettings())
+        if config.name == subjects.NOTIFICATIONS_STREAM
+    ]
+    await ensure_streams(js, notifications)
+    live = await gateway.nc.subscribe("live.notifications.>")
+    await gateway.nc.flush()
+    ack = await js.publish(
+        subjects.notifications_subject("u-1"),
+        b"change",
+        headers={"Nats-Msg-Id": "notify-1"},
+        stream=subjects.NOTIFICATIONS_STREAM,
+    )
+    assert ack.stream == subjects.NOTIFICATIONS_STREAM
+    message = await live.next_msg(timeout=TIMEOUT)
+    assert (message.subject, message.data) == ("live.notifications.u-1", b"change")
+
+
+async def test_the_notifier_may_do_nothing_else(connect: Connect) -> None:
+    notifier = await connect("notifier")
+    for subject in (
+        subjects.metrics_subject("x", "y"),
+        subjects.events_subject("cell_executed"),
+        subjects.INGEST_METRICS,
+        "rpc.query.metrics",
+        subjects.auth_rpc("users.create"),
+        subjects.AUTH_REVOCATIONS,
+        "_INBOX.someone",
+        "$JS.API.STREAM.CREATE.METRICS",
+        "$JS.API.STREAM.DELETE.NOTIFICATIONS",
+        "$JS.API.STREAM.PURGE.NOTIFICATIONS",
+    ):
+        await notifier.cannot_publish(subject)
+    for subject in ("metrics.>", "notifications.>", "live.>", "rpc.auth.>", subjects.AUTH_KEYS):
+        await notifier.cannot_subscribe(subject)
+
+
+async def test_only_the_notifier_answers_rpc_notify(connect: Connect) -> None:
+    for user in ("ingest", "persistence", "gateway", "auth", *PRODUCERS):
+        other = await connect(user)
+        await other.cannot_subscribe(f"{subjects.RPC_NOTIFY}.>")
+    for user in ("ingest", "persistence", "auth", *PRODUCERS):
+        other = await connect(user)
+        for subject in NOTIFY_SUBJECTS:
+            await other.cannot_publish(subject)
 
 
 # --------------------------------------------------------------------------- the classroom

@@ -17,6 +17,7 @@ from pulse_dev.devstack import DevStackSettings
 from pulse_gateway.settings import Settings as GatewaySettings
 from pulse_generator.settings import Settings as GeneratorSettings
 from pulse_ingest.settings import Settings as IngestSettings
+from pulse_notifier.settings import Settings as NotifierSettings
 from pulse_persistence.settings import Settings as PersistenceSettings
 from pulse_runtime.settings import load_settings
 
@@ -52,6 +53,7 @@ def variables_read_by_the_code() -> set[str]:
         GatewaySettings,
         GeneratorSettings,
         IngestSettings,
+        NotifierSettings,
         PersistenceSettings,
     ):
         settings.from_environ(environ)

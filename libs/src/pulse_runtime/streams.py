@@ -31,7 +31,7 @@ def pulse_streams(common: CommonSettings) -> list[StreamConfig]:
         )
 
     def live(subject: str) -> RePublish:
-        return RePublish(src=subject, dest=subjects.live_subject(subject))
+        return RePublish(src=subject, dest=subjects.live_subject(republished_tokens(subject)))
 
     return [
         stream(
@@ -56,6 +56,21 @@ def pulse_streams(common: CommonSettings) -> list[StreamConfig]:
             live(subjects.NOTIFICATIONS_SUBJECTS),
         ),
     ]
+
+
+def republished_tokens(subject: str) -> str:
+    """``subject`` as a republish destination: each ``*`` becomes ``{{wildcard(n)}}``.
+
+    nats-server takes a ``>`` as it is, but refuses a destination with a ``*`` ("republish
+    with transform … not valid"): a single-token wildcard must be named by its position.
+    """
+    tokens = subject.split(".")
+    wildcards = 0
+    for index, part in enumerate(tokens):
+        if part == "*":
+            wildcards += 1
+            tokens[index] = f"{{{{wildcard({wildcards})}}}}"
+    return ".".join(tokens)
 
 
 async def ensure_streams(js: JetStreamContext, configs: list[StreamConfig]) -> None:

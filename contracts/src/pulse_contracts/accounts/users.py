@@ -40,12 +40,33 @@ class CreateUser(msgspec.Struct, frozen=True, kw_only=True, tag="create_user"):
     role: Role = "user"
 
 
+MAX_USERS_PAGE = 5000
+
+
 class ListUsers(msgspec.Struct, frozen=True, kw_only=True, tag="list_users"):
-    pass
+    """Every user, by email (the admins' list). With any field given, the users that match
+    all of them, in id order: those of ``ids``, of one of ``roles``, enabled ones, after
+    ``after_id``, at most ``limit`` (then :attr:`UserList.next_after_id` is the next page's
+    cursor). The notifier expands a notification's recipients this way: thousands of users
+    fit no single NATS message."""
+
+    ids: Annotated[list[StoredText], msgspec.Meta(max_length=MAX_USERS_PAGE)] = []
+    roles: list[Role] = []
+    enabled_only: bool = False
+    after_id: StoredText | None = None
+    limit: Annotated[int, msgspec.Meta(ge=1, le=MAX_USERS_PAGE)] | None = None
+
+    @property
+    def is_filtered(self) -> bool:
+        return bool(
+            self.ids or self.roles or self.enabled_only or self.after_id or self.limit is not None
+        )
 
 
 class UserList(msgspec.Struct, frozen=True, kw_only=True, tag="user_list"):
     users: list[User]
+    next_after_id: str | None = None
+    """A filtered list's next page starts after this id (None: this was the last page)."""
 
 
 class UpdateUser(msgspec.Struct, frozen=True, kw_only=True, tag="update_user"):

@@ -76,7 +76,7 @@ class Authority:
             case CreateUser():
                 return await self.users.create_user(request)
             case ListUsers():
-                return await self.users.list_users()
+                return await self.users.list_users(request)
             case UpdateUser():
                 return await self.users.update_user(request)
             case ResetPassword():

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from pulse_contracts import RpcError
 from pulse_contracts.accounts import (
     CreateUser,
+    ListUsers,
     ResetPassword,
     Revocation,
     UpdateUser,
@@ -51,8 +52,24 @@ class Users:
         log.info("user created", user_id=user.id, role=user.role)
         return UserReply(user=user)
 
-    async def list_users(self) -> UserList:
-        return UserList(users=await self._store.list_users())
+    async def list_users(self, request: ListUsers) -> UserList:
+        if not request.is_filtered:
+            return UserList(users=await self._store.list_users())
+        after = parse_id(request.after_id) if request.after_id else None
+        if request.after_id and after is None:
+            return UserList(users=[])
+        ids = [user_id for user_id in map(parse_id, request.ids) if user_id is not None]
+        if request.ids and not ids:
+            return UserList(users=[])  # none of them can be a user
+        users = await self._store.matching_users(
+            ids=ids or None,
+            roles=list(request.roles) or None,
+            enabled_only=request.enabled_only,
+            after=after,
+            limit=request.limit,
+        )
+        full = request.limit is not None and len(users) == request.limit
+        return UserList(users=users, next_after_id=users[-1].id if full else None)
 
     async def update_user(self, request: UpdateUser) -> UserReply | RpcError:
         user_id = parse_id(request.user_id)

@@ -101,6 +101,31 @@ class UserStore:
         rows = await self._pool.fetch(f"SELECT {_USER_COLUMNS} FROM auth.users ORDER BY email")
         return [_user(row) for row in rows]
 
+    async def matching_users(
+        self,
+        *,
+        ids: list[uuid.UUID] | None,
+        roles: list[str] | None,
+        enabled_only: bool,
+        after: uuid.UUID | None,
+        limit: int | None,
+    ) -> list[User]:
+        """The users matching every filter given (None: no filter), in id order."""
+        rows = await self._pool.fetch(
+            f"SELECT {_USER_COLUMNS} FROM auth.users"
+            " WHERE ($1::uuid[] IS NULL OR id = any($1::uuid[]))"
+            " AND ($2::text[] IS NULL OR role = any($2::text[]))"
+            " AND (NOT $3::boolean OR NOT disabled)"
+            " AND ($4::uuid IS NULL OR id > $4::uuid)"
+            " ORDER BY id LIMIT $5",
+            ids,
+            roles,
+            enabled_only,
+            after,
+            limit,
+        )
+        return [_user(row) for row in rows]
+
     async def create_first_admin(self, email: str, password_hash: str) -> FirstAdmin:
         """Create the admin ``email`` unless an admin, or a user with that email, exists.
 

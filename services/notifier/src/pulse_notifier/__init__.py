@@ -1,0 +1,1 @@
+"""The notifier: per-user inboxes (``rpc.notify.*``) and their changes on NOTIFICATIONS."""
