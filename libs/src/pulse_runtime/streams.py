@@ -31,7 +31,7 @@ def pulse_streams(common: CommonSettings) -> list[StreamConfig]:
         )
 
     def live(subject: str) -> RePublish:
-        return RePublish(src=subject, dest=subjects.live_subject(subject))
+        return RePublish(src=subject, dest=_live_destination(subject))
 
     return [
         stream(
@@ -56,6 +56,18 @@ def pulse_streams(common: CommonSettings) -> list[StreamConfig]:
             live(subjects.NOTIFICATIONS_SUBJECTS),
         ),
     ]
+
+
+def _live_destination(subject: str) -> str:
+    """The republish destination of ``subject``: the server takes ``>`` as it is, but wants
+    each ``*`` of the source named in the destination as ``{{wildcard(n)}}``."""
+    tokens = subjects.live_subject(subject).split(".")
+    position = 0
+    for index, token in enumerate(tokens):
+        if token == "*":
+            position += 1
+            tokens[index] = f"{{{{wildcard({position})}}}}"
+    return ".".join(tokens)
 
 
 async def ensure_streams(js: JetStreamContext, configs: list[StreamConfig]) -> None:
