@@ -5,9 +5,10 @@
 --                  (accounts, password hashes, refresh tokens, API keys, signing keys).
 --   pulse_metrics  persistence and migrate. Owns series, metrics, the rollups and the
 --                  classroom tables in "public".
+--   pulse_alerts   alerts and migrate-alerts. Owns the schema "alerts" (rules, firing state).
 --
 -- Run once, as the superuser, on the Pulse database, by psql with the variables
--- auth_password, metrics_password and dbname: deploy/postgres/10-pulse-roles.sh does that
+-- auth_password, metrics_password, alerts_password and dbname: deploy/postgres/10-pulse-roles.sh does that
 -- on the database's first start. On a database Pulse already used with a single role, run
 -- that script by hand (docs/operations.md): it also hands the existing objects over.
 -- tests/contract/test_database_roles.py runs this file against a real PostgreSQL.
@@ -18,10 +19,13 @@ CREATE ROLE pulse_auth LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION N
     PASSWORD :'auth_password';
 CREATE ROLE pulse_metrics LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
     PASSWORD :'metrics_password';
+CREATE ROLE pulse_alerts LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
+    PASSWORD :'alerts_password';
 
 -- auth's first migration runs CREATE SCHEMA IF NOT EXISTS auth, which needs CREATE on the
 -- database (checked even when the schema exists); the schema is then auth's own.
 GRANT CONNECT, CREATE ON DATABASE :"dbname" TO pulse_auth;
+GRANT CONNECT, CREATE ON DATABASE :"dbname" TO pulse_alerts;  -- the same, for "alerts"
 -- persistence stages each batch in a temporary table of its connection.
 GRANT CONNECT, TEMPORARY ON DATABASE :"dbname" TO pulse_metrics;
 
@@ -29,6 +33,7 @@ GRANT CONNECT, TEMPORARY ON DATABASE :"dbname" TO pulse_metrics;
 -- it): persistence's tables live there. auth only reaches the migration ledger there.
 GRANT USAGE, CREATE ON SCHEMA public TO pulse_metrics;
 GRANT USAGE ON SCHEMA public TO pulse_auth;
+GRANT USAGE ON SCHEMA public TO pulse_alerts;
 
 -- "$user" leads the default search_path, and pulse_auth may create schemas: one named
 -- pulse_metrics could shadow persistence's tables. persistence resolves names in public only.
@@ -57,7 +62,7 @@ CREATE TABLE IF NOT EXISTS pulse_migrations (
     applied_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (owner, version)
 );
-GRANT SELECT, INSERT ON pulse_migrations TO pulse_auth, pulse_metrics;
+GRANT SELECT, INSERT ON pulse_migrations TO pulse_auth, pulse_metrics, pulse_alerts;
 
 -- A database Pulse used before with one role: hand its objects to their owners. On a fresh
 -- database there are none yet (the migration jobs create them, as their owners).

@@ -54,6 +54,7 @@ SERVICE_PORTS = {
     "generator": 8002,
     "persistence": 8003,
     "auth": 8004,
+    "alerts": 8007,
 }
 PULSE_SERVICES = sorted(SERVICE_PORTS)
 # Host ports the stack publishes; every other service must stay scalable (no fixed host port).
@@ -65,9 +66,10 @@ EXTRA_DEPENDENCIES = {
     "persistence": {"db": "service_healthy", "migrate": "service_completed_successfully"},
     "gateway": {"persistence": "service_healthy", "auth": "service_healthy"},
     "auth": {"db": "service_healthy", "migrate-auth": "service_completed_successfully"},
+    "alerts": {"db": "service_healthy", "migrate-alerts": "service_completed_successfully"},
 }
 # One-shot migration jobs and the service whose image (and migrations) each one runs.
-MIGRATE_JOBS = {"migrate": "persistence", "migrate-auth": "auth"}
+MIGRATE_JOBS = {"migrate": "persistence", "migrate-auth": "auth", "migrate-alerts": "alerts"}
 # The database role each service (and its migration job) logs in as, and its password's
 # variable (deploy/postgres/roles.sql creates the roles). The superuser's is the db's alone.
 DB_ROLES = {
@@ -75,10 +77,13 @@ DB_ROLES = {
     "migrate": "pulse_metrics",
     "auth": "pulse_auth",
     "migrate-auth": "pulse_auth",
+    "alerts": "pulse_alerts",
+    "migrate-alerts": "pulse_alerts",
 }
 DB_ROLE_PASSWORDS = {
     "pulse_auth": "PULSE_AUTH_DB_PASSWORD",
     "pulse_metrics": "PULSE_METRICS_DB_PASSWORD",
+    "pulse_alerts": "PULSE_ALERTS_DB_PASSWORD",
 }
 DB_SUPERUSER_PASSWORD = "PULSE_DB_PASSWORD"
 # NATS users (deploy/nats/nats.conf): one per Pulse service, plus the external producer.

@@ -30,6 +30,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+from pulse_alerts import schema as alerts_schema
 from pulse_auth import schema as auth_schema
 from pulse_persistence import schema as persistence_schema
 from pulse_runtime.database import _LEDGER
@@ -41,7 +42,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 ROLES_SQL = ROOT / "deploy" / "postgres" / "roles.sql"
 ROLES_SCRIPT = ROOT / "deploy" / "postgres" / "10-pulse-roles.sh"
-ROLE_NAME = re.compile(r"\bpulse_(auth|metrics)\b")
+ROLE_NAME = re.compile(r"\bpulse_(auth|metrics|alerts)\b")
 PSQL_VARIABLE = re.compile(r""":(?:'(\w+)'|"(\w+)")""")
 
 
@@ -51,6 +52,7 @@ def migration_files(package: str) -> list[str]:
 
 
 AUTH_FILES = migration_files("pulse_auth")
+ALERTS_FILES = migration_files("pulse_alerts")
 PERSISTENCE_FILES = migration_files("pulse_persistence")
 
 
@@ -71,6 +73,7 @@ class Roles:
     auth: str
     metrics: str
     passwords: dict[str, str]
+    alerts: str = ""
 
     @property
     def database(self) -> str:
@@ -87,9 +90,8 @@ class Roles:
     def sql(self) -> str:
         """roles.sql with this test's role names."""
         text = ROLES_SQL.read_text(encoding="utf-8")
-        renamed = ROLE_NAME.sub(
-            lambda match: self.auth if match.group(1) == "auth" else self.metrics, text
-        )
+        names = {"auth": self.auth, "metrics": self.metrics, "alerts": self.alerts}
+        renamed = ROLE_NAME.sub(lambda match: names[match.group(1)], text)
         assert renamed != text
         return renamed
 
@@ -98,6 +100,7 @@ class Roles:
         return {
             "auth_password": self.passwords[self.auth],
             "metrics_password": self.passwords[self.metrics],
+            "alerts_password": self.passwords[self.alerts],
             "dbname": self.database,
         }
 
@@ -151,18 +154,19 @@ async def roles(postgres_server_url: str) -> AsyncIterator[Roles]:
         )
     suffix = secrets.token_hex(4)
     auth, metrics = f"pulse_auth_{suffix}", f"pulse_metrics_{suffix}"
+    alerts = f"pulse_alerts_{suffix}"
     # A quote inside proves the password reaches CREATE ROLE quoted, whatever it holds.
-    passwords = {role: f"o'{secrets.token_hex(12)}" for role in (auth, metrics)}
+    passwords = {role: f"o'{secrets.token_hex(12)}" for role in (auth, metrics, alerts)}
     database_url = await create_database(postgres_server_url)
     try:
-        yield Roles(postgres_server_url, database_url, auth, metrics, passwords)
+        yield Roles(postgres_server_url, database_url, auth, metrics, passwords, alerts)
     finally:
         try:
             await drop_database(postgres_server_url, database_url)
         finally:
             conn = await asyncpg.connect(postgres_server_url)
             try:
-                for role in (auth, metrics):
+                for role in (auth, metrics, alerts):
                     if await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
                         await conn.execute(f"DROP OWNED BY {quote_ident(role)}")
                         await conn.execute(f"DROP ROLE {quote_ident(role)}")
@@ -271,9 +275,27 @@ async def test_each_service_gets_a_role_of_its_own(
         assert await persistence_schema.migrate(metrics) == []
         assert await auth_schema.migrate(auth) == []
         await assert_roles(roles, auth, metrics)
+        await assert_alerts_role(roles, metrics)
     finally:
         await auth.close()
         await metrics.close()
+
+
+async def assert_alerts_role(roles: Roles, metrics: asyncpg.Connection) -> None:
+    """alerts migrates its own schema as its own role, and reaches no one else's tables."""
+    alerts = await asyncpg.connect(roles.url(roles.alerts))
+    try:
+        assert await alerts_schema.migrate(alerts) == ALERTS_FILES
+        assert await alerts_schema.migrate(alerts) == []
+        owner = await alerts.fetchval(
+            "SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'alerts'"
+        )
+        assert owner == roles.alerts
+        await assert_denied(alerts, "SELECT * FROM auth.users")
+        await assert_denied(alerts, "SELECT * FROM series")
+        await assert_denied(metrics, "SELECT * FROM alerts.rules")
+    finally:
+        await alerts.close()
 
 
 async def test_a_role_that_may_not_install_timescaledb_is_told_what_to_do(
@@ -350,7 +372,9 @@ def test_roles_script_is_valid_sh() -> None:
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.parametrize("missing", ["PULSE_AUTH_DB_PASSWORD", "PULSE_METRICS_DB_PASSWORD"])
+@pytest.mark.parametrize(
+    "missing", ["PULSE_AUTH_DB_PASSWORD", "PULSE_METRICS_DB_PASSWORD", "PULSE_ALERTS_DB_PASSWORD"]
+)
 def test_roles_script_refuses_to_run_without_a_password(missing: str, tmp_path: Path) -> None:
     sh = shutil.which("sh")
     assert sh is not None
@@ -360,6 +384,7 @@ def test_roles_script_refuses_to_run_without_a_password(missing: str, tmp_path: 
         "POSTGRES_DB": "pulse",
         "PULSE_AUTH_DB_PASSWORD": "secret",
         "PULSE_METRICS_DB_PASSWORD": "secret",
+        "PULSE_ALERTS_DB_PASSWORD": "secret",
     }
     for value in ("", None):
         if value is None:

@@ -30,12 +30,13 @@ from .embedded import EmbeddedNats, EmbeddedPostgres, free_port
 
 # Start order. They stop in tiers, the reverse of this: the producer first, then the services
 # that take requests, then persistence, which drains what they accepted.
-SERVICES = ("persistence", "auth", "ingest", "gateway", "generator")
-STOP_TIERS = (("generator",), ("gateway", "ingest", "auth"), ("persistence",))
-MIGRATIONS = ("persistence", "auth")
+SERVICES = ("persistence", "auth", "alerts", "ingest", "gateway", "generator")
+STOP_TIERS = (("generator",), ("gateway", "ingest", "auth", "alerts"), ("persistence",))
+MIGRATIONS = ("persistence", "auth", "alerts")
 _COLORS = {
     "persistence": 35,
     "auth": 34,
+    "alerts": 31,
     "ingest": 36,
     "gateway": 32,
     "generator": 33,
