@@ -12,8 +12,10 @@ same rows into the same tables), ``class-feed`` (event → instructor's socket l
 ``--clients`` sockets on one class and, with ``--many-classes``, one socket on each of as
 many classes; ``--rate`` events/s per class) and ``class-overview`` (the class overview of
 500 students x 100 cells over 1,000,000 events, over NATS and through the gateway,
-``--runs`` times). ``make bench`` runs all; ``make bench ARGS="ingest --points 200000"`` or
-``make bench ARGS="fanout --clients 10000"`` one.
+``--runs`` times), ``alerts`` (10,000 series at 1 Hz against 1,000 alert rules: the alerts
+process's CPU over ``--seconds``). ``make bench`` runs all;
+``make bench ARGS="ingest --points 200000"`` or ``make bench ARGS="fanout --clients 10000"``
+one.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import argparse
 import asyncio
 import sys
 
+from bench.alerts import run_alerts
 from bench.class_feed import run_class_feed
 from bench.class_overview import run_class_overview
 from bench.dashboard import run_dashboard
@@ -42,6 +45,7 @@ SCENARIOS = (
     "resume",
     "class-feed",
     "class-overview",
+    "alerts",
 )
 
 
@@ -86,7 +90,7 @@ def main() -> None:
         "--rate", type=float, default=5.0, help="class-feed: events a second per class"
     )
     parser.add_argument(
-        "--seconds", type=float, default=30.0, help="class-feed: the measured window"
+        "--seconds", type=float, default=30.0, help="class-feed, alerts: the measured window"
     )
     parser.add_argument(
         "--many-classes",
@@ -117,6 +121,8 @@ def main() -> None:
                     shapes=shapes,
                 )
             )
+        elif name == "alerts":
+            status = asyncio.run(run_alerts(seconds=args.seconds))
         elif name == "class-overview":
             status = asyncio.run(run_class_overview(runs=args.runs or 200))
         elif name == "resume":
