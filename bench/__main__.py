@@ -13,9 +13,11 @@ same rows into the same tables), ``class-feed`` (event → instructor's socket l
 many classes; ``--rate`` events/s per class) and ``class-overview`` (the class overview of
 500 students x 100 cells over 1,000,000 events, over NATS and through the gateway,
 ``--runs`` times), ``notifications`` (created → delivered with ``--clients`` of ``--users``
-online, a notification to everyone, the unread count of a full inbox). ``make bench`` runs
-all; ``make bench ARGS="ingest --points 200000"`` or
-``make bench ARGS="fanout --clients 10000"`` one.
+online, a notification to everyone, the unread count of a full inbox), ``alerts`` (10,000
+series at 1 Hz against 1,000 alert rules: the alerts process's CPU over ``--seconds``).
+``make bench`` runs all;
+``make bench ARGS="ingest --points 200000"`` or ``make bench ARGS="fanout --clients 10000"``
+one.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import argparse
 import asyncio
 import sys
 
+from bench.alerts import run_alerts
 from bench.class_feed import run_class_feed
 from bench.class_overview import run_class_overview
 from bench.dashboard import run_dashboard
@@ -46,6 +49,7 @@ SCENARIOS = (
     "class-feed",
     "class-overview",
     "notifications",
+    "alerts",
 )
 
 
@@ -90,7 +94,7 @@ def main() -> None:
         "--rate", type=float, default=5.0, help="class-feed: events a second per class"
     )
     parser.add_argument(
-        "--seconds", type=float, default=30.0, help="class-feed: the measured window"
+        "--seconds", type=float, default=30.0, help="class-feed, alerts: the measured window"
     )
     parser.add_argument(
         "--many-classes",
@@ -139,6 +143,8 @@ def main() -> None:
                     seconds=args.seconds,
                 )
             )
+        elif name == "alerts":
+            status = asyncio.run(run_alerts(seconds=args.seconds))
         elif name == "class-overview":
             status = asyncio.run(run_class_overview(runs=args.runs or 200))
         elif name == "resume":

@@ -7,9 +7,11 @@
 --                  classroom tables in "public".
 --   pulse_notify   notifier and migrate-notifier. Owns the schema "notify" (notifications,
 --                  the inboxes' counters, the outbox).
+--   pulse_alerts   alerts and migrate-alerts. Owns the schema "alerts" (rules, firing state).
 --
 -- Run once, as the superuser, on the Pulse database, by psql with the variables
--- auth_password, metrics_password, notify_password and dbname: deploy/postgres/10-pulse-roles.sh does that
+-- auth_password, metrics_password, notify_password, alerts_password and dbname:
+-- deploy/postgres/10-pulse-roles.sh does that
 -- on the database's first start. On a database Pulse already used with a single role, run
 -- that script by hand (docs/operations.md): it also hands the existing objects over.
 -- tests/contract/test_database_roles.py runs this file against a real PostgreSQL.
@@ -22,10 +24,13 @@ CREATE ROLE pulse_metrics LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATIO
     PASSWORD :'metrics_password';
 CREATE ROLE pulse_notify LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
     PASSWORD :'notify_password';
+CREATE ROLE pulse_alerts LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
+    PASSWORD :'alerts_password';
 
 -- auth's first migration runs CREATE SCHEMA IF NOT EXISTS auth, which needs CREATE on the
 -- database (checked even when the schema exists); the schema is then auth's own.
 GRANT CONNECT, CREATE ON DATABASE :"dbname" TO pulse_auth;
+GRANT CONNECT, CREATE ON DATABASE :"dbname" TO pulse_alerts;  -- the same, for "alerts"
 -- The same for the notifier's CREATE SCHEMA IF NOT EXISTS notify.
 GRANT CONNECT, CREATE ON DATABASE :"dbname" TO pulse_notify;
 -- persistence stages each batch in a temporary table of its connection.
@@ -33,6 +38,7 @@ GRANT CONNECT, TEMPORARY ON DATABASE :"dbname" TO pulse_metrics;
 
 -- Since PostgreSQL 15 only the database owner may create in "public" (everyone may still use
 -- it): persistence's tables live there. auth only reaches the migration ledger there.
+GRANT USAGE ON SCHEMA public TO pulse_alerts;
 GRANT USAGE, CREATE ON SCHEMA public TO pulse_metrics;
 GRANT USAGE ON SCHEMA public TO pulse_auth, pulse_notify;
 
@@ -63,7 +69,7 @@ CREATE TABLE IF NOT EXISTS pulse_migrations (
     applied_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (owner, version)
 );
-GRANT SELECT, INSERT ON pulse_migrations TO pulse_auth, pulse_metrics, pulse_notify;
+GRANT SELECT, INSERT ON pulse_migrations TO pulse_auth, pulse_metrics, pulse_notify, pulse_alerts;
 
 -- A database Pulse used before with one role: hand its objects to their owners. On a fresh
 -- database there are none yet (the migration jobs create them, as their owners).

@@ -54,6 +54,7 @@ SERVICE_PORTS = {
     "generator": 8002,
     "persistence": 8003,
     "auth": 8004,
+    "alerts": 8007,
     "notifier": 8007,
 }
 PULSE_SERVICES = sorted(SERVICE_PORTS)
@@ -71,9 +72,15 @@ EXTRA_DEPENDENCIES = {
         "migrate-notifier": "service_completed_successfully",
         "auth": "service_healthy",
     },
+    "alerts": {"db": "service_healthy", "migrate-alerts": "service_completed_successfully"},
 }
 # One-shot migration jobs and the service whose image (and migrations) each one runs.
-MIGRATE_JOBS = {"migrate": "persistence", "migrate-auth": "auth", "migrate-notifier": "notifier"}
+MIGRATE_JOBS = {
+    "migrate": "persistence",
+    "migrate-auth": "auth",
+    "migrate-notifier": "notifier",
+    "migrate-alerts": "alerts",
+}
 # The database role each service (and its migration job) logs in as, and its password's
 # variable (deploy/postgres/roles.sql creates the roles). The superuser's is the db's alone.
 DB_ROLES = {
@@ -83,10 +90,13 @@ DB_ROLES = {
     "migrate-auth": "pulse_auth",
     "notifier": "pulse_notify",
     "migrate-notifier": "pulse_notify",
+    "alerts": "pulse_alerts",
+    "migrate-alerts": "pulse_alerts",
 }
 DB_ROLE_PASSWORDS = {
     "pulse_auth": "PULSE_AUTH_DB_PASSWORD",
     "pulse_metrics": "PULSE_METRICS_DB_PASSWORD",
+    "pulse_alerts": "PULSE_ALERTS_DB_PASSWORD",
     "pulse_notify": "PULSE_NOTIFY_DB_PASSWORD",
 }
 DB_SUPERUSER_PASSWORD = "PULSE_DB_PASSWORD"

@@ -30,6 +30,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+from pulse_alerts import schema as alerts_schema
 from pulse_auth import schema as auth_schema
 from pulse_notifier import schema as notifier_schema
 from pulse_persistence import schema as persistence_schema
@@ -42,7 +43,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 ROLES_SQL = ROOT / "deploy" / "postgres" / "roles.sql"
 ROLES_SCRIPT = ROOT / "deploy" / "postgres" / "10-pulse-roles.sh"
-ROLE_NAME = re.compile(r"\bpulse_(auth|metrics|notify)\b")
+ROLE_NAME = re.compile(r"\bpulse_(auth|metrics|notify|alerts)\b")
 PSQL_VARIABLE = re.compile(r""":(?:'(\w+)'|"(\w+)")""")
 
 
@@ -52,6 +53,7 @@ def migration_files(package: str) -> list[str]:
 
 
 AUTH_FILES = migration_files("pulse_auth")
+ALERTS_FILES = migration_files("pulse_alerts")
 PERSISTENCE_FILES = migration_files("pulse_persistence")
 NOTIFIER_FILES = migration_files("pulse_notifier")
 
@@ -75,6 +77,8 @@ class Roles:
     passwords: dict[str, str]
     notify: str = ""
     """The notifier's role (its schema ``notify``); roles.sql creates it beside the others."""
+    alerts: str = ""
+    """The alerts service's role (its schema ``alerts``)."""
 
     @property
     def database(self) -> str:
@@ -91,7 +95,12 @@ class Roles:
     def sql(self) -> str:
         """roles.sql with this test's role names."""
         text = ROLES_SQL.read_text(encoding="utf-8")
-        names = {"auth": self.auth, "metrics": self.metrics, "notify": self.notify}
+        names = {
+            "auth": self.auth,
+            "metrics": self.metrics,
+            "notify": self.notify,
+            "alerts": self.alerts,
+        }
         renamed = ROLE_NAME.sub(lambda match: names[match.group(1)], text)
         assert renamed != text
         return renamed
@@ -99,6 +108,7 @@ class Roles:
     def variables(self) -> dict[str, str]:
         """What 10-pulse-roles.sh passes to psql."""
         return {
+            "alerts_password": self.passwords[self.alerts],
             "auth_password": self.passwords[self.auth],
             "metrics_password": self.passwords[self.metrics],
             "notify_password": self.passwords[self.notify],
@@ -155,19 +165,19 @@ async def roles(postgres_server_url: str) -> AsyncIterator[Roles]:
         )
     suffix = secrets.token_hex(4)
     auth, metrics = f"pulse_auth_{suffix}", f"pulse_metrics_{suffix}"
-    notify = f"pulse_notify_{suffix}"
+    notify, alerts = f"pulse_notify_{suffix}", f"pulse_alerts_{suffix}"
     # A quote inside proves the password reaches CREATE ROLE quoted, whatever it holds.
-    passwords = {role: f"o'{secrets.token_hex(12)}" for role in (auth, metrics, notify)}
+    passwords = {role: f"o'{secrets.token_hex(12)}" for role in (auth, metrics, notify, alerts)}
     database_url = await create_database(postgres_server_url)
     try:
-        yield Roles(postgres_server_url, database_url, auth, metrics, passwords, notify)
+        yield Roles(postgres_server_url, database_url, auth, metrics, passwords, notify, alerts)
     finally:
         try:
             await drop_database(postgres_server_url, database_url)
         finally:
             conn = await asyncpg.connect(postgres_server_url)
             try:
-                for role in (auth, metrics, notify):
+                for role in (auth, metrics, notify, alerts):
                     if await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
                         await conn.execute(f"DROP OWNED BY {quote_ident(role)}")
                         await conn.execute(f"DROP ROLE {quote_ident(role)}")
@@ -277,9 +287,27 @@ async def test_each_service_gets_a_role_of_its_own(
         assert await auth_schema.migrate(auth) == []
         await assert_roles(roles, auth, metrics)
         await assert_the_notifier_keeps_to_its_schema(roles)
+        await assert_alerts_role(roles, metrics)
     finally:
         await auth.close()
         await metrics.close()
+
+
+async def assert_alerts_role(roles: Roles, metrics: asyncpg.Connection) -> None:
+    """alerts migrates its own schema as its own role, and reaches no one else's tables."""
+    alerts = await asyncpg.connect(roles.url(roles.alerts))
+    try:
+        assert await alerts_schema.migrate(alerts) == ALERTS_FILES
+        assert await alerts_schema.migrate(alerts) == []
+        owner = await alerts.fetchval(
+            "SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'alerts'"
+        )
+        assert owner == roles.alerts
+        await assert_denied(alerts, "SELECT * FROM auth.users")
+        await assert_denied(alerts, "SELECT * FROM series")
+        await assert_denied(metrics, "SELECT * FROM alerts.rules")
+    finally:
+        await alerts.close()
 
 
 async def assert_the_notifier_keeps_to_its_schema(roles: Roles) -> None:
@@ -374,7 +402,13 @@ def test_roles_script_is_valid_sh() -> None:
 
 
 @pytest.mark.parametrize(
-    "missing", ["PULSE_AUTH_DB_PASSWORD", "PULSE_METRICS_DB_PASSWORD", "PULSE_NOTIFY_DB_PASSWORD"]
+    "missing",
+    [
+        "PULSE_AUTH_DB_PASSWORD",
+        "PULSE_METRICS_DB_PASSWORD",
+        "PULSE_NOTIFY_DB_PASSWORD",
+        "PULSE_ALERTS_DB_PASSWORD",
+    ],
 )
 def test_roles_script_refuses_to_run_without_a_password(missing: str, tmp_path: Path) -> None:
     sh = shutil.which("sh")
@@ -386,6 +420,7 @@ def test_roles_script_refuses_to_run_without_a_password(missing: str, tmp_path: 
         "PULSE_AUTH_DB_PASSWORD": "secret",
         "PULSE_METRICS_DB_PASSWORD": "secret",
         "PULSE_NOTIFY_DB_PASSWORD": "secret",
+        "PULSE_ALERTS_DB_PASSWORD": "secret",
     }
     for value in ("", None):
         if value is None:

@@ -54,7 +54,7 @@ NATS_SERVER = Path(sys.executable).parent / "nats-server"
 # The monitoring port is on loopback: never go through an HTTP proxy from the environment.
 HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
-USERS = ["ingest", "persistence", "gateway", "auth", "notifier", "generator", "producer"]
+USERS = ["ingest", "persistence", "gateway", "auth", "notifier", "alerts", "generator", "producer"]
 PRODUCERS = ["producer", "generator"]
 # The subject ingest's ApiKeyCache calls (through AuthClient): the one auth verb it may use.
 VERIFY_API_KEY = subjects.auth_rpc(AUTH_VERBS[VerifyApiKey])
@@ -798,6 +798,49 @@ async def test_only_the_notifier_answers_rpc_notify(connect: Connect) -> None:
         other = await connect(user)
         for subject in NOTIFY_SUBJECTS:
             await other.cannot_publish(subject)
+
+
+# --------------------------------------------------------------------------- alerts
+
+
+async def test_alerts_evaluates_live_data_and_creates_notifications(connect: Connect) -> None:
+    alerts, ingest = await connect("alerts"), await connect("ingest")
+    persistence = await connect("persistence")
+    await streams_exist(ingest)
+    live = await alerts.nc.subscribe(subjects.live_subject(subjects.METRICS_SUBJECTS))
+    await alerts.nc.subscribe(subjects.live_subject(subjects.EVENTS_SUBJECTS))
+    await alerts.nc.flush()
+    await ingest.nc.jetstream().publish(subjects.metrics_subject("host-9", "cpu"), b"live")
+    assert (await live.next_msg(timeout=TIMEOUT)).data == b"live"
+
+    async def answer(msg: Msg) -> None:
+        await msg.respond(msg.subject.encode())
+
+    for subject in ("rpc.query.catalog", "rpc.classroom.get", "rpc.classroom.list"):
+        await persistence.nc.subscribe(subject, cb=answer)
+    await persistence.nc.flush()
+    for subject in ("rpc.query.catalog", "rpc.classroom.get", "rpc.classroom.list"):
+        assert (await ask(alerts, subject)).data == subject.encode()
+    await alerts.nc.publish(subjects.notify_rpc("create"), b"{}")
+    await alerts.nc.subscribe(f"{subjects.RPC_ALERTS}.>", queue=subjects.ALERTS_QUEUE, cb=answer)
+    await alerts.nc.flush()
+
+
+async def test_alerts_answers_its_verbs_and_may_do_nothing_else(connect: Connect) -> None:
+    alerts = await connect("alerts")
+    for subject in (
+        subjects.metrics_subject("x", "y"),
+        subjects.INGEST_METRICS,
+        "rpc.query.metrics",
+        subjects.auth_rpc("login"),
+        "rpc.classroom.create",
+        "notifications.someone",
+        "_INBOX.someone",
+        "$JS.API.INFO",
+    ):
+        await alerts.cannot_publish(subject)
+    for subject in ("metrics.>", "ingest.>", "rpc.query.>", "notifications.>", "rpc.notify.>"):
+        await alerts.cannot_subscribe(subject)
 
 
 # --------------------------------------------------------------------------- the classroom

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from pulse_alerts.settings import Settings as AlertsSettings
 from pulse_auth.settings import Settings as AuthSettings
 from pulse_dev.devstack import DevStackSettings
 from pulse_gateway.settings import Settings as GatewaySettings
@@ -49,6 +50,7 @@ class _RecordingEnviron(Mapping[str, str]):
 def variables_read_by_the_code() -> set[str]:
     environ = _RecordingEnviron()
     for settings in (
+        AlertsSettings,
         AuthSettings,
         GatewaySettings,
         GeneratorSettings,

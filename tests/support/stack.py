@@ -41,6 +41,7 @@ HTTP_PORT_VARIABLE = {
     "persistence": "PULSE_PERSISTENCE_PORT",
     "gateway": "PULSE_GATEWAY_PORT",
     "notifier": "PULSE_NOTIFIER_PORT",
+    "alerts": "PULSE_ALERTS_PORT",
 }
 
 
@@ -141,6 +142,7 @@ def devstack_env(data_dir: Path, gateway_port: int) -> dict[str, str]:
         PULSE_GENERATOR_PORT=str(free_port()),
         PULSE_AUTH_PORT=str(free_port()),
         PULSE_NOTIFIER_PORT=str(free_port()),
+        PULSE_ALERTS_PORT=str(free_port()),
         PULSE_GATEWAY_METRICS_PORT=str(free_port()),
         PULSE_INGEST_METRICS_PORT=str(free_port()),
         PULSE_LOG_FORMAT="json",

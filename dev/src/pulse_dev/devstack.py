@@ -30,13 +30,20 @@ from .embedded import EmbeddedNats, EmbeddedPostgres, free_port
 
 # Start order. They stop in tiers, the reverse of this: the producer first, then the services
 # that take requests, then persistence, which drains what they accepted.
-SERVICES = ("persistence", "auth", "notifier", "ingest", "gateway", "generator")
-STOP_TIERS = (("generator",), ("gateway", "ingest"), ("notifier",), ("auth",), ("persistence",))
-MIGRATIONS = ("persistence", "auth", "notifier")
+SERVICES = ("persistence", "auth", "notifier", "alerts", "ingest", "gateway", "generator")
+STOP_TIERS = (
+    ("generator",),
+    ("gateway", "ingest", "alerts"),
+    ("notifier",),
+    ("auth",),
+    ("persistence",),
+)
+MIGRATIONS = ("persistence", "auth", "notifier", "alerts")
 _COLORS = {
     "persistence": 35,
     "auth": 34,
     "notifier": 94,
+    "alerts": 31,
     "ingest": 36,
     "gateway": 32,
     "generator": 33,

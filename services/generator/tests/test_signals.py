@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import random
 
-from pulse_generator.signals import simulated_signals
+from pulse_generator.signals import Spike, simulated_signals
 
 
 def test_cpu_mem_and_sensors_with_plausible_values() -> None:
@@ -21,3 +21,17 @@ def test_same_seed_same_series() -> None:
     first = [s.sample(1) for s in simulated_signals(2, random.Random(1))]
     second = [s.sample(1) for s in simulated_signals(2, random.Random(1))]
     assert first == second
+
+
+def test_cpu_spikes_for_a_while_once_every_period() -> None:
+    spike = Spike(every_s=60, duration_s=10, value=97)
+    cpu = simulated_signals(0, random.Random(3), spike)[0]
+    samples = [cpu.sample(t) for t in range(200)]
+    spiking = [t for t, value in enumerate(samples) if value == 97]
+    assert spiking == [*range(60, 70), *range(120, 130), *range(180, 190)]
+    assert all(0 <= v <= 100 for v in samples)
+
+
+def test_no_spike_unless_asked() -> None:
+    cpu = simulated_signals(0, random.Random(3))[0]
+    assert 97 not in [cpu.sample(t) for t in range(200)]

@@ -19,7 +19,7 @@ from pulse_runtime.worker import Worker
 from .classroom import ClassPublisher, ClassSimulator
 from .host import HostMetrics, host_source
 from .settings import Settings
-from .signals import simulated_signals
+from .signals import Spike, simulated_signals
 
 log = get_logger(__name__)
 
@@ -29,7 +29,13 @@ class GeneratorService(Worker):
         own = settings.generator
         super().__init__("generator", settings.common, own)
         self.settings = settings
-        self.signals = simulated_signals(own.sensors, random.Random(own.seed))  # noqa: S311
+        spike = (
+            Spike(every_s=own.spike_every_s, duration_s=own.spike_s, value=own.spike_value)
+            if own.spike_every_s > 0
+            else None
+        )
+        rng = random.Random(own.seed)  # noqa: S311
+        self.signals = simulated_signals(own.sensors, rng, spike)
         self.host_metrics = HostMetrics() if own.host_metrics else None
         self.host = host_source()
         self._published = counter(

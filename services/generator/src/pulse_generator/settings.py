@@ -8,6 +8,7 @@ from pulse_contracts.classroom.events import CLASS_ID_PATTERN
 from pulse_runtime.settings import (
     CommonSettings,
     ListenerSettings,
+    NonNegativeFloat,
     NonNegativeInt,
     Port,
     PositiveFloat,
@@ -31,6 +32,11 @@ class GeneratorSettings(ListenerSettings, frozen=True, kw_only=True):
     class_speed: PositiveFloat = 2.0
     """How much faster than human pace the class works (1: seconds to a minute per cell; the
     default 2 makes ``make run`` show the class moving within its first minute)."""
+    spike_every_s: NonNegativeFloat = 300.0
+    """cpu spikes to ``spike_value`` for ``spike_s`` once every this many seconds (the first
+    after this long), so that a cpu rule fires and resolves on ``make run``. 0: never."""
+    spike_s: PositiveFloat = 30.0
+    spike_value: Annotated[float, msgspec.Meta(ge=0, le=100)] = 97.0
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):

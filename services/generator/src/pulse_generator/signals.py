@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import dataclass
 from typing import Protocol
 
 
@@ -82,9 +83,41 @@ class RandomWalk:
         return self._value
 
 
-def simulated_signals(sensor_count: int, rng: random.Random) -> list[Signal]:
-    """cpu and mem, then sensors alternating sine-plus-noise and random walk."""
-    signals: list[Signal] = [CpuLoad(rng), MemoryUsed(rng)]
+@dataclass(frozen=True)
+class Spike:
+    """At ``value`` during ``[k * every_s, k * every_s + duration_s)`` for k = 1, 2, …"""
+
+    every_s: float
+    duration_s: float
+    value: float
+
+
+class Spiking:
+    """``signal`` with an occasional :class:`Spike`, for an alert rule to catch."""
+
+    def __init__(self, signal: Signal, spike: Spike) -> None:
+        self.name = signal.name
+        self.unit = signal.unit
+        self._signal = signal
+        self._spike = spike
+
+    def sample(self, t: float) -> float:
+        normal = self._signal.sample(t)  # sampled anyway: the series goes on where it was
+        every_s = self._spike.every_s
+        if t >= every_s and t % every_s < self._spike.duration_s:
+            return self._spike.value
+        return normal
+
+
+def simulated_signals(
+    sensor_count: int, rng: random.Random, spike: Spike | None = None
+) -> list[Signal]:
+    """cpu (with its ``spike``, if any) and mem, then sensors alternating sine-plus-noise and
+    random walk."""
+    cpu: Signal = CpuLoad(rng)
+    if spike is not None:
+        cpu = Spiking(cpu, spike)
+    signals: list[Signal] = [cpu, MemoryUsed(rng)]
     for index in range(sensor_count):
         number = index + 1
         if index % 2 == 0:
