@@ -169,7 +169,7 @@ async def test_the_gateway_and_ingest_answer_as_their_openapi_documents_say(
     make_stack: Any, tmp_path: Path
 ) -> None:
     stack: PulseStack = make_stack()
-    stack.start(["auth", "persistence", "ingest", "gateway"])
+    stack.start(["auth", "persistence", "notifier", "alerts", "ingest", "gateway"])
     # Every login first: the anonymous runs' failed logins soon make this address wait.
     main_session, reset_session, logout_session = await runner_admin(stack)
     # A class's producer key: the classroom routes also need the key to name a class.

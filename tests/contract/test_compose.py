@@ -54,8 +54,8 @@ SERVICE_PORTS = {
     "generator": 8002,
     "persistence": 8003,
     "auth": 8004,
-    "alerts": 8007,
     "notifier": 8007,
+    "alerts": 8008,
 }
 PULSE_SERVICES = sorted(SERVICE_PORTS)
 # Host ports the stack publishes; every other service must stay scalable (no fixed host port).

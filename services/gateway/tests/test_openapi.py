@@ -74,6 +74,12 @@ EXPECTED_STATUSES = {
     "GET /api/v1/notifications/unread": {"200", "401", "503", "504"},
     "POST /api/v1/notifications/mark": {"200", "400", "401", "413", "503", "504"},
     "POST /api/v1/notifications": {"201", "400", "401", "403", "413", "503", "504"},
+    "GET /api/v1/alerts/rules": {"200", "401", "403", "503", "504"},
+    "POST /api/v1/alerts/rules": {"201", "400", "401", "403", "413", "503", "504"},
+    "POST /api/v1/alerts/rules/preview": {"200", "400", "401", "403", "413", "503", "504"},
+    "GET /api/v1/alerts/rules/{rule_id}": {"200", "400", "401", "403", "404", "503", "504"},
+    "PUT /api/v1/alerts/rules/{rule_id}": {"200", "400", "401", "403", "404", "413", "503", "504"},
+    "DELETE /api/v1/alerts/rules/{rule_id}": {"204", "400", "401", "403", "404", "503", "504"},
 }
 
 

@@ -44,6 +44,7 @@ def declared_routes() -> list[tuple[str, str, str]]:
                 path = path.replace("{file_path:path}", "index.html")
                 path = path.replace("{class_id:str}", "no-such-class")
                 path = path.replace("{student_id:str}", "someone")
+                path = path.replace("{rule_id:str}", "no-such-rule")
                 table.append((method, path, access))
     return table
 
@@ -79,7 +80,11 @@ def test_every_route_declares_its_access_and_only_the_expected_ones_are_public()
     # (classroom/visibility.py); instructors and admins: creating, changing, class-wide views.
     classes = "/api/v1/classes"
     one = f"{classes}/no-such-class"
+    rules = "/api/v1/alerts/rules"
     assert sorted((m, p, a) for m, p, a in ROUTES if a in ("account", "instructor")) == [
+        ("DELETE", f"{rules}/no-such-rule", "instructor"),
+        ("GET", rules, "instructor"),
+        ("GET", f"{rules}/no-such-rule", "instructor"),
         ("GET", "/api/v1/auth/me", "account"),
         ("GET", classes, "account"),
         ("GET", one, "account"),
@@ -91,10 +96,13 @@ def test_every_route_declares_its_access_and_only_the_expected_ones_are_public()
         ("GET", "/api/v1/notifications", "account"),
         ("GET", "/api/v1/notifications/unread", "account"),
         ("PATCH", one, "instructor"),
+        ("POST", rules, "instructor"),
+        ("POST", f"{rules}/preview", "instructor"),
         ("POST", "/api/v1/auth/logout", "account"),
         ("POST", classes, "instructor"),
         ("POST", f"{one}/key", "instructor"),
         ("POST", "/api/v1/notifications/mark", "account"),
+        ("PUT", f"{rules}/no-such-rule", "instructor"),
     ]
     # Sending a notification: admins only (each user reads and marks their own, above).
     assert ("POST", "/api/v1/notifications", "admin") in ROUTES
@@ -229,6 +237,7 @@ CHANNEL_ACCESS = {
     "series:web1:cpu": {"admin", "user", "instructor", "owner"},
     "source:web1": {"admin", "user", "instructor", "owner"},
     "class:py101": {"admin", "owner"},
+    "notifications": {"admin", "user", "owner", "instructor", "student"},  # each their own
 }
 WATCHERS = ("admin", "user", "owner", "instructor", "student")
 

@@ -91,6 +91,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/alerts/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The alert rules I manage */
+        get: operations["ApiV1AlertsRulesListRules"];
+        put?: never;
+        /**
+         * Create an alert rule
+         * @description A metric rule (`threshold`, `no_data`, `rate`: admins) or a classroom rule (`cell_errors`, `student_idle`, `class_behind`: admins, and the class's instructor). `unknown_series`: no data of that metric/source; `unknown_class`; `bad_rule`.
+         */
+        post: operations["ApiV1AlertsRulesCreateRule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/rules/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Which series a condition matches now, with their latest values */
+        post: operations["ApiV1AlertsRulesPreviewPreviewRule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/rules/{rule_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One alert rule and its firing series */
+        get: operations["ApiV1AlertsRulesRuleIdShowRule"];
+        /**
+         * Change an alert rule (only the fields given)
+         * @description A new condition, or disabling it, forgets its pending and firing series.
+         */
+        put: operations["ApiV1AlertsRulesRuleIdChangeRule"];
+        post?: never;
+        /** Delete an alert rule */
+        delete: operations["ApiV1AlertsRulesRuleIdDeleteRule"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/login": {
         parameters: {
             query?: never;
@@ -423,6 +483,21 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AlertRule */
+        AlertRule: {
+            condition: components["schemas"]["Threshold"] | components["schemas"]["NoData"] | components["schemas"]["Rate"] | components["schemas"]["CellErrors"] | components["schemas"]["StudentIdle"] | components["schemas"]["ClassBehind"];
+            /** Format: date-time */
+            created_at: string;
+            enabled: boolean;
+            id: string;
+            name: string;
+            owner_id: string;
+            recipients: components["schemas"]["Recipients"];
+            /** @enum {string} */
+            severity: "info" | "success" | "warning" | "error";
+            /** Format: date-time */
+            updated_at: string;
+        };
         /** ApiKey */
         ApiKey: {
             class_id?: string | null;
@@ -452,6 +527,14 @@ export interface components {
             min: number;
             time: string;
         };
+        /** CellErrors */
+        CellErrors: {
+            /** @description 1-63 characters from a-z, 0-9 and '-', starting with a letter or digit */
+            class_id: string;
+            errors: number;
+            /** @constant */
+            type: "cell_errors";
+        };
         /** CellHotspot */
         CellHotspot: {
             cell_id: string;
@@ -466,6 +549,16 @@ export interface components {
             errored: number;
             reached: number;
             succeeded: number;
+        };
+        /** ClassBehind */
+        ClassBehind: {
+            cells: number;
+            /** @description 1-63 characters from a-z, 0-9 and '-', starting with a letter or digit */
+            class_id: string;
+            /** @default 60 */
+            plan_minutes?: number;
+            /** @constant */
+            type: "class_behind";
         };
         /** ClassChange */
         ClassChange: {
@@ -581,6 +674,16 @@ export interface components {
         FeedOut: {
             class_id: string;
             events: components["schemas"]["NotebookEvent"][];
+        };
+        /** Firing */
+        Firing: {
+            fired_at: string | null;
+            series: string;
+            /** Format: date-time */
+            since: string;
+            /** @enum {string} */
+            state: "pending" | "firing";
+            value: number | null;
         };
         /**
          * Gap
@@ -719,6 +822,20 @@ export interface components {
             /** @description text without NUL (U+0000) */
             title: string;
         };
+        /** NewRule */
+        NewRule: {
+            condition: components["schemas"]["Threshold"] | components["schemas"]["NoData"] | components["schemas"]["Rate"] | components["schemas"]["CellErrors"] | components["schemas"]["StudentIdle"] | components["schemas"]["ClassBehind"];
+            /** @default true */
+            enabled?: boolean;
+            /** @description text without NUL (U+0000) */
+            name: string;
+            recipients: components["schemas"]["Recipients"];
+            /**
+             * @default warning
+             * @enum {string}
+             */
+            severity?: "info" | "success" | "warning" | "error";
+        };
         /** NewUser */
         NewUser: {
             /** @description an email address */
@@ -729,6 +846,16 @@ export interface components {
              * @enum {string}
              */
             role?: "admin" | "user" | "instructor" | "student";
+        };
+        /** NoData */
+        NoData: {
+            for_s: number;
+            /** @description 1-64 characters from A-Z, a-z, 0-9, '_' and '-' (it becomes a subject token) */
+            metric: string;
+            /** @description 1-64 characters from A-Z, a-z, 0-9, '_' and '-' (it becomes a subject token) */
+            source?: string | null;
+            /** @constant */
+            type: "no_data";
         };
         /**
          * NotebookEvent
@@ -813,6 +940,22 @@ export interface components {
             /** @enum {unknown} */
             type: "pong";
         };
+        /** Preview */
+        Preview: {
+            condition: components["schemas"]["Threshold"] | components["schemas"]["NoData"] | components["schemas"]["Rate"] | components["schemas"]["CellErrors"] | components["schemas"]["StudentIdle"] | components["schemas"]["ClassBehind"];
+        };
+        /** PreviewOut */
+        PreviewOut: {
+            series: components["schemas"]["PreviewSeries"][];
+        };
+        /** PreviewSeries */
+        PreviewSeries: {
+            matches: boolean;
+            metric: string;
+            source: string;
+            time: string | null;
+            value: number | null;
+        };
         /** ProgressOut */
         ProgressOut: {
             class_id: string;
@@ -828,6 +971,23 @@ export interface components {
             students: number;
             /** Format: date-time */
             time: string;
+        };
+        /** Rate */
+        Rate: {
+            /** @default 0 */
+            for_s?: number;
+            /** @description 1-64 characters from A-Z, a-z, 0-9, '_' and '-' (it becomes a subject token) */
+            metric: string;
+            /**
+             * @default above
+             * @enum {string}
+             */
+            op?: "above" | "below";
+            per_s: number;
+            /** @description 1-64 characters from A-Z, a-z, 0-9, '_' and '-' (it becomes a subject token) */
+            source?: string | null;
+            /** @constant */
+            type: "rate";
         };
         /** Ready */
         Ready: {
@@ -848,6 +1008,25 @@ export interface components {
         /** RefreshBody */
         RefreshBody: {
             refresh_token?: string | null;
+        };
+        /** RuleChange */
+        RuleChange: {
+            condition?: components["schemas"]["Threshold"] | components["schemas"]["NoData"] | components["schemas"]["Rate"] | components["schemas"]["CellErrors"] | components["schemas"]["StudentIdle"] | components["schemas"]["ClassBehind"] | null;
+            enabled?: boolean | null;
+            /** @description text without NUL (U+0000) */
+            name?: string | null;
+            recipients?: components["schemas"]["Recipients"] | null;
+            /** @enum {null|string} */
+            severity?: "info" | "success" | "warning" | "error" | null;
+        };
+        /** RuleOut */
+        RuleOut: {
+            firings: components["schemas"]["Firing"][];
+            rule: components["schemas"]["AlertRule"];
+        };
+        /** RulesOut */
+        RulesOut: {
+            rules: components["schemas"]["AlertRule"][];
         };
         /** SeriesCatalog */
         SeriesCatalog: {
@@ -872,6 +1051,14 @@ export interface components {
         };
         /** @description What the gateway sends on /ws. */
         ServerFrame: components["schemas"]["Ready"] | components["schemas"]["Subscribed"] | components["schemas"]["Data"] | components["schemas"]["Events"] | components["schemas"]["InboxFrame"] | components["schemas"]["Gap"] | components["schemas"]["Unsubscribed"] | components["schemas"]["Error"] | components["schemas"]["Ping"] | components["schemas"]["Pong"];
+        /** StudentIdle */
+        StudentIdle: {
+            /** @description 1-63 characters from a-z, 0-9 and '-', starting with a letter or digit */
+            class_id: string;
+            minutes: number;
+            /** @constant */
+            type: "student_idle";
+        };
         /** StudentRow */
         StudentRow: {
             cells: [
@@ -905,6 +1092,23 @@ export interface components {
             seq: number;
             /** @enum {unknown} */
             type: "subscribed";
+        };
+        /** Threshold */
+        Threshold: {
+            /** @default 0 */
+            for_s?: number;
+            /** @description 1-64 characters from A-Z, a-z, 0-9, '_' and '-' (it becomes a subject token) */
+            metric: string;
+            /**
+             * @default above
+             * @enum {string}
+             */
+            op?: "above" | "below";
+            /** @description 1-64 characters from A-Z, a-z, 0-9, '_' and '-' (it becomes a subject token) */
+            source?: string | null;
+            /** @constant */
+            type: "threshold";
+            value: number;
         };
         /** TimelineOut */
         TimelineOut: {
@@ -958,11 +1162,14 @@ export interface components {
     headers: never;
     pathItems: never;
 }
+export type AlertRule = components['schemas']['AlertRule'];
 export type ApiKey = components['schemas']['ApiKey'];
 export type Auth = components['schemas']['Auth'];
 export type Bucket = components['schemas']['Bucket'];
+export type CellErrors = components['schemas']['CellErrors'];
 export type CellHotspot = components['schemas']['CellHotspot'];
 export type CellSummary = components['schemas']['CellSummary'];
+export type ClassBehind = components['schemas']['ClassBehind'];
 export type ClassChange = components['schemas']['ClassChange'];
 export type ClassInfo = components['schemas']['ClassInfo'];
 export type ClassKey = components['schemas']['ClassKey'];
@@ -980,6 +1187,7 @@ export type ErrorBody = components['schemas']['ErrorBody'];
 export type ErrorHotspot = components['schemas']['ErrorHotspot'];
 export type Events = components['schemas']['Events'];
 export type FeedOut = components['schemas']['FeedOut'];
+export type Firing = components['schemas']['Firing'];
 export type Gap = components['schemas']['Gap'];
 export type History = components['schemas']['History'];
 export type HistoryRequest = components['schemas']['HistoryRequest'];
@@ -994,7 +1202,9 @@ export type MetricsHistory = components['schemas']['MetricsHistory'];
 export type NewApiKey = components['schemas']['NewApiKey'];
 export type NewClass = components['schemas']['NewClass'];
 export type NewNotification = components['schemas']['NewNotification'];
+export type NewRule = components['schemas']['NewRule'];
 export type NewUser = components['schemas']['NewUser'];
+export type NoData = components['schemas']['NoData'];
 export type NotebookEvent = components['schemas']['NotebookEvent'];
 export type Notification = components['schemas']['Notification'];
 export type OverviewOut = components['schemas']['OverviewOut'];
@@ -1003,19 +1213,28 @@ export type PasswordReset = components['schemas']['PasswordReset'];
 export type Ping = components['schemas']['Ping'];
 export type Point = components['schemas']['Point'];
 export type Pong = components['schemas']['Pong'];
+export type Preview = components['schemas']['Preview'];
+export type PreviewOut = components['schemas']['PreviewOut'];
+export type PreviewSeries = components['schemas']['PreviewSeries'];
 export type ProgressOut = components['schemas']['ProgressOut'];
 export type ProgressStepOut = components['schemas']['ProgressStepOut'];
+export type Rate = components['schemas']['Rate'];
 export type Ready = components['schemas']['Ready'];
 export type Recipients = components['schemas']['Recipients'];
 export type RefreshBody = components['schemas']['RefreshBody'];
+export type RuleChange = components['schemas']['RuleChange'];
+export type RuleOut = components['schemas']['RuleOut'];
+export type RulesOut = components['schemas']['RulesOut'];
 export type SeriesCatalog = components['schemas']['SeriesCatalog'];
 export type SeriesHistory = components['schemas']['SeriesHistory'];
 export type SeriesOut = components['schemas']['SeriesOut'];
 export type ServerFrame = components['schemas']['ServerFrame'];
+export type StudentIdle = components['schemas']['StudentIdle'];
 export type StudentRow = components['schemas']['StudentRow'];
 export type Subprotocol = components['schemas']['Subprotocol'];
 export type Subscribe = components['schemas']['Subscribe'];
 export type Subscribed = components['schemas']['Subscribed'];
+export type Threshold = components['schemas']['Threshold'];
 export type TimelineOut = components['schemas']['TimelineOut'];
 export type TokenResponse = components['schemas']['TokenResponse'];
 export type Unsubscribe = components['schemas']['Unsubscribe'];
@@ -1492,6 +1711,457 @@ export interface operations {
             };
             /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1AlertsRulesListRules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RulesOut"];
+                };
+            };
+            /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1AlertsRulesCreateRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewRule"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleOut"];
+                };
+            };
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is over the limit (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1AlertsRulesPreviewPreviewRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Preview"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PreviewOut"];
+                };
+            };
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is over the limit (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1AlertsRulesRuleIdShowRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleOut"];
+                };
+            };
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1AlertsRulesRuleIdChangeRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuleChange"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleOut"];
+                };
+            };
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is over the limit (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1AlertsRulesRuleIdDeleteRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
+            504: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -13,7 +13,8 @@ from pulse_runtime.auth_client import AuthClient
 from pulse_runtime.health import ReadinessCheck
 from pulse_runtime.web import PROBE_PATHS, ServiceDocument, service_app, trace_requests
 
-from pulse_gateway import accounts, classroom, live, metrics, notifications
+from pulse_gateway import accounts, alerts, classroom, live, metrics, notifications
+from pulse_gateway.alerts import AlertsClient
 from pulse_gateway.classroom import ClassroomClient
 from pulse_gateway.edge.dashboard import dashboard_routes
 from pulse_gateway.edge.headers import security_headers
@@ -42,6 +43,7 @@ def create_app(
     readiness: ReadinessCheck,
     classes: ClassroomClient,
     notifier: NotifierClient,
+    rules: AlertsClient,
 ) -> Litestar:
     """Every domain's routes and the gateway's dependencies, on Pulse's shared app defaults
     (error handlers, probes, the access guard: :func:`pulse_runtime.web.service_app`)."""
@@ -52,6 +54,7 @@ def create_app(
             *accounts.ROUTES,
             *classroom.ROUTES,
             *notifications.ROUTES,
+            *alerts.ROUTES,
             dashboard_routes(settings.dashboard_dir),
         ],
         dependencies={
@@ -63,6 +66,7 @@ def create_app(
             "settings": settings,
             "classroom": classes,
             "notifier": notifier,
+            "alerts": rules,
         },
         readiness=readiness,
         access=ROUTE_ACCESS,
@@ -95,4 +99,5 @@ def describing_app() -> Litestar:
         readiness=None,  # type: ignore[arg-type]
         classes=None,  # type: ignore[arg-type]
         notifier=None,  # type: ignore[arg-type]
+        rules=None,  # type: ignore[arg-type]
     )

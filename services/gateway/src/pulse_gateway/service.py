@@ -11,6 +11,7 @@ from pulse_runtime.messaging import create_broker, is_connected, start_broker
 from pulse_runtime.service import Lifecycle
 from pulse_runtime.telemetry import counter, gauge, new_registry
 
+from pulse_gateway.alerts import alerts_client
 from pulse_gateway.classroom import ClassroomClient
 from pulse_gateway.identity.keyring import KeyRing
 from pulse_gateway.live.class_access import ClassOwners
@@ -20,7 +21,7 @@ from pulse_gateway.live.frames import FrameCodec
 from pulse_gateway.live.registry import SocketRegistry
 from pulse_gateway.live.replay import StreamReader
 from pulse_gateway.metrics.history import HistoryClient
-from pulse_gateway.notifications import NotifierClient
+from pulse_gateway.notifications import notifier_client
 
 from .app import create_app, served
 from .settings import Settings
@@ -102,7 +103,8 @@ class GatewayService:
             auth=auth,
             readiness=self.readiness,
             classes=ClassroomClient(nats, self.codec, timeout_s=own.query_timeout_s),
-            notifier=NotifierClient(nats, self.codec, timeout_s=own.query_timeout_s),
+            notifier=notifier_client(nats, self.codec, timeout_s=own.query_timeout_s),
+            rules=alerts_client(nats, self.codec, timeout_s=own.query_timeout_s),
         )
         self.server = HttpServer(
             expose_websocket_protocol(served(app)),

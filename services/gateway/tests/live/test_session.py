@@ -82,6 +82,7 @@ async def gateway(keyring: KeyRing, **websocket: Any) -> AsyncIterator[Gateway]:
         readiness=ready,
         classes=cast(Any, None),
         notifier=cast(Any, None),
+        rules=cast(Any, None),
     )
     async with AsyncTestClient(app) as client:
         yield Gateway(client, nats, sockets)
