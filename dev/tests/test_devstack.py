@@ -17,6 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 from pulse_dev import devstack as devstack_module
+from pulse_dev.devstack import SERVICES
 from pulse_dev.embedded import free_port
 
 from tests.support.stack import devstack_env
@@ -132,7 +133,7 @@ def test_starts_everything_and_ctrl_c_leaves_no_process_behind(tmp_path: Path) -
         wait_for_line(devstack, f"Pulse is running: open http://127.0.0.1:{port}/", seen)
         children = [p.pid for p in psutil.Process(devstack.pid).children(recursive=True)]
         recorded = json.loads((tmp_path / "data" / "devstack.pids").read_text())
-        assert len(recorded) == 7  # nats, postgres, five services
+        assert len(recorded) == 2 + len(SERVICES)  # nats, postgres, every service
         assert sum("first admin: admin@pulse.local  password: " in line for line in seen) == 1
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as page:
             body = page.read()
@@ -173,7 +174,7 @@ def test_a_killed_run_is_cleaned_up_by_the_next_one(tmp_path: Path) -> None:
     seen = []
     try:
         wait_for_line(second, "Pulse is running", seen)
-        assert sum("left over from an earlier run" in line for line in seen) == 7
+        assert sum("left over from an earlier run" in line for line in seen) == 2 + len(SERVICES)
         assert not any("password" in line for line in seen), "the password is shown only once"
         assert still_running(recorded) == []
         token = log_in(port, *admin)  # the account and the signing keys persisted

@@ -767,7 +767,7 @@ async def test_the_notifier_answers_the_gateway_and_publishes_inbox_changes(
         stream=subjects.NOTIFICATIONS_STREAM,
     )
     assert ack.stream == subjects.NOTIFICATIONS_STREAM
-    message = await live.next_msg(timeout=TIMEOUT)
+    message = await live.next_msg(timeout=5 * TIMEOUT)
     assert (message.subject, message.data) == ("live.notifications.u-1", b"change")
 
 
@@ -811,7 +811,7 @@ async def test_alerts_evaluates_live_data_and_creates_notifications(connect: Con
     await alerts.nc.subscribe(subjects.live_subject(subjects.EVENTS_SUBJECTS))
     await alerts.nc.flush()
     await ingest.nc.jetstream().publish(subjects.metrics_subject("host-9", "cpu"), b"live")
-    assert (await live.next_msg(timeout=TIMEOUT)).data == b"live"
+    assert (await live.next_msg(timeout=5 * TIMEOUT)).data == b"live"
 
     async def answer(msg: Msg) -> None:
         await msg.respond(msg.subject.encode())

@@ -142,26 +142,33 @@ async def test_a_cpu_rule_fires_to_the_recipients_socket_and_resolves(pulse: Pul
     assert (await rules_call(pulse, "GET", f"{RULES}/{rule['id']}")).status_code == 404
 
 
-@pytest.mark.parametrize(
-    ("condition", "code"),
-    [
-        ({"type": "threshold", "metric": "no-such-metric", "value": 1}, "unknown_series"),
-        ({"type": "threshold", "metric": "cpu", "value": 1, "for_s": -5}, "invalid_parameter"),
-        ({"type": "no_data", "metric": "cpu", "for_s": 0}, "invalid_parameter"),
-        ({"type": "teleport", "metric": "cpu"}, "invalid_parameter"),
-        ({"type": "student_idle", "class_id": "no-such-class", "minutes": 5}, "unknown_class"),
-    ],
-    ids=["unknown-series", "negative-duration", "no-data-zero", "unknown-type", "unknown-class"],
-)
-async def test_bad_rules_are_refused_with_stable_codes(
-    pulse: PulseStack, condition: dict[str, Any], code: str
-) -> None:
+BAD_CONDITIONS = {
+    "unknown-series": (
+        {"type": "threshold", "metric": "no-such-metric", "value": 1},
+        "unknown_series",
+    ),
+    "negative-duration": (
+        {"type": "threshold", "metric": "cpu", "value": 1, "for_s": -5},
+        "invalid_parameter",
+    ),
+    "no-data-zero": ({"type": "no_data", "metric": "cpu", "for_s": 0}, "invalid_parameter"),
+    "unknown-type": ({"type": "teleport", "metric": "cpu"}, "invalid_parameter"),
+    "unknown-class": (
+        {"type": "student_idle", "class_id": "no-such-class", "minutes": 5},
+        "unknown_class",
+    ),
+}
+
+
+async def test_bad_rules_are_refused_with_stable_codes(pulse: PulseStack) -> None:
     async with producing(pulse):
         await eventually(
             lambda: rules_call(pulse, "POST", f"{RULES}/preview", json={"condition": {
                 "type": "threshold", "metric": "cpu", "value": 1}}),
         )  # fmt: skip
-        body = {"name": "bad", "condition": condition, "recipients": {"roles": ["admin"]}}
-        refused = await rules_call(pulse, "POST", RULES, json=body)
-    assert refused.status_code == 400, refused.text
-    assert refused.json()["code"] == code, refused.text
+        for case, (condition, code) in BAD_CONDITIONS.items():
+            body = {"name": "bad", "condition": condition, "recipients": {"roles": ["admin"]}}
+            refused = await rules_call(pulse, "POST", RULES, json=body)
+            assert refused.status_code == 400, (case, refused.text)
+            assert refused.json()["code"] == code, (case, refused.text)
+    assert (await rules_call(pulse, "GET", RULES)).json()["rules"] == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -31,6 +32,8 @@ from pulse_runtime.auth_client import AuthClient
 
 T = TypeVar("T")
 READY_TIMEOUT_S = 60.0
+MAX_PORT_RETRIES = 3
+_TAKEN_PORT = re.compile(r"bind on address \('[^']*', (\d+)\): address already in use")
 DASHBOARD_DIST = Path(__file__).resolve().parents[2] / "services" / "dashboard" / "dist"
 ADMIN_EMAIL = "admin@pulse.test"
 ADMIN_PASSWORD = "correct horse battery staple"
@@ -96,8 +99,13 @@ class ServiceProcess:
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
         deadline = time.monotonic() + timeout
+        restarts = 0
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
+                if restarts < MAX_PORT_RETRIES and self._move_off_a_taken_port():
+                    restarts += 1  # free_port() raced another process for its port
+                    self.start()
+                    continue
                 raise RuntimeError(f"{self.name} exited early:\n{self.output()}")
             try:
                 with urllib.request.urlopen(self.url("/readyz"), timeout=1) as response:
@@ -107,6 +115,21 @@ class ServiceProcess:
                 pass
             time.sleep(0.1)
         raise TimeoutError(f"{self.name} not ready in {timeout} s:\n{self.output()}")
+
+    def _move_off_a_taken_port(self) -> bool:
+        """When the process died binding a port someone took since ``free_port()`` chose it,
+        give that port's variable a fresh one; False when that is not why it died."""
+        taken = _TAKEN_PORT.findall(self.output())
+        if not taken:
+            return False
+        port = taken[-1]
+        moved = False
+        for variable, value in self.env.items():
+            if variable.startswith("PULSE_") and variable.endswith("_PORT") and value == port:
+                self.env[variable] = str(free_port())
+                moved = True
+        self.port = int(self.env[HTTP_PORT_VARIABLE[self.name]])
+        return moved
 
     def terminate(self, timeout: float = 30) -> int:
         """SIGTERM and wait: a graceful stop returns 0."""
