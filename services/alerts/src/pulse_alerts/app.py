@@ -7,17 +7,13 @@ from __future__ import annotations
 import asyncio
 
 import msgspec
-import structlog
-from faststream.nats import NatsRouter
-from nats.aio.msg import Msg
 from pulse_contracts import RpcError, decode_untrusted, subjects
 from pulse_contracts.notifications import ALERTS_VERBS, AlertsReply, AlertsRequest
 from pulse_runtime.database import answered
 from pulse_runtime.logging import get_logger
-from pulse_runtime.messaging import RawMessage, skip_decoding
 from pulse_runtime.service import Lifecycle
 from pulse_runtime.telemetry import counter
-from pulse_runtime.tracing import TRACEPARENT, trace_id_of
+from pulse_runtime.verbs import VerbResponder
 from pulse_runtime.worker import OwnedDatabase, Worker
 
 from .directory import Directory, Unavailable
@@ -47,44 +43,23 @@ class AlertsService(Worker):
         self._requests: msgspec.msgpack.Decoder[AlertsRequest] = msgspec.msgpack.Decoder(
             AlertsRequest
         )
-        self._answered = counter(
-            self.registry, "pulse_alerts_requests_total", "rpc.alerts requests", ("verb", "outcome")
+        self.verbs = VerbResponder(
+            subjects.RPC_ALERTS,
+            ALERTS_VERBS.values(),
+            queue=subjects.ALERTS_QUEUE,
+            workers=settings.alerts.rpc_workers,
+            reply_for=self._reply_for,
+            pack=self.codec.pack,
+            requests=counter(
+                self.registry,
+                "pulse_alerts_requests_total",
+                "rpc.alerts requests",
+                ("verb", "outcome"),
+            ),
         )
-        self.broker.include_router(self._router())
+        self.broker.include_router(self.verbs.router())
 
-    def _router(self) -> NatsRouter:
-        router = NatsRouter()
-
-        async def answer(message: RawMessage) -> None:
-            await self.answer(message.raw_message)
-
-        for verb in ALERTS_VERBS.values():
-            router.subscriber(
-                subjects.alerts_rpc(verb),
-                queue=subjects.ALERTS_QUEUE,
-                decoder=skip_decoding,
-                no_reply=True,
-                max_workers=self.settings.alerts.rpc_workers,
-                title=f"rpc.alerts.{verb}",
-            )(answer)
-        return router
-
-    async def answer(self, msg: Msg) -> None:
-        verb = msg.subject.removeprefix(f"{subjects.RPC_ALERTS}.")
-        structlog.contextvars.bind_contextvars(
-            trace_id=trace_id_of((msg.headers or {}).get(TRACEPARENT)), verb=verb
-        )
-        try:
-            reply = await self._reply_for(verb, msg.data)
-        finally:
-            structlog.contextvars.unbind_contextvars("trace_id", "verb")
-        self._answered.labels(
-            verb=verb, outcome=reply.code if isinstance(reply, RpcError) else "ok"
-        ).inc()
-        if msg.reply:
-            await msg.respond(self.codec.pack(reply))
-
-    async def _reply_for(self, verb: str, data: bytes) -> AlertsReply:
+    async def _reply_for(self, verb: str, data: bytes, _traceparent: str | None) -> AlertsReply:
         if self.rulebook is None:  # subscribed a moment before start_work made it
             return RpcError(code="unavailable", message="the alerts service is starting; retry")
         try:

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import msgspec
-import structlog
-from faststream.nats import NatsRouter
-from nats.aio.msg import Msg
 from pulse_contracts import RpcError, decode_untrusted, subjects
 from pulse_contracts.accounts import AUTH_VERBS, AuthReply, AuthRequest, Revocation
 from pulse_runtime.database import answered
 from pulse_runtime.logging import get_logger
-from pulse_runtime.messaging import RawMessage, skip_decoding
 from pulse_runtime.service import Lifecycle
 from pulse_runtime.telemetry import counter
-from pulse_runtime.tracing import TRACEPARENT, trace_id_of
+from pulse_runtime.verbs import VerbResponder
 from pulse_runtime.worker import OwnedDatabase, Worker
 
 from .authority import Authority
@@ -44,49 +40,20 @@ class AuthService(Worker):
         self.settings = settings
         self.passwords = Passwords(settings.auth.hash_workers)
         self.authority: Authority | None = None
-        self._requests = counter(
-            self.registry, "pulse_auth_requests_total", "rpc.auth requests", ("verb", "outcome")
+        self.verbs = VerbResponder(
+            subjects.RPC_AUTH,
+            AUTH_VERBS.values(),
+            queue=subjects.AUTH_QUEUE,
+            workers=settings.auth.rpc_workers,
+            reply_for=self._reply_for,
+            pack=self.codec.pack,
+            requests=counter(
+                self.registry, "pulse_auth_requests_total", "rpc.auth requests", ("verb", "outcome")
+            ),
         )
-        self.broker.include_router(self._router())
+        self.broker.include_router(self.verbs.router())
 
-    def _router(self) -> NatsRouter:
-        """One subscription per verb, each answering up to ``rpc_workers`` requests at once.
-
-        A subscription's messages wait for one another, so a burst of logins (each ~270 ms of
-        Argon2) on a shared one would hold up every key check and refresh behind it; on its
-        own subscription it only waits for itself.
-        """
-        router = NatsRouter()
-
-        async def answer(message: RawMessage) -> None:
-            await self.answer(message.raw_message)
-
-        for verb in AUTH_VERBS.values():
-            router.subscriber(
-                subjects.auth_rpc(verb),
-                queue=subjects.AUTH_QUEUE,
-                decoder=skip_decoding,
-                no_reply=True,
-                max_workers=self.settings.auth.rpc_workers,
-                title=f"rpc.auth.{verb}",
-            )(answer)
-        return router
-
-    async def answer(self, msg: Msg) -> None:
-        verb = msg.subject.removeprefix(f"{subjects.RPC_AUTH}.")
-        structlog.contextvars.bind_contextvars(
-            trace_id=trace_id_of((msg.headers or {}).get(TRACEPARENT)), verb=verb
-        )
-        try:
-            reply = await self._reply_for(verb, msg.data)
-        finally:
-            structlog.contextvars.unbind_contextvars("trace_id", "verb")
-        outcome = reply.code if isinstance(reply, RpcError) else "ok"
-        self._requests.labels(verb=verb, outcome=outcome).inc()
-        if msg.reply:
-            await msg.respond(self.codec.pack(reply))
-
-    async def _reply_for(self, verb: str, data: bytes) -> object:
+    async def _reply_for(self, verb: str, data: bytes, _traceparent: str | None) -> object:
         assert self.authority is not None
         try:
             request = decode_untrusted(self.codec.auth_request, data)

@@ -6,19 +6,15 @@ from __future__ import annotations
 import asyncio
 
 import msgspec
-import structlog
-from faststream.nats import NatsRouter
-from nats.aio.msg import Msg
 from pulse_contracts import RpcError, decode_untrusted, subjects
 from pulse_contracts.notifications import NOTIFY_VERBS, NotifyRequest
 from pulse_runtime.auth_client import AuthClient
 from pulse_runtime.database import answered
 from pulse_runtime.logging import get_logger
-from pulse_runtime.messaging import RawMessage, skip_decoding
 from pulse_runtime.service import Lifecycle
 from pulse_runtime.streams import pulse_streams
 from pulse_runtime.telemetry import counter
-from pulse_runtime.tracing import TRACEPARENT, trace_id_of
+from pulse_runtime.verbs import VerbResponder
 from pulse_runtime.worker import OwnedDatabase, Worker
 
 from .answers import Answers
@@ -54,51 +50,26 @@ class NotifierService(Worker):
         self._requests_decoder = msgspec.msgpack.Decoder(NotifyRequest)
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._requests = counter(
-            self.registry,
-            "pulse_notifier_requests_total",
-            "rpc.notify requests",
-            ("verb", "outcome"),
-        )
         self._published = counter(
             self.registry,
             "pulse_notifier_changes_published_total",
             "inbox changes published to NOTIFICATIONS (acknowledged by JetStream)",
         )
-        self.broker.include_router(self._router())
-
-    def _router(self) -> NatsRouter:
-        """One subscription per verb (queue group ``notifier``: replicas share requests), each
-        answering up to ``rpc_workers`` requests at once, so a notification to everyone does
-        not hold up unread counts."""
-        router = NatsRouter()
-
-        async def answer(message: RawMessage) -> None:
-            await self.answer(message.raw_message)
-
-        for verb in NOTIFY_VERBS.values():
-            router.subscriber(
-                subjects.notify_rpc(verb),
-                queue=subjects.NOTIFY_QUEUE,
-                decoder=skip_decoding,
-                no_reply=True,
-                max_workers=self.settings.notifier.rpc_workers,
-                title=f"rpc.notify.{verb}",
-            )(answer)
-        return router
-
-    async def answer(self, msg: Msg) -> None:
-        verb = msg.subject.removeprefix(f"{subjects.RPC_NOTIFY}.")
-        traceparent = (msg.headers or {}).get(TRACEPARENT)
-        structlog.contextvars.bind_contextvars(trace_id=trace_id_of(traceparent), verb=verb)
-        try:
-            reply = await self._reply_for(verb, msg.data, traceparent)
-        finally:
-            structlog.contextvars.unbind_contextvars("trace_id", "verb")
-        outcome = reply.code if isinstance(reply, RpcError) else "ok"
-        self._requests.labels(verb=verb, outcome=outcome).inc()
-        if msg.reply:
-            await msg.respond(self.codec.pack(reply))
+        self.verbs = VerbResponder(
+            subjects.RPC_NOTIFY,
+            NOTIFY_VERBS.values(),
+            queue=subjects.NOTIFY_QUEUE,
+            workers=settings.notifier.rpc_workers,
+            reply_for=self._reply_for,
+            pack=self.codec.pack,
+            requests=counter(
+                self.registry,
+                "pulse_notifier_requests_total",
+                "rpc.notify requests",
+                ("verb", "outcome"),
+            ),
+        )
+        self.broker.include_router(self.verbs.router())
 
     async def _reply_for(self, verb: str, data: bytes, traceparent: str | None) -> object:
         answers = self.answers
