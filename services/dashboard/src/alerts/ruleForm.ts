@@ -1,9 +1,10 @@
 /**
  * The alert rule form, framework-free: what the person typed (strings, as inputs hold them),
  * checked and turned into the rule the API takes, with a message per field in error. The
- * field names are the wire names, so a refusal's `parameter` lands on the same field.
+ * field names are the wire names, so a refusal's `parameter` lands on the same field. The
+ * bounds are the contract's (pulse_contracts.notifications.rules).
  */
-import type { Condition, ConditionType, Op, Role, Rule, RuleBody, Severity } from "../notifications/types";
+import { isMetricType, type Condition, type ConditionType, type Firing, type Op, type Role, type Rule, type RuleBody, type Severity } from "../notifications/types";
 
 export interface RuleForm {
   name: string;
@@ -18,7 +19,9 @@ export interface RuleForm {
   errors: string;
   minutes: string;
   cells: string;
+  plan_minutes: string;
   severity: Severity;
+  everyone: boolean;
   users: string[];
   roles: Role[];
   enabled: boolean;
@@ -35,6 +38,11 @@ export const CONDITION_TYPES: ReadonlyArray<{ type: ConditionType; label: string
   { type: "class_behind", label: "A class falls behind the plan" },
 ];
 
+/** The condition types one may choose: admins every one, instructors those on a class. */
+export function conditionTypesFor(isAdmin: boolean): typeof CONDITION_TYPES {
+  return isAdmin ? CONDITION_TYPES : CONDITION_TYPES.filter((t) => !isMetricType(t.type));
+}
+
 /** The fields each condition type uses (besides name, severity, recipients). */
 export const CONDITION_FIELDS: Record<ConditionType, ReadonlyArray<keyof RuleForm>> = {
   threshold: ["metric", "source", "op", "value", "for_s"],
@@ -42,18 +50,20 @@ export const CONDITION_FIELDS: Record<ConditionType, ReadonlyArray<keyof RuleFor
   rate: ["metric", "source", "op", "per_s", "for_s"],
   cell_errors: ["class_id", "errors"],
   student_idle: ["class_id", "minutes"],
-  class_behind: ["class_id", "cells"],
+  class_behind: ["class_id", "cells", "plan_minutes"],
 };
 
 export const MAX_NAME_CHARS = 200;
 const MAX_DURATION_S = 7 * 24 * 3600;
+const DEFAULT_PLAN_MINUTES = 60;
 const CLASS_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
-const METRIC = /^[A-Za-z0-9_.:-]{1,128}$/;
+/** A metric's and a source's name: each becomes a NATS subject token. */
+const SERIES_TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
 
-export function emptyForm(): RuleForm {
+export function emptyForm(isAdmin = true): RuleForm {
   return {
     name: "",
-    type: "threshold",
+    type: isAdmin ? "threshold" : "cell_errors",
     metric: "",
     source: "",
     op: "above",
@@ -64,7 +74,9 @@ export function emptyForm(): RuleForm {
     errors: "3",
     minutes: "10",
     cells: "3",
+    plan_minutes: String(DEFAULT_PLAN_MINUTES),
     severity: "warning",
+    everyone: false,
     users: [],
     roles: [],
     enabled: true,
@@ -77,6 +89,7 @@ export function formFromRule(rule: Rule): RuleForm {
     name: rule.name,
     type: rule.condition.type,
     severity: rule.severity,
+    everyone: rule.recipients.everyone ?? false,
     users: [...(rule.recipients.users ?? [])],
     roles: [...(rule.recipients.roles ?? [])],
     enabled: rule.enabled,
@@ -84,17 +97,17 @@ export function formFromRule(rule: Rule): RuleForm {
   const c = rule.condition;
   switch (c.type) {
     case "threshold":
-      return { ...form, metric: c.metric, source: c.source ?? "", op: c.op, value: String(c.value), for_s: String(c.for_s) };
+      return { ...form, metric: c.metric, source: c.source ?? "", op: c.op ?? "above", value: String(c.value), for_s: String(c.for_s ?? 0) };
     case "no_data":
       return { ...form, metric: c.metric, source: c.source ?? "", for_s: String(c.for_s) };
     case "rate":
-      return { ...form, metric: c.metric, source: c.source ?? "", op: c.op, per_s: String(c.per_s), for_s: String(c.for_s) };
+      return { ...form, metric: c.metric, source: c.source ?? "", op: c.op ?? "above", per_s: String(c.per_s), for_s: String(c.for_s ?? 0) };
     case "cell_errors":
       return { ...form, class_id: c.class_id, errors: String(c.errors) };
     case "student_idle":
       return { ...form, class_id: c.class_id, minutes: String(c.minutes) };
     case "class_behind":
-      return { ...form, class_id: c.class_id, cells: String(c.cells) };
+      return { ...form, class_id: c.class_id, cells: String(c.cells), plan_minutes: String(c.plan_minutes ?? DEFAULT_PLAN_MINUTES) };
   }
 }
 
@@ -130,16 +143,18 @@ export function conditionOf(form: RuleForm): { condition: Condition | null; erro
   const metric = form.metric.trim();
   const source = form.source.trim() || null;
   const classId = form.class_id.trim();
-  const needsMetric = form.type === "threshold" || form.type === "no_data" || form.type === "rate";
-  if (needsMetric) {
+  if (isMetricType(form.type)) {
     if (!metric) errors.metric = "Enter the metric, e.g. cpu.";
-    else if (!METRIC.test(metric)) errors.metric = "A metric name has letters, digits and _ . : - only.";
+    else if (!SERIES_TOKEN.test(metric)) errors.metric = "A metric name has letters, digits, _ and - only (at most 64).";
+    if (source && !SERIES_TOKEN.test(source)) errors.source = "A source name has letters, digits, _ and - only (at most 64).";
   } else if (!classId) {
     errors.class_id = "Enter the class id.";
   } else if (!CLASS_ID.test(classId)) {
     errors.class_id = "A class id has a-z, 0-9 and “-” only.";
   }
-  const duration = (): number => num("for_s", "the duration", { min: 0, max: MAX_DURATION_S, integer: true });
+  // A series that never sent cannot be silent: no_data waits a while, the others may fire at once.
+  const duration = (): number =>
+    num("for_s", "the duration", form.type === "no_data" ? { above: 0, max: MAX_DURATION_S } : { min: 0, max: MAX_DURATION_S });
   let condition: Condition;
   switch (form.type) {
     case "threshold":
@@ -152,13 +167,18 @@ export function conditionOf(form: RuleForm): { condition: Condition | null; erro
       condition = { type: "rate", metric, source, op: form.op, per_s: num("per_s", "the change per second", {}), for_s: duration() };
       break;
     case "cell_errors":
-      condition = { type: "cell_errors", class_id: classId, errors: num("errors", "the number of errors", { min: 1, max: 1000, integer: true }) };
+      condition = { type: "cell_errors", class_id: classId, errors: num("errors", "the number of errors", { min: 1, max: 10_000, integer: true }) };
       break;
     case "student_idle":
       condition = { type: "student_idle", class_id: classId, minutes: num("minutes", "the minutes", { above: 0, max: 24 * 60 }) };
       break;
     case "class_behind":
-      condition = { type: "class_behind", class_id: classId, cells: num("cells", "the number of cells", { min: 1, max: 10_000, integer: true }) };
+      condition = {
+        type: "class_behind",
+        class_id: classId,
+        cells: num("cells", "the number of cells", { min: 1, max: 100_000, integer: true }),
+        plan_minutes: num("plan_minutes", "the plan's minutes", { above: 0, max: 24 * 60 }),
+      };
       break;
   }
   return { condition: Object.keys(errors).length === 0 ? condition : null, errors };
@@ -170,32 +190,41 @@ export function validateRule(form: RuleForm): { body: RuleBody | null; errors: F
   const name = form.name.trim();
   if (!name) errors.name = "Enter a name.";
   else if (name.length > MAX_NAME_CHARS) errors.name = `At most ${MAX_NAME_CHARS} characters.`;
-  if (form.users.length === 0 && form.roles.length === 0) errors.recipients = "Choose at least one recipient: a user or a role.";
+  if (!form.everyone && form.users.length === 0 && form.roles.length === 0) errors.recipients = "Choose who gets its notifications.";
   if (!condition || Object.keys(errors).length > 0) return { body: null, errors };
   const recipients: RuleBody["recipients"] = {};
-  if (form.users.length) recipients.users = [...form.users];
-  if (form.roles.length) recipients.roles = [...form.roles];
+  if (form.everyone) recipients.everyone = true;
+  else {
+    if (form.users.length) recipients.users = [...form.users];
+    if (form.roles.length) recipients.roles = [...form.roles];
+  }
   return { body: { name, condition, severity: form.severity, recipients, enabled: form.enabled }, errors };
 }
 
 /** The condition in words, for the rules list. */
 export function describeCondition(c: Condition): string {
   const on = (metric: string, source?: string | null) => (source ? `${metric} on ${source}` : `${metric} (any source)`);
-  const held = (s: number) => (s > 0 ? ` for ${duration(s)}` : "");
+  const held = (s: number | undefined) => (s ? ` for ${duration(s)}` : "");
   switch (c.type) {
     case "threshold":
-      return `${on(c.metric, c.source)} ${c.op} ${c.value}${held(c.for_s)}`;
+      return `${on(c.metric, c.source)} ${c.op ?? "above"} ${c.value}${held(c.for_s)}`;
     case "no_data":
       return `no data from ${on(c.metric, c.source)} for ${duration(c.for_s)}`;
     case "rate":
-      return `${on(c.metric, c.source)} ${c.op === "above" ? "rising faster than" : "falling faster than"} ${Math.abs(c.per_s)}/s${held(c.for_s)}`;
+      return `${on(c.metric, c.source)} ${(c.op ?? "above") === "above" ? "rising faster than" : "falling faster than"} ${Math.abs(c.per_s)}/s${held(c.for_s)}`;
     case "cell_errors":
       return `a student in ${c.class_id} with ${c.errors} errors on one cell`;
     case "student_idle":
       return `a student in ${c.class_id} idle for ${c.minutes} min`;
     case "class_behind":
-      return `${c.class_id}'s median student ${c.cells} cells behind the plan`;
+      return `${c.class_id}'s median student ${c.cells} cells behind a ${c.plan_minutes ?? DEFAULT_PLAN_MINUTES}-min plan`;
   }
+}
+
+/** A rule's pending and firing series, the firing ones first, then by name. */
+export function sortFirings(firings: readonly Firing[]): Firing[] {
+  const rank = (f: Firing) => (f.state === "firing" ? 0 : 1);
+  return [...firings].sort((a, b) => rank(a) - rank(b) || a.series.localeCompare(b.series));
 }
 
 export function duration(seconds: number): string {

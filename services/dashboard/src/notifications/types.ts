@@ -1,26 +1,30 @@
 /**
- * The notifications' and alert rules' REST shapes, routes and socket frame, in one place.
- *
- * The notifications are the generated ones (`make types`: gateway.gen.ts from the gateway's
- * OpenAPI document), under the names the pages use. The alert rules are written by hand:
- * TEMPORARY, their routes (/api/v1/alerts/rules) were not in docs/schemas/gateway.openapi.json
- * when these pages were written. After the merge of the alerts routes, `make types` generates
- * them: replace the rule shapes below with aliases of the generated names and drop the cast in
- * ./api.ts (the generated `paths` will hold the routes). Everything that depends on the exact
- * wire shapes is in this file, so a shape that moves is adapted here only. The shapes follow
- * pulse_contracts.notifications (inbox.py) and the gateway's API as agreed for issue 15.
+ * The notifications' and alert rules' REST shapes and socket frame, under the names the pages
+ * use: aliases of the generated ones (`make types`: gateway.gen.ts from the gateway's OpenAPI
+ * document), so the app's one API client checks every call, body and answer against the
+ * gateway. The shapes follow pulse_contracts.notifications (inbox.py, rules.py).
  */
 import type {
+  AlertRule,
   CountOut,
   CreatedOut,
-  ErrorBody,
+  Firing as FiringOut,
   InboxFrame,
   Link as LinkOut,
   Mark,
   NewNotification as NewNotificationBody,
+  NewRule,
+  NoData,
   Notification as NotificationOut,
   PageOut,
+  PreviewOut,
+  PreviewSeries as PreviewSeriesOut,
+  Rate,
   Recipients as RecipientsBody,
+  RuleChange as RuleChangeBody,
+  RuleOut,
+  RulesOut,
+  Threshold,
 } from "../api/gateway.gen";
 
 // -- notifications ------------------------------------------------------------------------
@@ -68,103 +72,35 @@ export const PAGE_SIZE = 50;
 
 // -- alert rules ---------------------------------------------------------------------------
 
-export const SEVERITIES = ["info", "warning", "error"] as const;
-export type Severity = (typeof SEVERITIES)[number];
-export type Op = "above" | "below";
-
-export type Condition =
-  | { type: "threshold"; metric: string; source?: string | null; op: Op; value: number; for_s: number }
-  | { type: "no_data"; metric: string; source?: string | null; for_s: number }
-  | { type: "rate"; metric: string; source?: string | null; op: Op; per_s: number; for_s: number }
-  | { type: "cell_errors"; class_id: string; errors: number }
-  | { type: "student_idle"; class_id: string; minutes: number }
-  | { type: "class_behind"; class_id: string; cells: number };
+/** A rule's severity is the kind of the notifications it sends. */
+export const SEVERITIES = KINDS satisfies ReadonlyArray<AlertRule["severity"]>;
+export type Severity = AlertRule["severity"];
+/** Tagged by `type`: threshold, no_data, rate (on a metric), cell_errors, student_idle,
+ * class_behind (on a class). */
+export type Condition = AlertRule["condition"];
 export type ConditionType = Condition["type"];
+export type MetricCondition = Threshold | NoData | Rate;
+export type Op = NonNullable<Threshold["op"]>;
+export type Rule = AlertRule;
+/** What POST /api/v1/alerts/rules takes. */
+export type RuleBody = NewRule;
+/** What PUT /api/v1/alerts/rules/{rule_id} takes: only the fields given change. */
+export type RuleChange = RuleChangeBody;
+export type RuleList = RulesOut;
+/** A rule with its series that are not at rest (create, show and change answer it). */
+export type RuleDetail = RuleOut;
+/** One series of a rule: `pending` (its condition holds, not yet for its duration) or
+ * `firing` (notified at `fired_at`). `series` is `<source>:<metric>`, a class or a student. */
+export type Firing = FiringOut;
+/** A series a metric condition matches now; `matches`: its latest value meets a threshold. */
+export type PreviewSeries = PreviewSeriesOut;
+export type Preview = PreviewOut;
 
-export interface RuleRecipients {
-  users?: string[];
-  roles?: Role[];
-}
+const METRIC_CONDITIONS: ReadonlyArray<ConditionType> = ["threshold", "no_data", "rate"];
 
-export interface RuleBody {
-  name: string;
-  condition: Condition;
-  severity: Severity;
-  recipients: RuleRecipients;
-  enabled: boolean;
-}
-
-export interface Rule extends RuleBody {
-  id: number | string;
-  owner_id: string;
-  created_at: string;
-  updated_at: string;
-}
-
-export interface RuleList {
-  rules: Rule[];
-}
-
-export interface PreviewSeries {
-  source: string;
-  metric: string;
-  value: number | null;
-  time: string | null;
-}
-
-export interface Preview {
-  series: PreviewSeries[];
-}
-
-// -- routes, in openapi-typescript's shape (so openapi-fetch checks the calls) --------------
-
-type Json<T> = { headers: { [name: string]: unknown }; content: { "application/json": T } };
-type Refusals = {
-  400: Json<ErrorBody>;
-  401: Json<ErrorBody>;
-  403: Json<ErrorBody>;
-  404: Json<ErrorBody>;
-  422: Json<ErrorBody>;
-  503: Json<ErrorBody>;
-};
-type NoParameters = { query?: never; header?: never; path?: never; cookie?: never };
-type PathParams<Path> = { query?: never; header?: never; path: Path; cookie?: never };
-type Body<B> = { content: { "application/json": B } };
-type Op200<P, A> = { parameters: P; requestBody?: never; responses: { 200: Json<A> } & Refusals };
-type WithBody<P, B, Status extends number, A> = {
-  parameters: P;
-  requestBody: Body<B>;
-  responses: { [S in Status]: Json<A> } & Refusals;
-};
-type Unused = { options?: never; head?: never; patch?: never; trace?: never };
-type RulePath = { rule_id: string };
-
-export interface AlertsPaths {
-  "/api/v1/alerts/rules": {
-    parameters: NoParameters;
-    get: Op200<NoParameters, RuleList>;
-    post: WithBody<NoParameters, RuleBody, 201, Rule>;
-    put?: never;
-    delete?: never;
-  } & Unused;
-  "/api/v1/alerts/rules/{rule_id}": {
-    parameters: NoParameters;
-    get?: never;
-    post?: never;
-    put: WithBody<PathParams<RulePath>, RuleBody, 200, Rule>;
-    delete: {
-      parameters: PathParams<RulePath>;
-      requestBody?: never;
-      responses: { 204: { headers: { [name: string]: unknown }; content?: never } } & Refusals;
-    };
-  } & Unused;
-  "/api/v1/alerts/rules/preview": {
-    parameters: NoParameters;
-    get?: never;
-    post: WithBody<NoParameters, { condition: Condition }, 200, Preview>;
-    put?: never;
-    delete?: never;
-  } & Unused;
+/** A condition on a metric's series (admins only; the preview covers these alone). */
+export function isMetricType(type: ConditionType): type is MetricCondition["type"] {
+  return METRIC_CONDITIONS.includes(type);
 }
 
 // -- which form field a refusal is about -----------------------------------------------------
