@@ -10,17 +10,16 @@ rule shows host-1:cpu firing, the inbox shows it), then to 10 ("resolved", the c
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.test_alert_rules import RULES, Cpu, producing, rules_call
+from tests.e2e.test_alert_rules import RULES, producing, rules_call
+from tests.support.browser import walk
 from tests.support.stack import ADMIN_EMAIL, ADMIN_PASSWORD, DASHBOARD_DIST, PulseStack, eventually
 
 DASHBOARD = DASHBOARD_DIST.parent
@@ -82,40 +81,18 @@ async def test_a_rule_made_on_the_rules_page_fires_to_the_bell_and_resolves(
         "PULSE_SCREENSHOT": str(screenshot),
         "CHROMIUM": CHROMIUM,
     }
-    transcript: list[str] = []
     values: list[float] = []
     async with producing(pulse) as cpu:
         await stored(pulse)
-        browser = await asyncio.create_subprocess_exec(
-            "node",
-            str(SCRIPT),
-            cwd=DASHBOARD,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
 
-        async def converse(cpu: Cpu) -> None:
-            assert browser.stdout is not None
-            assert browser.stdin is not None
-            async for raw in browser.stdout:
-                line = raw.decode(errors="replace").rstrip()
-                transcript.append(line)
-                print(line)
-                if line.startswith(SET_CPU):
-                    cpu.value = float(line.removeprefix(SET_CPU))
-                    values.append(cpu.value)
-                    browser.stdin.write(b"PULSE:cpu-set\n")
-                    await browser.stdin.drain()
+        async def answer(line: str) -> str | None:
+            if not line.startswith(SET_CPU):
+                return None
+            cpu.value = float(line.removeprefix(SET_CPU))
+            values.append(cpu.value)
+            return "PULSE:cpu-set"
 
-        try:
-            await asyncio.wait_for(converse(cpu), SCRIPT_TIMEOUT_S)
-            code = await asyncio.wait_for(browser.wait(), 30)
-        finally:
-            if browser.returncode is None:
-                browser.kill()
-                await browser.wait()
+        code, transcript = await walk(SCRIPT, env, answer, timeout_s=SCRIPT_TIMEOUT_S)
     output = "\n".join(transcript)
     assert code == 0, f"the browser walk failed:\n{output}"
     assert "PULSE:passed" in transcript, output

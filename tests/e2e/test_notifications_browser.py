@@ -8,16 +8,15 @@ reading it on one device drops the count on the other.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.support.browser import walk
 from tests.support.stack import DASHBOARD_DIST, PulseStack
 
 DASHBOARD = DASHBOARD_DIST.parent
@@ -71,54 +70,30 @@ async def test_two_devices_of_one_user_follow_the_bell(
         "PULSE_SCREENSHOT": str(screenshot),
         "CHROMIUM": CHROMIUM,
     }
-    browser = await asyncio.create_subprocess_exec(
-        "node",
-        str(SCRIPT),
-        cwd=DASHBOARD,
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    assert browser.stdin is not None
-    assert browser.stdout is not None
-    transcript: list[str] = []
     sent = 0
 
-    async def converse() -> None:
+    async def answer(line: str) -> str | None:
         nonlocal sent
-        assert browser.stdout is not None
-        assert browser.stdin is not None
-        async for raw in browser.stdout:
-            line = raw.decode(errors="replace").rstrip()
-            transcript.append(line)
-            print(line)
-            if line == "PULSE:send-notification":
-                async with httpx.AsyncClient() as client:
-                    response = await client.post(
-                        pulse["gateway"].url("/api/v1/notifications"),
-                        headers={"Authorization": f"Bearer {await pulse.token()}"},
-                        json={
-                            "recipients": {"users": [user_id]},
-                            "kind": "warning",
-                            "title": "Maintenance tonight at 22:00",
-                            "body": "The lab machines restart; save your notebooks.",
-                            "link": {"kind": "class", "target": "py101"},
-                        },
-                    )
-                assert response.status_code == 201, response.text
-                assert response.json()["recipients"] == 1
-                sent += 1
-                browser.stdin.write(b"PULSE:notification-sent\n")
-                await browser.stdin.drain()
+        if line != "PULSE:send-notification":
+            return None
+        async with httpx.AsyncClient() as client:
+            response = await client.post(
+                pulse["gateway"].url("/api/v1/notifications"),
+                headers={"Authorization": f"Bearer {await pulse.token()}"},
+                json={
+                    "recipients": {"users": [user_id]},
+                    "kind": "warning",
+                    "title": "Maintenance tonight at 22:00",
+                    "body": "The lab machines restart; save your notebooks.",
+                    "link": {"kind": "class", "target": "py101"},
+                },
+            )
+        assert response.status_code == 201, response.text
+        assert response.json()["recipients"] == 1
+        sent += 1
+        return "PULSE:notification-sent"
 
-    try:
-        await asyncio.wait_for(converse(), SCRIPT_TIMEOUT_S)
-        code = await asyncio.wait_for(browser.wait(), 30)
-    finally:
-        if browser.returncode is None:
-            browser.kill()
-            await browser.wait()
+    code, transcript = await walk(SCRIPT, env, answer, timeout_s=SCRIPT_TIMEOUT_S)
     output = "\n".join(transcript)
     assert code == 0, f"the browser walk failed:\n{output}"
     assert "PULSE:passed" in transcript, output
