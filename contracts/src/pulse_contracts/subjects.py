@@ -1,14 +1,24 @@
 """Every subject, stream, queue group and durable consumer name, gathered from the domains.
 
 Each domain spells its own names in its contracts (``metrics/subjects.py``,
-``accounts/subjects.py``, ``classroom/subjects.py``, ``deadletter.py``, ``live.py``); this
-module re-exports them all, so that services write ``subjects.X`` and one page lists every
-name on the bus. A new domain adds its names here too.
+``accounts/subjects.py``, ``audit/subjects.py``, ``classroom/subjects.py``, ``deadletter.py``,
+``live.py``); this module re-exports them all, so that services write ``subjects.X`` and one
+page lists every name on the bus. A new domain adds its names here too.
 """
 
 from __future__ import annotations
 
 from .accounts.subjects import AUTH_KEYS, AUTH_QUEUE, AUTH_REVOCATIONS, RPC_AUTH, auth_rpc
+from .audit.subjects import (
+    AUDIT_QUEUE,
+    LOGS_STREAM,
+    LOGS_SUBJECTS,
+    PERSISTENCE_DEADLETTER_DURABLE,
+    PERSISTENCE_LOGS_DURABLE,
+    RPC_AUDIT,
+    audit_rpc,
+    logs_subject,
+)
 from .classroom.subjects import (
     EVENTS_STREAM,
     EVENTS_SUBJECTS,
@@ -48,6 +58,7 @@ from .notifications.subjects import (
 
 __all__ = [
     "ALERTS_QUEUE",
+    "AUDIT_QUEUE",
     "AUTH_KEYS",
     "AUTH_QUEUE",
     "AUTH_REVOCATIONS",
@@ -59,15 +70,20 @@ __all__ = [
     "INGEST_METRICS",
     "INGEST_QUEUE",
     "LIVE_PREFIX",
+    "LOGS_STREAM",
+    "LOGS_SUBJECTS",
     "METRICS_STREAM",
     "METRICS_SUBJECTS",
     "NOTIFICATIONS_STREAM",
     "NOTIFICATIONS_SUBJECTS",
     "NOTIFY_QUEUE",
+    "PERSISTENCE_DEADLETTER_DURABLE",
     "PERSISTENCE_EVENTS_DURABLE",
+    "PERSISTENCE_LOGS_DURABLE",
     "PERSISTENCE_METRICS_DURABLE",
     "PERSISTENCE_QUEUE",
     "RPC_ALERTS",
+    "RPC_AUDIT",
     "RPC_AUTH",
     "RPC_CLASSROOM",
     "RPC_NOTIFY",
@@ -75,12 +91,14 @@ __all__ = [
     "RPC_QUERY_CLASS",
     "RPC_QUERY_METRICS",
     "alerts_rpc",
+    "audit_rpc",
     "auth_rpc",
     "class_query",
     "classroom_rpc",
     "deadletter_subject",
     "events_subject",
     "live_subject",
+    "logs_subject",
     "metrics_live_subject",
     "metrics_subject",
     "notifications_subject",
