@@ -113,6 +113,8 @@ try {
   await form.getByRole("button", { name: "Create rule" }).click();
   await page.getByText(`“${RULE}” is created.`).waitFor();
   const row = page.locator("[data-testid=rules-table] tr[data-rule]");
+  // The message comes with the save's answer; the list is read again after it.
+  await row.first().waitFor({ timeout: 10_000 }).catch(() => {});
   if ((await row.count()) !== 1) fail(`the list has ${await row.count()} rules`);
   expectEqual("the rule's name", await row.locator("th").textContent(), RULE);
   const [condition, severity, recipients, state] = await row.locator("td").allTextContents();
