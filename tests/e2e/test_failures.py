@@ -166,6 +166,14 @@ def persistence_failures_counted(scrape: str) -> float:
     raise AssertionError("pulse_persistence_write_failures_total not exported")
 
 
+def stream_gauge(scrape: str, name: str, stream: str) -> float:
+    prefix = f'{name}{{stream="{stream}"}} '
+    for line in scrape.splitlines():
+        if line.startswith(prefix):
+            return float(line.removeprefix(prefix))
+    raise AssertionError(f"{name} for {stream} not exported")
+
+
 async def test_postgres_stopped_for_30_s_under_steady_ingest_loses_and_duplicates_nothing(
     tmp_path: Any,
 ) -> None:
@@ -231,6 +239,8 @@ async def test_postgres_stopped_for_30_s_under_steady_ingest_loses_and_duplicate
                 # (~100 attempts a second here). A bound generous enough for several writers;
                 # a slower machine only makes fewer attempts.
                 assert failures <= 10 * (away_s / RETRY_DELAY_S + 1), (failures, away_s)
+                # The lag shows: what it fetched again had waited in the stream since the stop.
+                assert stream_gauge(scrape, "pulse_persistence_lag_seconds", "METRICS") > 0
 
                 await asyncio.to_thread(postgres.start)  # same port, same data
 
@@ -258,6 +268,9 @@ async def test_postgres_stopped_for_30_s_under_steady_ingest_loses_and_duplicate
 
         await eventually(all_stored, within_s=TIMEOUT_S, interval_s=0.5)
         assert await stored_points(database_url, PROBE) == producer.sent(expected)
+        async with httpx.AsyncClient() as client:
+            scrape = (await client.get(persistence.url("/metrics"))).text
+        assert stream_gauge(scrape, "pulse_persistence_stream_pending", "METRICS") == 0
 
         # The same process rode the outage out: never restarted, still healthy, and its log
         # holds the expected warnings but no error, no traceback and no other complaint.

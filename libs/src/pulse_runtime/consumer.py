@@ -23,6 +23,9 @@ from .logging import get_logger
 log = get_logger(__name__)
 
 BatchHandler = Callable[[list[Msg]], Awaitable[None]]
+FetchObserver = Callable[[Msg], None]
+"""Told the last message of every batch fetched (its metadata: what is still pending, when it
+was stored), before the batch is handled."""
 
 
 class PullConsumer:
@@ -38,6 +41,7 @@ class PullConsumer:
         batch_timeout_s: float,
         handler: BatchHandler,
         concurrency: int = 1,
+        on_fetched: FetchObserver | None = None,
     ) -> None:
         """``concurrency`` batches are fetched and handled at once (each on its own binding
         to the durable consumer), so a write to the database overlaps the next fetch."""
@@ -50,6 +54,7 @@ class PullConsumer:
         self._batch_timeout_s = batch_timeout_s
         self._handler = handler
         self._concurrency = concurrency
+        self._on_fetched = on_fetched
         self._running = False
         self._tasks: list[asyncio.Task[None]] = []
         self._subscriptions: list[JetStreamContext.PullSubscription] = []
@@ -88,6 +93,8 @@ class PullConsumer:
                 log.warning("fetch failed; retrying", consumer=self._durable, error=str(exc))
                 await asyncio.sleep(0.5)
                 continue
+            if self._on_fetched is not None and messages:
+                self._on_fetched(messages[-1])
             try:
                 await self._handler(messages)
             except Exception:  # the handler's own failure must not end consumption

@@ -23,5 +23,5 @@ def histogram(
     return Histogram(name, doc, registry=registry, buckets=buckets)
 
 
-def gauge(registry: CollectorRegistry, name: str, doc: str) -> Gauge:
-    return Gauge(name, doc, registry=registry)
+def gauge(registry: CollectorRegistry, name: str, doc: str, labels: tuple[str, ...] = ()) -> Gauge:
+    return Gauge(name, doc, labelnames=labels, registry=registry)

@@ -37,6 +37,7 @@ from .classroom.answers import ClassroomAnswers
 from .classroom.event_batches import ClassEventBatches
 from .classroom.settings_verb import ProducerSettingsVerb
 from .classroom.writer import EventsWriter
+from .lag import StreamLag
 from .policies import REFRESH, apply_policies
 from .queries import MetricsQueries, rollups_present
 from .schema import migrate, prepare_connection
@@ -75,6 +76,7 @@ class PersistenceService(Worker):
             "Refreshes of the rollups after backfill (TimescaleDB), per rollup",
         )
         self.refresher: RollupRefresher | None = None
+        self._lag = StreamLag(self.registry)
         self._reply_parts = counter(
             self.registry,
             "pulse_persistence_reply_parts_total",
@@ -272,6 +274,7 @@ class PersistenceService(Worker):
             batch_timeout_s=own.batch_timeout_s,
             handler=handler,
             concurrency=own.writers,
+            on_fetched=self._lag.observer(stream),
         )
 
     async def finish_work(self) -> None:
