@@ -61,6 +61,7 @@ class PersistenceService(Worker):
                 migrate=migrate,
                 prepare_connection=prepare_connection,
             ),
+            audit=settings.audit,
         )
         self.settings = settings
         self.queries: MetricsQueries | None = None
