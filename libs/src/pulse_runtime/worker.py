@@ -139,7 +139,7 @@ class Worker:
         if self.database is not None:
             await self.database.close()
         await self.release()
-        self.audit.spool_leftovers()  # recorded while the broker drained
+        self.audit.close()  # spools what was recorded while the broker drained
         await self.health.stop()
 
     async def prepare(self, lifecycle: Lifecycle) -> bool:

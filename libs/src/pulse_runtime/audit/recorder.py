@@ -177,7 +177,8 @@ class AuditRecorder:
         self._task = asyncio.create_task(self._run(), name=f"audit-recorder-{self.service}")
 
     async def stop(self) -> None:
-        """Publish what is buffered within ``stop_timeout_s``, spool the rest, and stop."""
+        """Publish what is buffered within ``stop_timeout_s`` and spool the rest; then
+        :meth:`close` once nothing records any more."""
         if self._task is not None:
             self._stop_deadline = time.monotonic() + self.settings.stop_timeout_s
             self._stopping.set()
@@ -185,16 +186,19 @@ class AuditRecorder:
             with contextlib.suppress(Exception):
                 await self._task
             self._task = None
-        self.spool_leftovers()
+        self._spool_buffer()
 
-    def spool_leftovers(self) -> None:
-        """Write whatever is buffered to the spool and close it: for records made after
-        :meth:`stop` (a message finished while the broker drained), or without a loop."""
-        if self._buffer:
-            self._spool_batches(self._take_batches(len(self._buffer)))
+    def close(self) -> None:
+        """Spool whatever was recorded since :meth:`stop` (a message finished while the broker
+        drained) and let go of the spool (the next process sends it)."""
+        self._spool_buffer()
         if self._spool is not None:
             self._spool.close()
             self._spool = None
+
+    def _spool_buffer(self) -> None:
+        if self._buffer:
+            self._spool_batches(self._take_batches(len(self._buffer)))
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -226,7 +230,7 @@ class AuditRecorder:
                 if time.monotonic() >= self._stop_deadline or not await self._send(batch):
                     self._spool_batches(batches[index:])
                     break
-        self.spool_leftovers()
+        self._spool_buffer()
 
     def _take_batches(self, most: int) -> list[SpooledBatch]:
         """Up to ``most`` records off the buffer, as LOGS messages: one kind each, at most

@@ -200,5 +200,5 @@ class GatewayService:
             await self.keyring.stop()
         await self.audit.stop()  # what is buffered, published while NATS is still there
         await self.broker.stop()
-        self.audit.spool_leftovers()
+        self.audit.close()  # spools what was recorded while the broker drained
         await self.management.stop()
