@@ -37,6 +37,16 @@ from nats.errors import Error as NatsError
 from nats.js.api import AckPolicy, ConsumerConfig
 from pulse_contracts import subjects
 from pulse_contracts.accounts import AUTH_VERBS, ListUsers, VerifyApiKey
+from pulse_contracts.audit import AUDIT_VERBS
+from pulse_contracts.audit.subjects import (
+    AUDIT_QUEUE,
+    LOGS_STREAM,
+    LOGS_SUBJECTS,
+    PERSISTENCE_DEADLETTER_DURABLE,
+    PERSISTENCE_LOGS_DURABLE,
+    audit_rpc,
+    logs_subject,
+)
 from pulse_contracts.classroom import CLASS_QUERY_VIEWS
 from pulse_contracts.notifications import NOTIFY_VERBS
 from pulse_dev.embedded import free_port
@@ -556,8 +566,8 @@ async def test_gateway_live_data_auth_and_keys(connect: Connect) -> None:
     await auth.nc.flush()
     reply = await ask(gateway, subjects.auth_rpc("login"))
     assert reply.data == b'{"access_token":"t"}'
-    # Its later streams: the access log and notification commands.
-    await gateway.nc.publish("logs.api", b"{}")
+    # Its access log (test_every_service_stores_its_own_audit_records) and notifications.
+    await gateway.nc.publish(logs_subject("access", "gateway"), b"{}")
     await gateway.nc.publish("notifications.email", b"{}")
     await gateway.nc.flush()
 
@@ -924,3 +934,111 @@ async def test_producers_and_the_gateway_cannot_reach_the_classroom_pipeline(
     ):
         await gateway.cannot_publish(subject)
     await gateway.cannot_subscribe(PRODUCER_SETTINGS)
+
+
+# --------------------------------------------------------------------------- the audit trail
+
+# Every service with an audit recorder; each may publish only its own records.
+AUDIT_PUBLISHERS = ["ingest", "persistence", "gateway", "notifier", "alerts", "auth"]
+AUDIT_SUBJECTS = sorted(audit_rpc(verb) for verb in AUDIT_VERBS.values())
+
+
+async def test_every_service_stores_its_own_audit_records_in_logs(connect: Connect) -> None:
+    await streams_exist(await connect("ingest"))
+    for user in AUDIT_PUBLISHERS:
+        conn = await connect(user)
+        js = conn.nc.jetstream()
+        for kind in ("access", "task"):
+            ack = await js.publish(
+                logs_subject(kind, user),
+                b"batch",
+                stream=LOGS_STREAM,
+                headers={"Nats-Msg-Id": secrets.token_hex(8)},
+            )
+            assert ack.stream == LOGS_STREAM
+        # Never another service's records: a compromised service cannot forge its neighbours'.
+        other = "gateway" if user != "gateway" else "ingest"
+        await conn.cannot_publish(logs_subject("access", other))
+        await conn.cannot_publish("logs.access")
+    for producer in PRODUCERS:
+        client = await connect(producer)
+        await client.cannot_publish(logs_subject("access", producer))
+        await client.cannot_publish(logs_subject("task", "ingest"))
+
+
+async def test_persistence_stores_logs_and_dead_letters_with_its_durables(
+    connect: Connect,
+) -> None:
+    ingest, persistence = await connect("ingest"), await connect("persistence")
+    await streams_exist(persistence)
+    js = persistence.nc.jetstream()
+    for stream, filter_subject, durable, subject in (
+        (LOGS_STREAM, LOGS_SUBJECTS, PERSISTENCE_LOGS_DURABLE, logs_subject("task", "ingest")),
+        (
+            subjects.DEADLETTER_STREAM,
+            subjects.DEADLETTER_SUBJECTS,
+            PERSISTENCE_DEADLETTER_DURABLE,
+            subjects.deadletter_subject(subjects.INGEST_METRICS),
+        ),
+    ):
+        sub = await js.pull_subscribe(
+            filter_subject,
+            durable=durable,
+            stream=stream,
+            config=ConsumerConfig(ack_wait=30, max_ack_pending=1000),
+        )
+        body = secrets.token_bytes(8)
+        await ingest.nc.jetstream().publish(
+            subject, body, stream=stream, headers={"Nats-Msg-Id": secrets.token_hex(8)}
+        )
+        fetched: list[Msg] = []
+        deadline = time.monotonic() + TIMEOUT
+        while not any(m.data == body for m in fetched) and time.monotonic() < deadline:
+            batch = await sub.fetch(100, timeout=TIMEOUT)
+            for msg in batch:
+                await msg.ack_sync(timeout=TIMEOUT)
+            fetched.extend(batch)
+        assert any(m.data == body for m in fetched), stream
+        info = await js.consumer_info(stream, durable)
+        assert info.num_ack_pending == 0
+        await sub.unsubscribe()
+    for subject in (
+        f"$JS.API.STREAM.DELETE.{LOGS_STREAM}",
+        f"$JS.API.STREAM.PURGE.{LOGS_STREAM}",
+        f"$JS.API.CONSUMER.DELETE.{LOGS_STREAM}.{PERSISTENCE_LOGS_DURABLE}",
+    ):
+        await persistence.cannot_publish(subject)
+
+
+async def test_persistence_answers_the_audit_views_for_the_gateway_only(connect: Connect) -> None:
+    persistence, gateway = await connect("persistence"), await connect("gateway")
+
+    async def answer(msg: Msg) -> None:
+        await msg.respond(msg.subject.encode())
+
+    await persistence.nc.subscribe(f"{audit_rpc('>')}", queue=AUDIT_QUEUE, cb=answer)
+    await persistence.nc.flush()
+    for subject in AUDIT_SUBJECTS:
+        assert (await ask(gateway, subject)).data == subject.encode()
+    for user in ("ingest", "notifier", "alerts", "auth", *PRODUCERS):
+        other = await connect(user)
+        await other.cannot_publish(AUDIT_SUBJECTS[0])
+        await other.cannot_subscribe(audit_rpc(">"))
+    await gateway.cannot_subscribe(audit_rpc(">"))
+
+
+async def test_only_the_gateway_watches_the_stored_audit_records_live(connect: Connect) -> None:
+    ingest, gateway = await connect("ingest"), await connect("gateway")
+    await streams_exist(ingest)
+    live = await gateway.nc.subscribe(subjects.live_subject(LOGS_SUBJECTS))
+    await gateway.nc.flush()
+    await ingest.nc.jetstream().publish(
+        logs_subject("access", "ingest"), b"live record", stream=LOGS_STREAM
+    )
+    msg = await live.next_msg(timeout=5 * TIMEOUT)
+    assert msg.data == b"live record"
+    assert msg.subject == subjects.live_subject(logs_subject("access", "ingest"))
+    for user in ("ingest", "persistence", "notifier", "alerts", "auth", *PRODUCERS):
+        other = await connect(user)
+        await other.cannot_subscribe(subjects.live_subject(LOGS_SUBJECTS))
+        await other.cannot_subscribe(LOGS_SUBJECTS)

@@ -222,6 +222,8 @@ class PulseStack:
             PULSE_ADMIN_PASSWORD=ADMIN_PASSWORD,
             PULSE_GATEWAY_COOKIE_SECURE="false",  # the tests speak plain http
             PULSE_GATEWAY_DASHBOARD_DIR=str(DASHBOARD_DIST),
+            # Each stack's audit spools in its own directory, never the repository's .data.
+            PULSE_AUDIT_SPOOL_DIR=str(self.work_dir / "audit-spool"),
         )
         env.update(self.extra_env)
         return env

@@ -295,6 +295,8 @@ class DevStack:
         dashboard = Path("services/dashboard/dist").resolve()
         env.setdefault("PULSE_GATEWAY_DASHBOARD_DIR", str(dashboard))
         env.setdefault("PULSE_GATEWAY_COOKIE_SECURE", "false")
+        # Audit batches NATS did not take wait beside the embedded servers' data.
+        env.setdefault("PULSE_AUDIT_SPOOL_DIR", str(self._data / "audit-spool"))
         nats_url = self.settings.nats_url
         if not nats_url:
             self._nats = EmbeddedNats(self._data / "nats", port=_preferred_port(4222))

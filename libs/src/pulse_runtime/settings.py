@@ -44,6 +44,8 @@ class CommonSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     stream_max_bytes: Annotated[int, msgspec.Meta(ge=-1)] = 1 << 30
     stream_duplicate_window_s: NonNegativeFloat = 120.0
     deadletter_max_age_s: NonNegativeFloat = 30 * 24 * 3600.0
+    logs_max_age_s: NonNegativeFloat = 7 * 24 * 3600.0
+    """How long LOGS keeps audit batches (persistence stores them; the stream is the way)."""
     shutdown_timeout_s: PositiveFloat = 20.0
 
     def __post_init__(self) -> None:
@@ -51,6 +53,7 @@ class CommonSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
         for max_age_s, variable in (
             (self.stream_max_age_s, "PULSE_STREAM_MAX_AGE_S"),
             (self.deadletter_max_age_s, "PULSE_DEADLETTER_MAX_AGE_S"),
+            (self.logs_max_age_s, "PULSE_LOGS_MAX_AGE_S"),
         ):
             if 0 < max_age_s < self.stream_duplicate_window_s:
                 raise ValueError(
@@ -64,6 +67,36 @@ class DatabaseSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     """``PULSE_DATABASE_URL``: for the services that own a schema (persistence, auth)."""
 
     url: str = "postgresql://pulse@127.0.0.1:5432/pulse"
+
+
+class AuditSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``PULSE_AUDIT_*``: the audit trail's recorder in every service (docs/audit.md), and how
+    long persistence keeps what it stored."""
+
+    buffer_records: PositiveInt = 10_000
+    """Records waiting to be published; more are dropped (and counted)."""
+    batch_records: PositiveInt = 500
+    """Records per LOGS message at most."""
+    batch_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 512 * 1024
+    """A LOGS message's size at most; keep it under NATS' max_payload (1 MB by default)."""
+    flush_interval_s: PositiveFloat = 0.5
+    """How often the buffer is published when it does not fill a batch sooner."""
+    publish_timeout_s: PositiveFloat = 2.0
+    spool_dir: str = ".data/audit-spool"
+    """Where batches NATS did not take wait (a directory per service under it)."""
+    spool_max_bytes: NonNegativeInt = 64 << 20
+    """The spool's cap; 0: no spool (batches NATS did not take are dropped and counted)."""
+    stop_timeout_s: PositiveFloat = 5.0
+    """At shutdown, how long to try publishing what is buffered before spooling the rest."""
+    retention_s: NonNegativeFloat = 30 * 24 * 3600.0
+    """How long persistence keeps access records and task steps; 0: for ever."""
+    deadletter_retention_s: NonNegativeFloat = 30 * 24 * 3600.0
+    """How long persistence keeps a replayed or discarded dead letter; 0: for ever."""
+    retention_interval_s: PositiveFloat = 3600.0
+    """How often persistence deletes what is past retention (plain PostgreSQL; TimescaleDB's
+    own policies drop the audit tables' chunks)."""
+    retention_batch_rows: PositiveInt = 10_000
+    """Rows one DELETE takes at most, so a large backlog never holds a long transaction."""
 
 
 class ListenerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -141,6 +174,7 @@ def load_settings(
 SHARED_PREFIXES: dict[type[msgspec.Struct], str] = {
     CommonSettings: "PULSE_",
     DatabaseSettings: "PULSE_DATABASE_",
+    AuditSettings: "PULSE_AUDIT_",
 }
 """The sections every service that has them reads from the same variables."""
 

@@ -6,6 +6,7 @@ from nats.js.api import DiscardPolicy, RePublish, StorageType, StreamConfig
 from nats.js.client import JetStreamContext
 from nats.js.errors import BadRequestError
 from pulse_contracts import subjects
+from pulse_contracts.audit.subjects import LOGS_STREAM, LOGS_SUBJECTS
 
 from .logging import get_logger
 from .settings import CommonSettings
@@ -55,6 +56,9 @@ def pulse_streams(common: CommonSettings) -> list[StreamConfig]:
             common.stream_max_age_s,
             live(subjects.NOTIFICATIONS_SUBJECTS),
         ),
+        # The audit records on their way to persistence; republished for the admins' live
+        # `logs` channel.
+        stream(LOGS_STREAM, LOGS_SUBJECTS, common.logs_max_age_s, live(LOGS_SUBJECTS)),
     ]
 
 

@@ -1,8 +1,9 @@
 """The skeleton every NATS worker is built on (generator, ingest, persistence, auth).
 
 A :class:`Worker` has a codec, a Prometheus registry, a broker reporting into it, the
-management listener (``/healthz``, ``/readyz``, ``/metrics``) and, for a service that owns a
-schema, its :class:`OwnedDatabase`. :meth:`~Worker.start` and :meth:`~Worker.stop` take the same
+management listener (``/healthz``, ``/readyz``, ``/metrics``), the process's audit recorder
+and task log (``audit``, ``tasks``: docs/audit.md) and, for a service that owns a schema, its
+:class:`OwnedDatabase`. :meth:`~Worker.start` and :meth:`~Worker.stop` take the same
 steps for every service, which fills in only what is its own:
 
 - :meth:`~Worker.prepare`: before NATS, once the database (if any) is open and migrated;
@@ -18,14 +19,17 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 import asyncpg
+from faststream.nats import NatsBroker
 from nats.js.api import StreamConfig
 from pulse_contracts import Codec
 
+from .audit.recorder import AuditRecorder, jetstream_publisher
+from .audit.tasks import TaskLog
 from .database import create_pool_when_reachable, pool_is_ready
 from .health import HealthListener
 from .messaging import create_broker, is_connected, start_broker
 from .service import Lifecycle
-from .settings import CommonSettings, DatabaseSettings, ListenerSettings
+from .settings import AuditSettings, CommonSettings, DatabaseSettings, ListenerSettings
 from .telemetry import new_registry
 
 Migrate = Callable[[asyncpg.Connection], Awaitable[list[str]]]
@@ -87,13 +91,18 @@ class Worker:
         *,
         streams: list[StreamConfig] | None = None,
         database: OwnedDatabase | None = None,
+        audit: AuditSettings | None = None,
     ) -> None:
-        """``name`` names the NATS connection and the broker's metrics; the management
-        listener serves on ``listener.management``; ``streams`` are ensured before
-        subscribing."""
+        """``name`` names the NATS connection, the broker's metrics and the audit records'
+        service; the management listener serves on ``listener.management``; ``streams`` are
+        ensured before subscribing."""
         self.codec = Codec()
         self.registry = new_registry()
         self.broker = create_broker(common, name, self.registry)
+        # A worker without ``audit`` settings (a producer: the generator) records nothing.
+        self._records_audit = audit is not None
+        self.audit = AuditRecorder(name, audit or AuditSettings(), self.registry)
+        self.tasks = TaskLog(self.audit, service=name)
         host, port = listener.management
         self.health = HealthListener(
             host=host, port=port, readiness=self.readiness, registry=self.registry
@@ -110,6 +119,8 @@ class Worker:
     async def start(self, lifecycle: Lifecycle) -> bool:
         """False when asked to stop before the service could start."""
         await self.health.start()
+        if self._records_audit:
+            start_recorder(self.audit, self.broker)
         if self.database is not None and not await self.database.open(lifecycle.stopping):
             return False
         if not await self.prepare(lifecycle):
@@ -123,10 +134,12 @@ class Worker:
 
     async def stop(self) -> None:
         await self.finish_work()
+        await self.audit.stop()  # publishes what is buffered while NATS is still there
         await self.broker.stop()  # stops taking messages, finishes in-flight ones, drains
         if self.database is not None:
             await self.database.close()
         await self.release()
+        self.audit.close()  # spools what was recorded while the broker drained
         await self.health.stop()
 
     async def prepare(self, lifecycle: Lifecycle) -> bool:
@@ -142,3 +155,13 @@ class Worker:
 
     async def release(self) -> None:
         """After the broker stopped and the database closed."""
+
+
+def start_recorder(recorder: AuditRecorder, broker: NatsBroker) -> None:
+    """Start ``recorder`` publishing to LOGS through ``broker`` (spooling while it is not
+    connected): at the start of a service, before NATS is reached, so records made while
+    waiting for it (and a spool left by the process before) are kept."""
+    recorder.start(
+        jetstream_publisher(broker.publish, recorder.settings.publish_timeout_s),
+        lambda: is_connected(broker),
+    )

@@ -10,7 +10,9 @@ from typing import Any
 
 import asyncpg
 import pytest
-from pulse_contracts import RpcError
+from nats.aio.msg import Msg
+from prometheus_client import CollectorRegistry
+from pulse_contracts import Codec, RpcError
 from pulse_contracts.classroom import (
     ClassEvents,
     GetProducerSettings,
@@ -18,8 +20,9 @@ from pulse_contracts.classroom import (
     ProducerSettings,
     ProducerSettingsReply,
 )
+from pulse_persistence.classroom.event_batches import ClassEventBatches
 from pulse_persistence.classroom.settings_verb import producer_settings
-from pulse_persistence.classroom.writer import EventsWriter
+from pulse_persistence.classroom.writer import EventsWriter, TracedEvents
 from pulse_persistence.schema import migrate, prepare_connection
 from pulse_runtime.database import create_pool
 
@@ -183,3 +186,26 @@ async def test_producer_settings_of_a_class(pool: asyncpg.Pool) -> None:
             )
         )
     )
+
+
+async def test_each_event_keeps_the_trace_id_of_the_message_that_brought_it(
+    pool: asyncpg.Pool,
+) -> None:
+    traced = ClassEventBatches(EventsWriter(pool), CollectorRegistry())
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    first, second, untraced = run("ada", 0, 0), run("ada", 1, 5), run("bob", 0, 7)
+    message = Msg(
+        None,  # type: ignore[arg-type]
+        subject="events.py101",
+        data=Codec().pack(batch(first, second)),
+        headers={"traceparent": f"00-{trace}-00f067aa0ba902b7-01"},
+    )
+    decoded = traced.decode(message)
+    assert decoded.trace_id == trace
+    await traced.write([decoded, TracedEvents(batch(untraced))])
+    rows = await pool.fetch("SELECT event_id, trace_id FROM class_events")
+    assert {row["event_id"]: row["trace_id"] for row in rows} == {
+        first.event_id: trace,
+        second.event_id: trace,
+        untraced.event_id: None,
+    }

@@ -10,11 +10,14 @@ from typing import Any
 import asyncpg
 import structlog
 from nats.aio.msg import Msg
-from pulse_contracts import Codec, SeriesBatch, subjects, to_epoch_us
+from pulse_contracts import Codec, DeadLetter, SeriesBatch, subjects, to_epoch_us
+from pulse_contracts.audit import TaskStep
 from pulse_persistence.app import PersistenceService
 from pulse_persistence.series_batches import SeriesBatches
 from pulse_persistence.settings import PersistenceSettings, Settings
+from pulse_runtime.audit import RecordList, TaskLog
 from pulse_runtime.settings import CommonSettings, DatabaseSettings
+from pulse_runtime.tracing import trace_id_of
 
 STORED, UNDECODABLE, REFUSED = (f"{n:032x}" for n in (0xA1, 0xB2, 0xC3))
 NOW_US = to_epoch_us(datetime(2026, 12, 1, tzinfo=UTC))
@@ -70,9 +73,13 @@ async def test_messages_set_aside_are_logged_with_their_own_trace_id() -> None:
     rows = SeriesBatches(service.codec, writer, service.registry)  # type: ignore[arg-type]
     metrics = service.stream_batches(rows, asyncio.Event())
     dead_letters: list[str] = []
+    letters: list[tuple[DeadLetter, dict[str, str]]] = []
+    decisions = RecordList()
+    service.tasks = TaskLog(decisions, service="persistence")
 
-    async def publish(payload: bytes, subject: str, **_: Any) -> None:
+    async def publish(payload: bytes, subject: str, **options: Any) -> None:
         dead_letters.append(subject)
+        letters.append((service.codec.deadletter.decode(payload), options["headers"]))
 
     service.broker.publish = publish  # type: ignore[method-assign]
     acks = Acks()
@@ -100,3 +107,22 @@ async def test_messages_set_aside_are_logged_with_their_own_trace_id() -> None:
     assert dead_letters == [subjects.deadletter_subject("metrics")] * 2
     assert len(acks.sent) == 3  # one ack, two terms: each message answered once
     assert after == "the caller's"  # bound per message, then given back
+
+    # Each dead letter carries its message's trace, in its body and its traceparent.
+    assert [letter.trace_id for letter, _ in letters] == [UNDECODABLE, REFUSED]
+    assert [trace_id_of(headers["traceparent"]) for _, headers in letters] == [
+        UNDECODABLE,
+        REFUSED,
+    ]
+    # Each decision is a task run in that trace: START, then SUCCESS with where it went.
+    steps = [record for record in decisions if isinstance(record, TaskStep)]
+    assert [(s.trace_id, s.task_name, s.status) for s in steps] == [
+        (UNDECODABLE, "deadletter_decision", "START"),
+        (UNDECODABLE, "deadletter_decision", "SUCCESS"),
+        (REFUSED, "deadletter_decision", "START"),
+        (REFUSED, "deadletter_decision", "SUCCESS"),
+    ]
+    assert steps[0].input_data["subject"] == subjects.metrics_subject("sim", "cpu")
+    assert steps[0].input_data["stream_sequence"] == 2
+    assert steps[0].input_data["reason"].startswith("undecodable series batch")
+    assert steps[1].output_data == {"deadletter_subject": subjects.deadletter_subject("metrics")}

@@ -15,12 +15,18 @@ import asyncpg
 import pytest
 from pulse_contracts import MetricsQuery, MetricsQueryResult, SeriesBatch, to_epoch_us
 from pulse_persistence.backfill import RollupRefresher
-from pulse_persistence.policies import REFRESH, apply_policies
+from pulse_persistence.policies import (
+    AUDIT_HYPERTABLES,
+    REFRESH,
+    apply_audit_policies,
+    apply_policies,
+)
 from pulse_persistence.queries import MetricsQueries, rollups_present
 from pulse_persistence.schema import migrate, prepare_connection
 from pulse_persistence.settings import PersistenceSettings
 from pulse_persistence.writer import MetricsWriter
 from pulse_runtime.database import create_pool, has_timescaledb
+from pulse_runtime.settings import AuditSettings
 
 pytestmark = pytest.mark.integration
 
@@ -39,6 +45,21 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
         )
     yield pool
     await pool.close()
+
+
+async def test_the_audit_hypertables_retention_follows_the_setting(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        await apply_audit_policies(conn, AuditSettings(retention_s=30 * 86400))
+        policies = await jobs(conn)
+        for table in AUDIT_HYPERTABLES:
+            assert policies[(table, "retention")] == {
+                "every": timedelta(days=1),
+                "drop_after": "720:00:00",
+            }
+        # 0: kept for ever, no policy left behind.
+        await apply_audit_policies(conn, AuditSettings(retention_s=0))
+        policies = await jobs(conn)
+        assert not [key for key in policies if key[0] in AUDIT_HYPERTABLES]
 
 
 def minutes(source: str, first: datetime, count: int, step_s: int = 60) -> SeriesBatch:

@@ -22,6 +22,7 @@ from litestar.openapi.plugins import OpenAPIRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ControllerRouterHandler, Guard
 
+from pulse_runtime.audit import RecordSink
 from pulse_runtime.health import ReadinessCheck
 
 from .access import document_access, undeclared_routes
@@ -30,6 +31,9 @@ from .health import HEALTH_ROUTES
 from .requests import UntrustedBodyRequest
 
 SCHEMA_PATH = "/schema"
+AUDIT_STATE = "audit"
+"""``app.state.audit``: the process's audit :class:`~pulse_runtime.audit.RecordSink` (the
+recorder), None when the app records nothing (a test, a document build)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,9 +77,11 @@ def service_app(
     max_body_bytes: int,
     state: Mapping[str, object] | None = None,
     cors: CORSConfig | None = None,
+    audit: RecordSink | None = None,
 ) -> Litestar:
     """The app of ``routes`` with the probes, each of ``dependencies`` provided as it is (by
-    name, to every route), ``state`` on ``app.state``, and the shared defaults."""
+    name, to every route), ``state`` on ``app.state``, and the shared defaults. ``audit`` is
+    where the app's audit records go (the process's recorder), kept as ``app.state.audit``."""
     app = Litestar(
         route_handlers=[*HEALTH_ROUTES, *routes],
         dependencies={
@@ -85,7 +91,7 @@ def service_app(
         guards=[access.guard],
         # A body msgspec cannot take apart (too deep, not UTF-8) is a 400, not a 500.
         request_class=UntrustedBodyRequest,
-        state=State(dict(state or {})),
+        state=State({**(state or {}), AUDIT_STATE: audit}),
         exception_handlers=ERROR_HANDLERS,
         cors_config=cors,
         request_max_body_size=max_body_bytes,

@@ -34,6 +34,7 @@ class AlertsService(Worker):
             database=OwnedDatabase(
                 settings.database, pool_size=settings.alerts.pool_size, migrate=migrate
             ),
+            audit=settings.audit,
         )
         self.settings = settings
         self.rulebook: Rulebook | None = None

@@ -36,6 +36,7 @@ class AuthService(Worker):
             database=OwnedDatabase(
                 settings.database, pool_size=settings.auth.pool_size, migrate=migrate
             ),
+            audit=settings.audit,
         )
         self.settings = settings
         self.passwords = Passwords(settings.auth.hash_workers)

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 
 import msgspec
 from pulse_runtime.settings import (
+    AuditSettings,
     CommonSettings,
     DatabaseSettings,
     ListenerSettings,
@@ -55,6 +56,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     auth: AuthSettings
     database: DatabaseSettings
     admin: AdminSettings
+
+    audit: AuditSettings = msgspec.field(default_factory=AuditSettings)
+    """``PULSE_AUDIT_*``: the audit recorder (docs/audit.md)."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:

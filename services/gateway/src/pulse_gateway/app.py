@@ -9,6 +9,7 @@ from __future__ import annotations
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.types import ASGIApp
+from pulse_runtime.audit import RecordSink
 from pulse_runtime.auth_client import AuthClient
 from pulse_runtime.health import ReadinessCheck
 from pulse_runtime.web import PROBE_PATHS, ServiceDocument, service_app, trace_requests
@@ -44,6 +45,7 @@ def create_app(
     classes: ClassroomClient,
     notifier: NotifierClient,
     rules: AlertsClient,
+    audit: RecordSink | None = None,
 ) -> Litestar:
     """Every domain's routes and the gateway's dependencies, on Pulse's shared app defaults
     (error handlers, probes, the access guard: :func:`pulse_runtime.web.service_app`)."""
@@ -73,6 +75,7 @@ def create_app(
         document=DOCUMENT,
         max_body_bytes=settings.max_body_bytes,
         state={"keyring": keyring},
+        audit=audit,
         cors=CORSConfig(allow_origins=settings.cors_origins, allow_credentials=True)
         if settings.cors_origins
         else None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pulse_contracts import Codec
+from pulse_runtime.audit import AuditRecorder, TaskLog
 from pulse_runtime.auth_client import AuthClient
 from pulse_runtime.health import HealthListener
 from pulse_runtime.http_server import HttpServer
@@ -10,6 +11,7 @@ from pulse_runtime.logging import get_logger
 from pulse_runtime.messaging import create_broker, is_connected, start_broker
 from pulse_runtime.service import Lifecycle
 from pulse_runtime.telemetry import counter, gauge, new_registry
+from pulse_runtime.worker import start_recorder
 
 from pulse_gateway.alerts import alerts_client
 from pulse_gateway.classroom import ClassroomClient
@@ -35,6 +37,8 @@ class GatewayService:
         self.codec = Codec()
         self.registry = new_registry()
         self.broker = create_broker(settings.common, "gateway", self.registry)
+        self.audit = AuditRecorder("gateway", settings.audit, self.registry)
+        self.tasks = TaskLog(self.audit, service="gateway")
         self.management = HealthListener(
             host=settings.gateway.metrics_host,
             port=settings.gateway.metrics_port,
@@ -52,6 +56,7 @@ class GatewayService:
 
     async def start(self, lifecycle: Lifecycle) -> bool:
         await self.management.start()
+        start_recorder(self.audit, self.broker)
         # Streams are ingest's and persistence's to create (with METRICS' and EVENTS'
         # republishing to live.>, which the fan-out reads); the gateway has no right to change them.
         if not await start_broker(self.broker, lifecycle.stopping):
@@ -105,6 +110,7 @@ class GatewayService:
             classes=ClassroomClient(nats, self.codec, timeout_s=own.query_timeout_s),
             notifier=notifier_client(nats, self.codec, timeout_s=own.query_timeout_s),
             rules=alerts_client(nats, self.codec, timeout_s=own.query_timeout_s),
+            audit=self.audit,
         )
         self.server = HttpServer(
             expose_websocket_protocol(served(app)),
@@ -192,5 +198,7 @@ class GatewayService:
             await self.hub.close()
         if self.keyring is not None:
             await self.keyring.stop()
+        await self.audit.stop()  # what is buffered, published while NATS is still there
         await self.broker.stop()
+        self.audit.close()  # spools what was recorded while the broker drained
         await self.management.stop()

@@ -5,6 +5,7 @@ from typing import Annotated
 
 import msgspec
 from pulse_runtime.settings import (
+    AuditSettings,
     ClientLimits,
     CommonSettings,
     EdgeListenerSettings,
@@ -67,6 +68,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     clients: ClientLimits = msgspec.field(default_factory=ClientLimits)
     """Also ``PULSE_GATEWAY_*``: slow and greedy clients (``header_timeout_s`` …)."""
     websocket: WebSocketSettings
+
+    audit: AuditSettings = msgspec.field(default_factory=AuditSettings)
+    """``PULSE_AUDIT_*``: the audit recorder (docs/audit.md)."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:

@@ -54,6 +54,7 @@ class IngestService(Worker):
             settings.common,
             settings.ingest,
             streams=pulse_streams(settings.common),
+            audit=settings.audit,
         )
         self.settings = settings
         self.validator = MetricsValidator(
@@ -268,6 +269,7 @@ class IngestService(Worker):
             readiness=self.readiness,
             max_body_bytes=own.max_body_bytes,
             asyncapi=asyncapi_document(self.broker),
+            audit=self.audit,
         )
         self.http = HttpServer(
             served(app), host=own.host, port=own.port, limits=self.settings.clients

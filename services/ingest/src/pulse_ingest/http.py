@@ -27,6 +27,7 @@ from litestar.types import ASGIApp
 from pulse_contracts import IngestAck, subjects
 from pulse_contracts.accounts import ApiKeyIdentity, VerifyApiKey
 from pulse_contracts.accounts import Scope as KeyScope
+from pulse_runtime.audit import RecordSink
 from pulse_runtime.auth_client import AuthClient, AuthRefused, AuthUnavailable
 from pulse_runtime.health import ReadinessCheck
 from pulse_runtime.logging import get_logger
@@ -208,6 +209,7 @@ def create_http_app(
     asyncapi: dict[str, Any],
     ingest_events: IngestEvents | None = None,
     class_settings: ClassSettingsCache | None = None,
+    audit: RecordSink | None = None,
 ) -> Litestar:
     return service_app(
         routes=[*ROUTES, asyncapi_route(asyncapi)],
@@ -221,6 +223,7 @@ def create_http_app(
         document=DOCUMENT,
         max_body_bytes=max_body_bytes,
         state={"api_keys": keys},
+        audit=audit,
     )
 
 

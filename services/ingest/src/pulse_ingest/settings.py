@@ -4,6 +4,7 @@ from collections.abc import Mapping
 
 import msgspec
 from pulse_runtime.settings import (
+    AuditSettings,
     ClientLimits,
     CommonSettings,
     EdgeListenerSettings,
@@ -36,6 +37,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ingest: IngestSettings
     clients: ClientLimits = msgspec.field(default_factory=ClientLimits)
     """Also ``PULSE_INGEST_*``: slow and greedy clients (``header_timeout_s`` …)."""
+
+    audit: AuditSettings = msgspec.field(default_factory=AuditSettings)
+    """``PULSE_AUDIT_*``: the audit recorder (docs/audit.md)."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:

@@ -42,6 +42,7 @@ class NotifierService(Worker):
                 if stream.name == subjects.NOTIFICATIONS_STREAM
             ],
             database=OwnedDatabase(settings.database, pool_size=own.pool_size, migrate=migrate),
+            audit=settings.audit,
         )
         self.settings = settings
         self.answers: Answers | None = None

@@ -6,6 +6,7 @@ from typing import Annotated
 import msgspec
 from pulse_contracts.accounts.users import MAX_USERS_PAGE
 from pulse_runtime.settings import (
+    AuditSettings,
     CommonSettings,
     DatabaseSettings,
     ListenerSettings,
@@ -52,6 +53,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     common: CommonSettings
     notifier: NotifierSettings
     database: DatabaseSettings
+
+    audit: AuditSettings = msgspec.field(default_factory=AuditSettings)
+    """``PULSE_AUDIT_*``: the audit recorder (docs/audit.md)."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:

@@ -1,5 +1,5 @@
-"""The persistence service: METRICS and EVENTS streams into the database, acked only after
-commit."""
+"""The persistence service: METRICS, EVENTS, LOGS and DEADLETTER streams into the database,
+acked only after commit."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
+import asyncpg
 import msgspec
 from faststream.nats import ConsumerConfig, NatsRouter
 from nats.aio.msg import Msg
@@ -20,7 +21,14 @@ from pulse_contracts import (
     decode_untrusted,
     subjects,
 )
-from pulse_contracts.classroom import ClassEvents
+from pulse_contracts.audit import LogBatch
+from pulse_contracts.audit.subjects import (
+    LOGS_STREAM,
+    LOGS_SUBJECTS,
+    PERSISTENCE_DEADLETTER_DURABLE,
+    PERSISTENCE_LOGS_DURABLE,
+)
+from pulse_runtime.audit.text_secrets import redact_text
 from pulse_runtime.consumer import PullConsumer
 from pulse_runtime.database import answered, has_timescaledb
 from pulse_runtime.logging import get_logger
@@ -29,16 +37,25 @@ from pulse_runtime.replies import ReplyTooLarge, send_reply
 from pulse_runtime.service import Lifecycle
 from pulse_runtime.streams import pulse_streams
 from pulse_runtime.telemetry import counter, histogram
-from pulse_runtime.tracing import logged_with_trace_of
+from pulse_runtime.tracing import (
+    TRACEPARENT,
+    child_traceparent,
+    logged_with_trace_of,
+    trace_id_of,
+)
 from pulse_runtime.worker import OwnedDatabase, Worker
 
+from .audit.dead_letters import DeadLetterBatches, StoredLetter
+from .audit.log_batches import LogBatches
+from .audit.record_writer import RecordWriter
+from .audit.retention import AuditRetention
 from .backfill import RollupRefresher
 from .classroom.answers import ClassroomAnswers
 from .classroom.event_batches import ClassEventBatches
 from .classroom.settings_verb import ProducerSettingsVerb
-from .classroom.writer import EventsWriter
+from .classroom.writer import EventsWriter, TracedEvents
 from .lag import StreamLag
-from .policies import REFRESH, apply_policies
+from .policies import REFRESH, apply_audit_policies, apply_policies
 from .queries import MetricsQueries, rollups_present
 from .schema import migrate, prepare_connection
 from .series_batches import SeriesBatches
@@ -62,6 +79,7 @@ class PersistenceService(Worker):
                 migrate=migrate,
                 prepare_connection=prepare_connection,
             ),
+            audit=settings.audit,
         )
         self.settings = settings
         self.queries: MetricsQueries | None = None
@@ -97,7 +115,13 @@ class PersistenceService(Worker):
         self.broker.include_router(self.producer_settings.router())
         self.events_consumer: PullConsumer | None = None
         self.metrics: StreamBatches[SeriesBatch] | None = None
-        self.events: StreamBatches[ClassEvents] | None = None
+        self.events: StreamBatches[TracedEvents] | None = None
+        # The audit trail: LOGS and DEADLETTER into their tables, and their retention.
+        self.logs: StreamBatches[LogBatch] | None = None
+        self.dead_letters: StreamBatches[StoredLetter] | None = None
+        self.logs_consumer: PullConsumer | None = None
+        self.dead_letters_consumer: PullConsumer | None = None
+        self.retention: AuditRetention | None = None
 
     def _router(self) -> NatsRouter:
         router = NatsRouter()
@@ -125,23 +149,44 @@ class PersistenceService(Worker):
         return router
 
     async def set_aside(self, msg: Msg, reason: str) -> None:
-        """Send ``msg`` to DEADLETTER with ``reason``, and terminate it."""
+        """Send ``msg`` to DEADLETTER with ``reason`` and the message's trace, and terminate
+        it; the decision is a task (``deadletter_decision``) in the same trace."""
+        headers = dict(msg.headers or {})
+        traceparent = headers.get(TRACEPARENT)
+        subject = subjects.deadletter_subject(msg.subject.split(".", 1)[0])
         with logged_with_trace_of(msg.headers):
             log.error("message set aside", subject=msg.subject, reason=reason)
-        letter = DeadLetter(
-            origin=msg.subject,
-            reason=reason,
-            data=msg.data,
-            headers=dict(msg.headers or {}),
-            received_at=datetime.now(UTC),
-        )
-        await self.broker.publish(
-            self.codec.pack(letter),
-            subjects.deadletter_subject(msg.subject.split(".", 1)[0]),
-            headers={CONTENT_TYPE_HEADER: MSGPACK},
-            stream=subjects.DEADLETTER_STREAM,
-        )
-        await msg.term()
+            async with self.tasks.task(
+                "deadletter_decision",
+                trace_id=trace_id_of(traceparent),
+                input_data={
+                    "subject": msg.subject,
+                    "stream_sequence": _stream_sequence(msg),
+                    "bytes": len(msg.data),
+                    "reason": redact_text(reason),
+                },
+            ) as decision:
+                letter = DeadLetter(
+                    origin=msg.subject,
+                    reason=reason,
+                    data=msg.data,
+                    headers=headers,
+                    received_at=datetime.now(UTC),
+                    trace_id=decision.trace_id,
+                )
+                await self.broker.publish(
+                    self.codec.pack(letter),
+                    subject,
+                    headers={
+                        CONTENT_TYPE_HEADER: MSGPACK,
+                        TRACEPARENT: child_traceparent(traceparent)
+                        if traceparent is not None and trace_id_of(traceparent)
+                        else decision.traceparent,
+                    },
+                    stream=subjects.DEADLETTER_STREAM,
+                )
+                await msg.term()
+                decision.output_data = {"deadletter_subject": subject}
 
     async def answer_metrics_query(self, msg: Msg) -> None:
         assert self.queries is not None
@@ -210,7 +255,7 @@ class PersistenceService(Worker):
         async with pool.acquire() as conn:
             timescale = await has_timescaledb(conn)
             if timescale:
-                await apply_policies(conn, self.settings.persistence)
+                await self._apply_policies(conn)
             rollups = timescale and await rollups_present(conn)
         log.info("history storage", timescaledb=timescale, rollups=rollups)
         if rollups:
@@ -232,6 +277,20 @@ class PersistenceService(Worker):
         self.metrics = self.stream_batches(series, lifecycle.stopping)
         events = ClassEventBatches(EventsWriter(pool), self.registry)
         self.events = self.stream_batches(events, lifecycle.stopping)
+        self.logs = self.stream_batches(
+            LogBatches(RecordWriter(pool), self.registry), lifecycle.stopping
+        )
+        letters = DeadLetterBatches(pool, self.registry)
+        # A dead letter the database refuses is kept in a minimal form, never set aside again.
+        self.dead_letters = StreamBatches(
+            letters,
+            set_aside=letters.store_refused,
+            retry_delay_s=self.settings.persistence.retry_delay_s,
+            stopping=lifecycle.stopping,
+        )
+        self.retention = AuditRetention(
+            pool, self.tasks, self.settings.audit, timescale=timescale, stopping=lifecycle.stopping
+        )
         self.queries = MetricsQueries(
             pool, max_points=self.settings.persistence.max_query_points, rollups=rollups
         )
@@ -254,7 +313,47 @@ class PersistenceService(Worker):
             self.events.persist,
         )
         await self.events_consumer.start()
+        assert self.logs is not None
+        assert self.dead_letters is not None
+        # Audit batches are large (up to PULSE_AUDIT_BATCH_RECORDS records each): fewer per
+        # transaction than points.
+        audit_batch = max(1, self.settings.persistence.batch_size // 20)
+        self.logs_consumer = self._pull_consumer(
+            LOGS_STREAM,
+            LOGS_SUBJECTS,
+            PERSISTENCE_LOGS_DURABLE,
+            self.logs.persist,
+            batch_size=audit_batch,
+        )
+        await self.logs_consumer.start()
+        self.dead_letters_consumer = self._pull_consumer(
+            subjects.DEADLETTER_STREAM,
+            subjects.DEADLETTER_SUBJECTS,
+            PERSISTENCE_DEADLETTER_DURABLE,
+            self.dead_letters.persist,
+            batch_size=audit_batch,
+        )
+        await self.dead_letters_consumer.start()
+        if self.retention is not None:
+            self.retention.start()
         return True
+
+    async def _apply_policies(self, conn: asyncpg.Connection) -> None:
+        """TimescaleDB's policies from settings, as a task (a step per group of policies)."""
+        own, audit = self.settings.persistence, self.settings.audit
+        async with self.tasks.task(
+            "timescaledb_policies",
+            input_data={
+                "compress_after_s": own.compress_after_s,
+                "retention_s": own.retention_s,
+                "rollup_retention_s": own.rollup_retention_s,
+                "audit_retention_s": audit.retention_s,
+            },
+        ) as task:
+            async with task.step("metrics and rollups"):
+                await apply_policies(conn, own)
+            async with task.step("audit retention"):
+                await apply_audit_policies(conn, audit)
 
     def _pull_consumer(
         self,
@@ -262,15 +361,18 @@ class PersistenceService(Worker):
         subject: str,
         durable: str,
         handler: Callable[[list[Msg]], Awaitable[None]],
+        *,
+        batch_size: int | None = None,
     ) -> PullConsumer:
         own = self.settings.persistence
+        batch_size = batch_size or own.batch_size
         return PullConsumer(
             self.broker.config.connection_state.stream,
             stream=stream,
             subject=subject,
             durable=durable,
-            config=ConsumerConfig(ack_wait=own.ack_wait_s, max_ack_pending=own.batch_size * 20),
-            batch_size=own.batch_size,
+            config=ConsumerConfig(ack_wait=own.ack_wait_s, max_ack_pending=batch_size * 20),
+            batch_size=batch_size,
             batch_timeout_s=own.batch_timeout_s,
             handler=handler,
             concurrency=own.writers,
@@ -282,7 +384,19 @@ class PersistenceService(Worker):
             await self.consumer.stop()  # finishes and acks the batch in hand
         if self.events_consumer is not None:
             await self.events_consumer.stop()
+        for consumer in (self.logs_consumer, self.dead_letters_consumer):
+            if consumer is not None:
+                await consumer.stop()
+        if self.retention is not None:
+            await self.retention.stop()  # `stopping` is set: ends after its current batch
         if self.refresher is not None:
             # A refresh still owed is made at the next start (the invalidations are stored).
             await self.refresher.stop()
         # Then the broker stops the query responder and drains NATS, and the pool closes.
+
+
+def _stream_sequence(msg: Msg) -> int | None:
+    try:
+        return int(msg.metadata.sequence.stream)
+    except Exception:  # not a JetStream message
+        return None

@@ -10,8 +10,11 @@ from datetime import timedelta
 
 import asyncpg
 import msgspec
+from pulse_runtime.settings import AuditSettings
 
 from .settings import PersistenceSettings
+
+AUDIT_HYPERTABLES = ("audit_access", "audit_task_steps")
 
 
 class RefreshPolicy(msgspec.Struct, frozen=True):
@@ -69,6 +72,20 @@ async def apply_policies(conn: asyncpg.Connection, settings: PersistenceSettings
                 "drop_after",
                 seconds=settings.rollup_retention_s,
             )
+
+
+async def apply_audit_policies(conn: asyncpg.Connection, settings: AuditSettings) -> None:
+    """The audit hypertables' retention (``PULSE_AUDIT_RETENTION_S``): whole chunks older than
+    it are dropped by TimescaleDB's own job."""
+    for table in AUDIT_HYPERTABLES:
+        await _replace(
+            conn,
+            table,
+            "remove_retention_policy",
+            "add_retention_policy",
+            "drop_after",
+            seconds=round(settings.retention_s),
+        )
 
 
 async def _replace(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
+from nats.aio.msg import Msg
 from prometheus_client import CollectorRegistry
 from pulse_contracts import Codec, SeriesBatch, decode_untrusted, to_epoch_us
 from pulse_runtime.logging import get_logger
@@ -46,8 +47,8 @@ class SeriesBatches:
             registry, "pulse_persistence_write_failures_total", "Batches nacked for retry"
         )
 
-    def decode(self, data: bytes) -> SeriesBatch:
-        return decode_untrusted(self._decoder, data)
+    def decode(self, msg: Msg) -> SeriesBatch:
+        return decode_untrusted(self._decoder, msg.data)
 
     def refusal(self, batch: SeriesBatch) -> str | None:
         if len(batch.times_us) != len(batch.values):

@@ -1,7 +1,7 @@
 """A stream's messages into the database, a batch per transaction, acked only after the commit
-(docs/adr/0003, 0005): the one loop the METRICS and EVENTS consumers share. What differs per
-stream — how a message decodes, what makes it unstorable, how a batch is written — is its
-:class:`BatchRows`."""
+(docs/adr/0003, 0005): the one loop the METRICS, EVENTS, LOGS and DEADLETTER consumers share.
+What differs per stream — how a message decodes, what makes it unstorable, how a batch is
+written — is its :class:`BatchRows`."""
 
 from __future__ import annotations
 
@@ -34,8 +34,9 @@ class BatchRows(Protocol[Batch]):
     failures: Counter
     """Batches not written because the database was away (redelivered later)."""
 
-    def decode(self, data: bytes) -> Batch:
-        """The message's content (raises :class:`msgspec.DecodeError`)."""
+    def decode(self, msg: Msg) -> Batch:
+        """The message's content (raises :class:`msgspec.DecodeError`), with what its
+        headers tell that the content does not (its trace)."""
         ...
 
     def refusal(self, batch: Batch) -> str | None:
@@ -75,7 +76,7 @@ class StreamBatches(Generic[Batch]):
         decoded: list[tuple[Msg, Batch]] = []
         for msg in messages:
             try:
-                batch = rows.decode(msg.data)
+                batch = rows.decode(msg)
             except msgspec.DecodeError as exc:
                 await self._set_aside(msg, f"undecodable {rows.what}: {exc}")
                 continue

@@ -1,18 +1,21 @@
 """The EVENTS stream's part of :class:`~pulse_persistence.stream_batches.StreamBatches`: a
-message is a :class:`ClassEvents`, written by :class:`EventsWriter` into the classroom tables."""
+message is a :class:`ClassEvents` (with the trace id of its ``traceparent`` header), written by
+:class:`EventsWriter` into the classroom tables."""
 
 from __future__ import annotations
 
 import time
 
 import msgspec
+from nats.aio.msg import Msg
 from prometheus_client import CollectorRegistry
 from pulse_contracts import decode_untrusted
 from pulse_contracts.classroom import ClassEvents
 from pulse_runtime.logging import get_logger
 from pulse_runtime.telemetry import counter, histogram
+from pulse_runtime.tracing import TRACEPARENT, trace_id_of
 
-from .writer import EventsWriter
+from .writer import EventsWriter, TracedEvents
 
 log = get_logger(__name__)
 
@@ -40,19 +43,21 @@ class ClassEventBatches:
             "Batches of events nacked for retry",
         )
 
-    def decode(self, data: bytes) -> ClassEvents:
-        return decode_untrusted(self._decoder, data)
+    def decode(self, msg: Msg) -> TracedEvents:
+        trace_id = trace_id_of((msg.headers or {}).get(TRACEPARENT))
+        return TracedEvents(decode_untrusted(self._decoder, msg.data), trace_id)
 
-    def refusal(self, batch: ClassEvents) -> str | None:
-        if any(event.class_id != batch.class_id for event in batch.events):
+    def refusal(self, batch: TracedEvents) -> str | None:
+        events = batch.events
+        if any(event.class_id != events.class_id for event in events.events):
             return "class events naming another class"
         return None
 
-    async def write(self, batches: list[ClassEvents]) -> None:
+    async def write(self, batches: list[TracedEvents]) -> None:
         started = time.perf_counter()
         new = await self._writer.write(batches)
         self._write_seconds.observe(time.perf_counter() - started)
-        received = sum(len(batch.events) for batch in batches)
+        received = sum(len(batch.events.events) for batch in batches)
         self._received.inc(received)
         self._new.inc(new)
         log.debug("events persisted", messages=len(batches), events=received, new=new)

@@ -8,13 +8,15 @@ event over HTTP and NATS), the others are dropped from the staging table; then e
 written from what is left with one statement: the raw events, the students, notebooks and
 cells (upserts), the cell executions, and each student's latest state per cell (by event
 time, whatever the arrival order). A class first seen in events is created with no owner and
-a random salt (ADR 0023, decision 2).
+a random salt (ADR 0023, decision 2). Each event keeps the trace id of the message that
+brought it (``class_events.trace_id``: docs/audit.md).
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import asyncpg
 import msgspec
@@ -38,13 +40,14 @@ STAGING_COLUMNS = [
     "duration_ms",
     "execution_count",
     "attributes",
+    "trace_id",
 ]
 CREATE_STAGING = """
 CREATE TEMP TABLE IF NOT EXISTS class_events_staging (
     event_time timestamptz, event_id uuid, class_id text, event_type text, known boolean,
     student_id text, notebook_path text, cell_id text, cell_index integer, cell_type text,
     has_error boolean, error_name text, duration_ms double precision, execution_count integer,
-    attributes jsonb
+    attributes jsonb, trace_id text
 ) ON COMMIT DELETE ROWS
 """
 
@@ -78,9 +81,9 @@ WHERE NOT EXISTS (
 # short a time as possible (until this commit) and never in a cycle.
 _DERIVE = """
 INSERT INTO class_events (event_time, event_id, class_id, event_type, student_id,
-                          notebook_path, cell_index, has_error, attributes)
+                          notebook_path, cell_index, has_error, attributes, trace_id)
 SELECT event_time, event_id, class_id, event_type, student_id, notebook_path, cell_index,
-       has_error, attributes
+       has_error, attributes, trace_id
 FROM class_events_staging;
 
 INSERT INTO cell_executions (executed_at, event_id, class_id, notebook_path, cell_index,
@@ -135,18 +138,26 @@ ON CONFLICT (class_id, notebook_path, student_id, cell_index) DO UPDATE
 Record = tuple[object, ...]
 
 
+class TracedEvents(NamedTuple):
+    """A message's events and the trace id of the message (None when it carried none)."""
+
+    events: ClassEvents
+    trace_id: str | None = None
+
+
 class EventsWriter:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
         self._known_classes: set[str] = set()
         self._attributes = msgspec.json.Encoder()
 
-    async def write(self, batches: Sequence[ClassEvents]) -> int:
+    async def write(self, batches: Sequence[ClassEvents | TracedEvents]) -> int:
         """Store every event of ``batches`` atomically; returns how many were new."""
-        records = self.records(batches)
+        traced = [b if isinstance(b, TracedEvents) else TracedEvents(b) for b in batches]
+        records = self.records(traced)
         if not records:
             return 0
-        classes = {batch.class_id for batch in batches} - self._known_classes
+        classes = {batch.events.class_id for batch in traced} - self._known_classes
         async with acquired(self._pool) as conn, conn.transaction():
             if classes:
                 await conn.execute(
@@ -162,19 +173,21 @@ class EventsWriter:
         self._known_classes |= classes
         return new
 
-    def records(self, batches: Sequence[ClassEvents]) -> list[Record]:
+    def records(self, batches: Sequence[TracedEvents]) -> list[Record]:
         """One staging row per distinct event id (the first of repeats within the batch)."""
         encode = self._attributes.encode
         rows: dict[object, Record] = {}
-        for batch in batches:
-            for event in batch.events:
+        for events, trace_id in batches:
+            for event in events.events:
                 if event.event_id in rows:
                     continue
-                rows[event.event_id] = _row(batch.class_id, event, encode(event).decode())
+                rows[event.event_id] = _row(
+                    events.class_id, event, encode(event).decode(), trace_id
+                )
         return list(rows.values())
 
 
-def _row(class_id: str, event: NotebookEvent, attributes: str) -> Record:
+def _row(class_id: str, event: NotebookEvent, attributes: str, trace_id: str | None) -> Record:
     return (
         event.event_time,
         event.event_id,
@@ -191,4 +204,5 @@ def _row(class_id: str, event: NotebookEvent, attributes: str) -> Record:
         event.execution_duration_ms,
         event.execution_count,
         attributes,
+        trace_id,
     )
