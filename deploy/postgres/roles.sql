@@ -91,7 +91,8 @@ BEGIN
                AND c.relname IN ('series', 'metrics', 'metrics_1m', 'metrics_1h',
                                  'classes', 'class_event_ids', 'class_events',
                                  'class_students', 'class_notebooks', 'class_cells',
-                                 'cell_executions', 'cell_states')
+                                 'cell_executions', 'cell_states',
+                                 'audit_access', 'audit_task_steps', 'audit_dead_letters')
                AND c.relkind IN ('r', 'p', 'v'))
     LOOP
         -- A table's owner takes its indexes, identity sequences and (TimescaleDB) chunks

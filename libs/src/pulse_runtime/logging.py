@@ -71,6 +71,12 @@ def configure_logging(service: str, level: str = "info", log_format: LogFormat =
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # uvicorn's default log config (any server started without ours) gives its loggers their
+    # own handlers and stops them propagating: take them back, so they render as ours.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers.clear()
+        uvicorn_logger.propagate = True
     # Access logs of the health listener and uvicorn's own are noise at info level.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     # Below info, uvicorn's WebSocket protocol logs every frame a client sends, tokens included

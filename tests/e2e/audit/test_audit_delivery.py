@@ -74,13 +74,15 @@ async def test_records_are_stored_once_and_outlive_a_nats_outage_and_a_crash(
     went_away = datetime.now(UTC)
     await asyncio.to_thread(stack.nats.stop)
     assert await eventually(lambda: asyncio.sleep(0.1, spooled(spool) > 0), within_s=TIMEOUT_S)
-    await asyncio.sleep(2)
+    await asyncio.sleep(3)  # six runs' time, for a loaded machine to make three
     came_back = datetime.now(UTC)
     await asyncio.to_thread(stack.nats.start)
 
     # ... and sends it once NATS is back: the runs made meanwhile are stored whole.
     async def outage_runs() -> list[str]:
-        return complete_between(await retention_runs(database_url), went_away, came_back)
+        # A run's steps may arrive over several batches: wait for the runs, not the first one.
+        runs = complete_between(await retention_runs(database_url), went_away, came_back)
+        return runs if len(runs) >= 3 else []
 
     during = await eventually(outage_runs, within_s=TIMEOUT_S)
     assert len(during) >= 3, during
@@ -90,7 +92,7 @@ async def test_records_are_stored_once_and_outlive_a_nats_outage_and_a_crash(
     went_away = datetime.now(UTC)
     await asyncio.to_thread(stack.nats.stop)
     assert await eventually(lambda: asyncio.sleep(0.1, spooled(spool) > 0), within_s=TIMEOUT_S)
-    await asyncio.sleep(2)
+    await asyncio.sleep(3)
     stack["persistence"].kill()
     died = datetime.now(UTC)
     left_behind = spooled(spool)
@@ -101,7 +103,8 @@ async def test_records_are_stored_once_and_outlive_a_nats_outage_and_a_crash(
     stack.start(["persistence"])
 
     async def runs_before_the_crash() -> list[str]:
-        return complete_between(await retention_runs(database_url), went_away, died)
+        runs = complete_between(await retention_runs(database_url), went_away, died)
+        return runs if len(runs) >= 2 else []
 
     before_crash = await eventually(runs_before_the_crash, within_s=TIMEOUT_S)
     assert len(before_crash) >= 2, before_crash
