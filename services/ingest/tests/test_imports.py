@@ -78,11 +78,16 @@ async def test_the_digest_depends_on_the_lines_read_not_on_how_they_arrived() ->
     assert first.digest() != second.digest()
 
 
-async def test_a_body_over_the_limit_is_refused_as_it_arrives() -> None:
-    lines = BodyLines(pieces(b"a\n" * 10, b"b\n" * 10), max_bytes=25)
+@pytest.mark.parametrize("size", [1, 4, 40])
+async def test_a_body_over_the_limit_is_refused_after_the_whole_lines_within_it(
+    size: int,
+) -> None:
+    lines = BodyLines(pieces(*split(b"a\n" * 10 + b"b\n" * 10, size)), max_bytes=25)
     assert len(await lines.take(10)) == 10
     with pytest.raises(ImportTooLarge, match="over 25 bytes"):
         await lines.take(10)
+    lines = BodyLines(pieces(*split(b"a\n" * 10 + b"b\n" * 10, size)), max_bytes=25)
+    assert [line for _, line in await lines.take(12)] == [b"a"] * 10 + [b"b"] * 2
 
 
 async def test_a_line_longer_than_a_row_can_be_is_refused_with_its_number() -> None:

@@ -24,6 +24,7 @@ class BodyLines:
         self._partial = b""  # the start of a line whose end has not arrived
         self._next_number = 1
         self._ended = False
+        self._over = False  # past max_bytes: what is pending is the last within it
         self._digest = hashlib.blake2b(digest_size=16)
         self.bytes_read = 0
 
@@ -49,8 +50,16 @@ class BodyLines:
         return taken
 
     async def _read(self) -> bool:
-        """Read until at least one whole line is pending; False at the end of the body."""
+        """Read until at least one whole line is pending; False at the end of the body.
+
+        Past ``max_bytes``, the whole lines within the limit are still taken (the chunks they
+        fill are stored), then :class:`~.outcomes.ImportTooLarge` is raised."""
         while not self._pending:
+            if self._over:
+                raise ImportTooLarge(
+                    f"the body is over {self._max_bytes} bytes (PULSE_INGEST_IMPORT_MAX_BYTES):"
+                    " split the file"
+                )
             if self._ended:
                 return False
             piece = await anext(self._body, None)
@@ -63,12 +72,10 @@ class BodyLines:
                 return False
             if not piece:  # Litestar's stream ends with an empty piece
                 continue
+            within = self._max_bytes - self.bytes_read
             self.bytes_read += len(piece)
-            if self.bytes_read > self._max_bytes:
-                raise ImportTooLarge(
-                    f"the body is over {self._max_bytes} bytes (PULSE_INGEST_IMPORT_MAX_BYTES):"
-                    " split the file"
-                )
+            if len(piece) > within:
+                piece, self._over = piece[:within], True
             *whole, self._partial = (self._partial + piece).split(b"\n")
             if len(self._partial) > MAX_LINE_BYTES:
                 raise RowInvalid(
