@@ -5,10 +5,14 @@ refusals (too large, wrong type, empty, garbage) are 4xx with a code, never 5xx.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -83,6 +87,16 @@ async def metrics_messages(stack: PulseStack) -> int:
     return int(info.state.messages)
 
 
+async def import_with_cli(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "pulse_dev.import_metrics", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def start_stack(make_stack: Any, **env: str) -> PulseStack:
     stack: PulseStack = make_stack(PULSE_INGEST_IMPORT_CHUNK_ROWS=str(CHUNK_ROWS), **env)
     stack.start(["persistence", "auth", "ingest", "gateway"])
@@ -90,7 +104,7 @@ def start_stack(make_stack: Any, **env: str) -> PulseStack:
 
 
 async def test_csv_and_json_lines_imports_are_stored_once(
-    make_stack: Any, database_url: str
+    make_stack: Any, database_url: str, tmp_path: Path
 ) -> None:
     stack = start_stack(make_stack)
     _, key = await create_api_key(stack, ["ingest:metrics"])
@@ -144,11 +158,29 @@ async def test_csv_and_json_lines_imports_are_stored_once(
         for name, _ in files.values():
             assert await stored_points(database_url, name) == expected(name, points)
 
+        # The CLI streams a file and prints the summary.
+        file = tmp_path / "history.jsonl"
+        file.write_bytes(ndjson_file("imported_cli", points))
+        done = await import_with_cli(str(file), "--url", stack["ingest"].url(""), "--api-key", key)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["rows"] == 450
+        assert "sent 0.0 of 0.0 MB (100%)" in done.stderr
+        assert await stored_points(database_url, "imported_cli") == expected("", points)
+
         scraped = await client.get(
             f"http://127.0.0.1:{stack['ingest'].env['PULSE_INGEST_METRICS_PORT']}/metrics"
         )
-        assert 'pulse_ingest_imports_total{outcome="stored"} 4.0' in scraped.text
-        assert 'pulse_ingest_import_rows_total{outcome="stored"} 1800.0' in scraped.text
+        assert 'pulse_ingest_imports_total{outcome="stored"} 5.0' in scraped.text
+        assert 'pulse_ingest_import_rows_total{outcome="stored"} 2250.0' in scraped.text
+
+    # A refusal: exit status 1 and the answer on stderr.
+    file.write_bytes(b"time,source,name,value\nnow,a,b,1\n")
+    refused = await import_with_cli(
+        str(file), "--format", "csv", "--url", stack["ingest"].url(""), "--api-key", key, "--quiet"
+    )
+    assert refused.returncode == 1
+    assert "refused (422)" in refused.stderr
+    assert '"code": "import_row_invalid"' in refused.stderr
 
 
 async def test_a_failed_import_is_found_from_its_trace_id_with_its_steps_and_stored_chunks(
