@@ -125,7 +125,17 @@ def test_a_csv_header_names_the_columns(header: bytes) -> None:
     assert CsvRows().header(1, header)[:4] == ["time", "source", "name", "value"]
 
 
-@pytest.mark.parametrize("header", [b"time,source,value", b"a,b,c,d", b"\xff\xfe", b"time;source"])
+@pytest.mark.parametrize(
+    "header",
+    [
+        b"time,source,value",
+        b"a,b,c,d",
+        b"\xff\xfe",
+        b"time;source",
+        # Found by the API conformance run: csv's own error was a 500.
+        "c\xf2\xb8V(\xf1{\xe6k\xf8\r\xbb".encode(),
+    ],
+)
 def test_another_csv_header_is_refused(header: bytes) -> None:
     with pytest.raises(HeaderInvalid, match="line 1"):
         CsvRows().header(1, header)

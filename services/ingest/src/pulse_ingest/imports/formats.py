@@ -77,9 +77,11 @@ class CsvRows:
         """Check the header line; the columns it names."""
         try:
             decoded = text.decode("utf-8-sig")
+            columns = [column.strip().lower() for column in next(csv.reader([decoded]), [])]
         except UnicodeDecodeError:
             raise HeaderInvalid(f"line {line}: the header is not UTF-8 text") from None
-        columns = [column.strip().lower() for column in next(csv.reader([decoded]), [])]
+        except csv.Error as exc:  # a carriage return inside the line, and the like
+            raise HeaderInvalid(f"line {line}: the header is not a CSV row ({exc})") from None
         if tuple(columns) not in (CSV_COLUMNS, CSV_COLUMNS + CSV_OPTIONAL):
             shown = ",".join(columns)[:200]
             raise HeaderInvalid(
