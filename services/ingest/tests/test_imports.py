@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -374,3 +375,31 @@ async def test_a_chunk_jetstream_did_not_confirm_fails_the_import_as_not_stored(
         await importer(stored, records).run(pieces(body), "text/csv", None, TRACEPARENT)
     assert steps(records)[-2:] == [("chunk 2", "FAILED"), ("metrics_import", "FAILED")]
     await asyncio.sleep(0)
+
+
+def hostile_bodies() -> Iterable[bytes]:
+    """Deterministic garbage: random bytes, random text with CSV and JSON punctuation, and
+    valid rows with one byte flipped."""
+    rng = random.Random(16)
+    good = csv_body([(at(m), "a", "cpu", m) for m in range(5, 0, -1)])
+    alphabet = b'time,source,name,value\n\r"{}[]:\\\x00\xff\xc3 0123456789.-eE+ZT'
+    for _ in range(150):
+        yield bytes(rng.randrange(256) for _ in range(rng.randrange(1, 300)))
+        yield bytes(rng.choice(alphabet) for _ in range(rng.randrange(1, 300)))
+        flipped = bytearray(good)
+        flipped[rng.randrange(len(flipped))] = rng.randrange(256)
+        yield bytes(flipped)
+
+
+@pytest.mark.parametrize("content_type", ["text/csv", "application/x-ndjson"])
+async def test_whatever_the_bytes_an_import_is_stored_or_refused_never_crashes(
+    content_type: str,
+) -> None:
+    for body in hostile_bodies():
+        records = RecordList()
+        outcome = "SUCCESS"
+        try:
+            await importer(Stored(), records).run(pieces(body), content_type, None, TRACEPARENT)
+        except (RowInvalid, HeaderInvalid, ImportEmpty):
+            outcome = "FAILED"
+        assert steps(records)[-1] == ("metrics_import", outcome), body
