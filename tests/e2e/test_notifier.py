@@ -15,6 +15,7 @@ import nats
 import pytest
 from nats.aio.client import Client
 from pulse_contracts import RpcError, subjects
+from pulse_contracts.audit import TaskStep
 from pulse_contracts.notifications import (
     Created,
     CreateNotification,
@@ -26,6 +27,7 @@ from pulse_contracts.notifications import (
     NotificationPage,
     Recipients,
 )
+from pulse_runtime.audit import RecordList, TaskLog
 
 from tests.support.notifications import (
     CODEC,
@@ -399,11 +401,32 @@ async def test_retention_deletes_old_archived_and_read_ones_only(
     finally:
         await conn.close()
     pool = await asyncpg.create_pool(stack.database_url, min_size=1, max_size=1)
+    records = RecordList()
+    tasks = TaskLog(records, service="notifier")
     try:
-        assert await sweep(pool, archived_days=30, read_days=90) == {"archived": 1, "read": 1}
-        assert await sweep(pool, archived_days=30, read_days=90) == {"archived": 0, "read": 0}
+        assert await sweep(pool, tasks, archived_days=30, read_days=90) == {
+            "archived": 1,
+            "read": 1,
+        }
+        assert await sweep(pool, tasks, archived_days=30, read_days=0) == {
+            "archived": 0,
+            "read": 0,
+        }
     finally:
         await pool.close()
+    # Each round is a task, a step per kind with the rows it deleted.
+    steps = [r for r in records if isinstance(r, TaskStep)]
+    assert [(s.task_name, s.step_name, s.status, s.output_data) for s in steps] == [
+        ("notifications_retention", "notifications_retention", "START", None),
+        ("notifications_retention", "archived", "SUCCESS", {"rows_deleted": 1}),
+        ("notifications_retention", "read", "SUCCESS", {"rows_deleted": 1}),
+        ("notifications_retention", "notifications_retention", "SUCCESS", {"rows_deleted": 2}),
+        ("notifications_retention", "notifications_retention", "START", None),
+        ("notifications_retention", "archived", "SUCCESS", {"rows_deleted": 0}),
+        ("notifications_retention", "notifications_retention", "SUCCESS", {"rows_deleted": 0}),
+    ]
+    assert steps[0].input_data == {"retention_days": {"archived": 30, "read": 90}}
+    assert len({s.task_id for s in steps}) == 2
     left = await notify(nc, ListNotifications(user_id=user, state="all"))
     archived = await notify(nc, ListNotifications(user_id=user, state="archived"))
     assert [n.id for n in left.items] == [ids[3]]

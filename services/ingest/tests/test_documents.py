@@ -100,6 +100,7 @@ def test_the_openapi_document_describes_the_upload_and_every_refusal() -> None:
         "/api/v1/metrics",
         "/api/v1/events",
         "/api/v1/events/settings",
+        "/api/v1/imports",
     }
     upload = document["paths"]["/api/v1/metrics"]["post"]
     assert set(upload["responses"]) == {"202", "400", "401", "403", "413", "503"}
@@ -117,6 +118,20 @@ def test_the_openapi_document_describes_the_upload_and_every_refusal() -> None:
         if option.get("type") == "array"
     )
     assert batch["minItems"] == 1  # an empty batch is refused: the document says so
+
+
+def test_the_openapi_document_describes_the_bulk_import() -> None:
+    document = describing_openapi()
+    upload = document["paths"]["/api/v1/imports"]["post"]
+    assert set(upload["responses"]) == {"201", "400", "401", "403", "413", "415", "422", "503"}
+    assert "`import_row_invalid`" in upload["responses"]["422"]["description"]
+    assert "`import_too_large`" in upload["responses"]["413"]["description"]
+    assert set(upload["requestBody"]["content"]) == {"text/csv", "application/x-ndjson"}
+    assert upload["security"] == [{"apiKey": []}]
+    created = upload["responses"]["201"]["content"]["application/json"]["schema"]
+    assert created == {"$ref": "#/components/schemas/ImportSummary"}
+    error = document["components"]["schemas"]["ErrorBody"]["properties"]
+    assert {"row", "summary"} <= set(error)
 
 
 def test_the_openapi_document_describes_the_events_routes() -> None:

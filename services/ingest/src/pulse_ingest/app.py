@@ -35,6 +35,7 @@ from .classroom.publishing import EventsPublisher
 from .classroom.validation import EventsValidator, InvalidEvents
 from .documents import asyncapi_document
 from .http import ApiKeyCache, create_http_app, served
+from .imports.importer import ImportCounters, ImportLimits, MetricsImport
 from .settings import Settings
 from .storing import NotStored
 from .validation import InvalidMetrics, MetricsValidator
@@ -82,6 +83,36 @@ class IngestService(Worker):
             self.registry,
             "pulse_ingest_messages_not_stored_total",
             "Valid messages JetStream did not confirm storing (the producer is told to retry)",
+        )
+        self.imports = MetricsImport(
+            # Ingest's validator, with a chunk as its largest batch.
+            validator=MetricsValidator(
+                self.codec,
+                max_future_skew_s=settings.ingest.max_future_skew_s,
+                max_points=settings.ingest.import_chunk_rows,
+            ),
+            publish=self._publish,
+            tasks=self.tasks,
+            limits=ImportLimits(
+                max_bytes=settings.ingest.import_max_bytes,
+                max_age_days=settings.ingest.import_max_age_days,
+                chunk_rows=settings.ingest.import_chunk_rows,
+            ),
+            counters=ImportCounters(
+                counter(
+                    self.registry,
+                    "pulse_ingest_imports_total",
+                    "Bulk imports, by outcome (stored, refused, not_stored)",
+                    ("outcome",),
+                ),
+                counter(
+                    self.registry,
+                    "pulse_ingest_import_rows_total",
+                    "Rows of bulk imports, by outcome (stored; refused and not_stored: the rows"
+                    " of the chunk that stopped an import)",
+                    ("outcome",),
+                ),
+            ),
         )
         self.broker.include_router(self._router())
 
@@ -187,7 +218,8 @@ class IngestService(Worker):
         """
         batches = self.validator.validate(data, content_type, datetime.now(UTC))
         results = await asyncio.gather(
-            *(self._publish(batch, traceparent) for batch in batches), return_exceptions=True
+            *(self._publish(batch, None, traceparent) for batch in batches),
+            return_exceptions=True,
         )
         failures = [result for result in results if isinstance(result, BaseException)]
         for failure in failures:
@@ -203,14 +235,15 @@ class IngestService(Worker):
         self._accepted_points.inc(accepted)
         return accepted
 
-    async def _publish(self, batch: SeriesBatch, traceparent: str) -> None:
+    async def _publish(self, batch: SeriesBatch, msg_id: str | None, traceparent: str) -> None:
+        """``batch`` into METRICS; ``msg_id`` is its ``Nats-Msg-Id`` (by default the digest of
+        the payload: the same points republished, a producer's retry, are stored once)."""
         payload = self.codec.pack(batch)
         await self.broker.publish(
             payload,
             subjects.metrics_subject(batch.source, batch.name),
             headers={
-                # The same points republished (a producer's retry) are stored once.
-                MSG_ID_HEADER: hashlib.blake2b(payload, digest_size=16).hexdigest(),
+                MSG_ID_HEADER: msg_id or hashlib.blake2b(payload, digest_size=16).hexdigest(),
                 TRACEPARENT: child_traceparent(traceparent),
                 CONTENT_TYPE_HEADER: MSGPACK,
             },
@@ -266,6 +299,7 @@ class IngestService(Worker):
             ingest=self.ingest_metrics,
             ingest_events=self.ingest_events,
             class_settings=self._class_settings(),
+            imports=self.imports,
             readiness=self.readiness,
             max_body_bytes=own.max_body_bytes,
             asyncapi=asyncapi_document(self.broker),

@@ -45,6 +45,8 @@ from pulse_runtime.web import (
 from .classroom.class_settings import ClassSettingsCache
 from .classroom.routes import API_KEY_STATE, EVENT_ROUTES, IngestEvents
 from .documents import TITLE, VERSION, producer_upload
+from .imports.importer import MetricsImport
+from .imports.routes import IMPORT_ROUTES
 from .refusals import Refused, refusals
 from .storing import NotStored
 from .validation import InvalidMetrics
@@ -140,8 +142,8 @@ ROUTE_ACCESS = RouteAccess(
 DOCUMENT = ServiceDocument(
     title=f"{TITLE} (HTTP)",
     version=VERSION,
-    description="Producers that do not speak NATS post metric points and notebook events here."
-    " The NATS"
+    description="Producers that do not speak NATS post metric points and notebook events here,"
+    " and files of historical points (bulk imports). The NATS"
     " subjects are described by the AsyncAPI document at `GET /asyncapi.json`.",
     # Public, as GET /asyncapi.json is (see there); JSON only: no page loading scripts.
     access="public",
@@ -197,7 +199,7 @@ def asyncapi_route(document: dict[str, Any]) -> Any:
     return asyncapi
 
 
-ROUTES = [post_metrics, *EVENT_ROUTES]
+ROUTES = [post_metrics, *EVENT_ROUTES, *IMPORT_ROUTES]
 
 
 def create_http_app(
@@ -209,6 +211,7 @@ def create_http_app(
     asyncapi: dict[str, Any],
     ingest_events: IngestEvents | None = None,
     class_settings: ClassSettingsCache | None = None,
+    imports: MetricsImport | None = None,
     audit: RecordSink | None = None,
 ) -> Litestar:
     return service_app(
@@ -217,6 +220,7 @@ def create_http_app(
             "ingest": ingest,
             "ingest_events": ingest_events,
             "class_settings": class_settings,
+            "imports": imports,
         },
         readiness=readiness,
         access=ROUTE_ACCESS,

@@ -30,6 +30,12 @@ class IngestSettings(EdgeListenerSettings, frozen=True, kw_only=True):
     workers: PositiveInt = 8  # producer messages handled at once
     class_settings_cache_s: NonNegativeFloat = 5.0  # a class's producer settings, kept
     class_settings_timeout_s: PositiveFloat = 2.0  # waiting for persistence to tell them
+    import_max_bytes: PositiveInt = 256 << 20
+    """A bulk import's body (``POST /api/v1/imports``) is refused past this (413)."""
+    import_max_age_days: PositiveInt = 365
+    """Points of a bulk import older than this many days are refused."""
+    import_chunk_rows: PositiveInt = 5000
+    """Rows of a bulk import validated, stored and recorded as one step together."""
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):

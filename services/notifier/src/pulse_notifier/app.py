@@ -123,6 +123,7 @@ class NotifierService(Worker):
             asyncio.create_task(
                 sweep_forever(
                     self.database.pool,
+                    self.tasks,
                     self._stopping,
                     archived_days=own.archived_retention_days,
                     read_days=own.read_retention_days,
