@@ -507,8 +507,6 @@ async def test_persistence_consumes_metrics_and_answers_queries(connect: Connect
 async def test_persistence_may_do_nothing_else(connect: Connect) -> None:
     persistence = await connect("persistence")
     for subject in (
-        subjects.metrics_subject("x", "y"),
-        subjects.INGEST_METRICS,
         subjects.auth_rpc("login"),
         "rpc.query.metrics",
         subjects.AUTH_KEYS,
@@ -911,7 +909,6 @@ async def test_persistence_consumes_events(connect: Connect) -> None:
         fetched.extend(batch)
     assert any(m.data == b"store me" for m in fetched)
     await sub.unsubscribe()
-    await persistence.cannot_publish(subjects.events_subject("py101"))
     await persistence.cannot_publish(PRODUCER_SETTINGS)
 
 
@@ -1042,3 +1039,37 @@ async def test_only_the_gateway_watches_the_stored_audit_records_live(connect: C
         other = await connect(user)
         await other.cannot_subscribe(subjects.live_subject(LOGS_SUBJECTS))
         await other.cannot_subscribe(LOGS_SUBJECTS)
+
+
+async def test_persistence_replays_dead_letters_to_their_origin_only(connect: Connect) -> None:
+    """An admin's replay sends a letter back where it came from: a request to ingest, or
+    (what persistence set aside) METRICS and EVENTS, acknowledged. Nowhere else: not LOGS,
+    whose records only their own service publishes, nor the streams' other subjects."""
+    ingest, persistence = await connect("ingest"), await connect("persistence")
+    await streams_exist(persistence)
+
+    async def answer(msg: Msg) -> None:
+        await msg.respond(b'{"accepted":1}')
+
+    for subject in (subjects.INGEST_METRICS, subjects.INGEST_EVENTS):
+        await ingest.nc.subscribe(subject, queue=subjects.INGEST_QUEUE, cb=answer)
+    await ingest.nc.flush()
+    for subject in (subjects.INGEST_METRICS, subjects.INGEST_EVENTS):
+        assert (await ask(persistence, subject, b"[]")).data == b'{"accepted":1}'
+    js = persistence.nc.jetstream()
+    for subject, stream in (
+        (subjects.metrics_subject("host", "cpu"), subjects.METRICS_STREAM),
+        (subjects.events_subject("py101"), subjects.EVENTS_STREAM),
+    ):
+        ack = await js.publish(
+            subject, b"replayed", stream=stream, headers={"Nats-Msg-Id": secrets.token_hex(8)}
+        )
+        assert ack.stream == stream
+    for subject in (
+        logs_subject("access", "gateway"),
+        "ingest.other",
+        "metrics.host",
+        "events.py101.more",
+        subjects.notifications_subject("u1"),
+    ):
+        await persistence.cannot_publish(subject)
