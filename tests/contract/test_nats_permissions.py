@@ -1073,3 +1073,36 @@ async def test_persistence_replays_dead_letters_to_their_origin_only(connect: Co
         subjects.notifications_subject("u1"),
     ):
         await persistence.cannot_publish(subject)
+
+
+async def test_the_gateway_reads_logs_back_for_resumes_but_not_persistences_durable(
+    connect: Connect,
+) -> None:
+    """The admins' ``logs`` channel resumes after a reconnect from LOGS, through a consumer
+    the gateway names itself; persistence's durable stays out of its reach."""
+    ingest, gateway = await connect("ingest"), await connect("gateway")
+    await streams_exist(ingest)
+    body = secrets.token_bytes(8)
+    await ingest.nc.jetstream().publish(logs_subject("access", "ingest"), body, stream=LOGS_STREAM)
+    js = gateway.nc.jetstream()
+    info = await js.stream_info(LOGS_STREAM)
+    assert info.state.messages >= 1
+    sub = await js.pull_subscribe(
+        LOGS_SUBJECTS,
+        stream=LOGS_STREAM,
+        config=ConsumerConfig(
+            name=f"gateway-{secrets.token_hex(4)}",
+            ack_policy=AckPolicy.NONE,
+            inactive_threshold=30,
+        ),
+    )
+    fetched: list[Msg] = []
+    while not any(msg.data == body for msg in fetched):
+        fetched += await sub.fetch(100, timeout=TIMEOUT)
+    for subject in (
+        f"$JS.API.CONSUMER.CREATE.{LOGS_STREAM}.{PERSISTENCE_LOGS_DURABLE}",
+        f"$JS.API.CONSUMER.MSG.NEXT.{LOGS_STREAM}.{PERSISTENCE_LOGS_DURABLE}",
+        f"$JS.API.CONSUMER.INFO.{LOGS_STREAM}.{PERSISTENCE_LOGS_DURABLE}",
+        f"$JS.API.STREAM.PURGE.{LOGS_STREAM}",
+    ):
+        await gateway.cannot_publish(subject)
