@@ -507,8 +507,6 @@ async def test_persistence_consumes_metrics_and_answers_queries(connect: Connect
 async def test_persistence_may_do_nothing_else(connect: Connect) -> None:
     persistence = await connect("persistence")
     for subject in (
-        subjects.metrics_subject("x", "y"),
-        subjects.INGEST_METRICS,
         subjects.auth_rpc("login"),
         "rpc.query.metrics",
         subjects.AUTH_KEYS,
@@ -911,7 +909,6 @@ async def test_persistence_consumes_events(connect: Connect) -> None:
         fetched.extend(batch)
     assert any(m.data == b"store me" for m in fetched)
     await sub.unsubscribe()
-    await persistence.cannot_publish(subjects.events_subject("py101"))
     await persistence.cannot_publish(PRODUCER_SETTINGS)
 
 
@@ -1042,3 +1039,70 @@ async def test_only_the_gateway_watches_the_stored_audit_records_live(connect: C
         other = await connect(user)
         await other.cannot_subscribe(subjects.live_subject(LOGS_SUBJECTS))
         await other.cannot_subscribe(LOGS_SUBJECTS)
+
+
+async def test_persistence_replays_dead_letters_to_their_origin_only(connect: Connect) -> None:
+    """An admin's replay sends a letter back where it came from: a request to ingest, or
+    (what persistence set aside) METRICS and EVENTS, acknowledged. Nowhere else: not LOGS,
+    whose records only their own service publishes, nor the streams' other subjects."""
+    ingest, persistence = await connect("ingest"), await connect("persistence")
+    await streams_exist(persistence)
+
+    async def answer(msg: Msg) -> None:
+        await msg.respond(b'{"accepted":1}')
+
+    for subject in (subjects.INGEST_METRICS, subjects.INGEST_EVENTS):
+        await ingest.nc.subscribe(subject, queue=subjects.INGEST_QUEUE, cb=answer)
+    await ingest.nc.flush()
+    for subject in (subjects.INGEST_METRICS, subjects.INGEST_EVENTS):
+        assert (await ask(persistence, subject, b"[]")).data == b'{"accepted":1}'
+    js = persistence.nc.jetstream()
+    for subject, stream in (
+        (subjects.metrics_subject("host", "cpu"), subjects.METRICS_STREAM),
+        (subjects.events_subject("py101"), subjects.EVENTS_STREAM),
+    ):
+        ack = await js.publish(
+            subject, b"replayed", stream=stream, headers={"Nats-Msg-Id": secrets.token_hex(8)}
+        )
+        assert ack.stream == stream
+    for subject in (
+        logs_subject("access", "gateway"),
+        "ingest.other",
+        "metrics.host",
+        "events.py101.more",
+        subjects.notifications_subject("u1"),
+    ):
+        await persistence.cannot_publish(subject)
+
+
+async def test_the_gateway_reads_logs_back_for_resumes_but_not_persistences_durable(
+    connect: Connect,
+) -> None:
+    """The admins' ``logs`` channel resumes after a reconnect from LOGS, through a consumer
+    the gateway names itself; persistence's durable stays out of its reach."""
+    ingest, gateway = await connect("ingest"), await connect("gateway")
+    await streams_exist(ingest)
+    body = secrets.token_bytes(8)
+    await ingest.nc.jetstream().publish(logs_subject("access", "ingest"), body, stream=LOGS_STREAM)
+    js = gateway.nc.jetstream()
+    info = await js.stream_info(LOGS_STREAM)
+    assert info.state.messages >= 1
+    sub = await js.pull_subscribe(
+        LOGS_SUBJECTS,
+        stream=LOGS_STREAM,
+        config=ConsumerConfig(
+            name=f"gateway-{secrets.token_hex(4)}",
+            ack_policy=AckPolicy.NONE,
+            inactive_threshold=30,
+        ),
+    )
+    fetched: list[Msg] = []
+    while not any(msg.data == body for msg in fetched):
+        fetched += await sub.fetch(100, timeout=TIMEOUT)
+    for subject in (
+        f"$JS.API.CONSUMER.CREATE.{LOGS_STREAM}.{PERSISTENCE_LOGS_DURABLE}",
+        f"$JS.API.CONSUMER.MSG.NEXT.{LOGS_STREAM}.{PERSISTENCE_LOGS_DURABLE}",
+        f"$JS.API.CONSUMER.INFO.{LOGS_STREAM}.{PERSISTENCE_LOGS_DURABLE}",
+        f"$JS.API.STREAM.PURGE.{LOGS_STREAM}",
+    ):
+        await gateway.cannot_publish(subject)

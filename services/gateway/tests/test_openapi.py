@@ -80,6 +80,38 @@ EXPECTED_STATUSES = {
     "GET /api/v1/alerts/rules/{rule_id}": {"200", "400", "401", "403", "404", "503", "504"},
     "PUT /api/v1/alerts/rules/{rule_id}": {"200", "400", "401", "403", "404", "413", "503", "504"},
     "DELETE /api/v1/alerts/rules/{rule_id}": {"204", "400", "401", "403", "404", "503", "504"},
+    # The audit trail (admins): bad_cursor, bad_filter; trace_not_found, dead_letter_not_found.
+    "GET /api/v1/admin/audit/access": {"200", "400", "401", "403", "503", "504"},
+    "GET /api/v1/admin/audit/tasks": {"200", "400", "401", "403", "503", "504"},
+    "GET /api/v1/admin/audit/traces/{trace_id}": {"200", "400", "401", "403", "404", "503", "504"},
+    "GET /api/v1/admin/audit/dead-letters": {"200", "400", "401", "403", "503", "504"},
+    "GET /api/v1/admin/audit/dead-letters/{letter_id}": {
+        "200",
+        "400",
+        "401",
+        "403",
+        "404",
+        "503",
+        "504",
+    },
+    "POST /api/v1/admin/audit/dead-letters/replay": {
+        "200",
+        "400",
+        "401",
+        "403",
+        "413",
+        "503",
+        "504",
+    },
+    "POST /api/v1/admin/audit/dead-letters/discard": {
+        "200",
+        "400",
+        "401",
+        "403",
+        "413",
+        "503",
+        "504",
+    },
 }
 
 

@@ -45,6 +45,8 @@ def declared_routes() -> list[tuple[str, str, str]]:
                 path = path.replace("{class_id:str}", "no-such-class")
                 path = path.replace("{student_id:str}", "someone")
                 path = path.replace("{rule_id:str}", "no-such-rule")
+                path = path.replace("{trace_id:str}", "0" * 32)
+                path = path.replace("{letter_id:int}", "1")
                 table.append((method, path, access))
     return table
 
@@ -70,9 +72,16 @@ def test_every_route_declares_its_access_and_only_the_expected_ones_are_public()
     assert sorted(admin) == [
         ("DELETE", "/api/v1/admin/api-keys/00000000-0000-0000-0000-000000000000"),
         ("GET", "/api/v1/admin/api-keys"),
+        ("GET", "/api/v1/admin/audit/access"),
+        ("GET", "/api/v1/admin/audit/dead-letters"),
+        ("GET", "/api/v1/admin/audit/dead-letters/1"),
+        ("GET", "/api/v1/admin/audit/tasks"),
+        ("GET", "/api/v1/admin/audit/traces/" + "0" * 32),
         ("GET", "/api/v1/admin/users"),
         ("PATCH", "/api/v1/admin/users/00000000-0000-0000-0000-000000000000"),
         ("POST", "/api/v1/admin/api-keys"),
+        ("POST", "/api/v1/admin/audit/dead-letters/discard"),
+        ("POST", "/api/v1/admin/audit/dead-letters/replay"),
         ("POST", "/api/v1/admin/users"),
         ("POST", "/api/v1/admin/users/00000000-0000-0000-0000-000000000000/password"),
     ]
@@ -157,7 +166,7 @@ async def test_no_token_is_401_and_wrong_role_is_403_on_every_route(stack: Pulse
                 assert as_student.status_code == 403, where
                 assert as_student.json()["code"] == "forbidden", where
             assert not refused_by_guard(as_admin), where
-    assert admin_routes_walked == 7
+    assert admin_routes_walked == 14
 
 
 # --- every WebSocket route closes an unauthenticated socket with 4401 ---------------------
@@ -238,6 +247,7 @@ CHANNEL_ACCESS = {
     "source:web1": {"admin", "user", "instructor", "owner"},
     "class:py101": {"admin", "owner"},
     "notifications": {"admin", "user", "owner", "instructor", "student"},  # each their own
+    "logs": {"admin"},  # the audit records, live
 }
 WATCHERS = ("admin", "user", "owner", "instructor", "student")
 

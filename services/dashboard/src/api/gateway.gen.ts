@@ -39,6 +39,143 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/audit/access": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search the access log, newest first
+         * @description Every filter given must match. `status`: a code (404) or a class (4 for 4xx); `path`: a prefix of the concrete path or of the route template; `since` inclusive, `until` exclusive. `bad_cursor`, `bad_filter` (e.g. `since` not before `until`) are 400s.
+         */
+        get: operations["ApiV1AdminAuditAccessSearchAccess"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/audit/dead-letters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Dead letters, newest first
+         * @description Each with its reason, its size and a `preview`: the first bytes as text, undecodable bytes and control characters escaped. `origin`: a prefix of the subject.
+         */
+        get: operations["ApiV1AdminAuditDeadLettersListDeadLetters"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/audit/dead-letters/discard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Discard dead letters (pending ones; the others are listed in `skipped`) */
+        post: operations["ApiV1AdminAuditDeadLettersDiscardDiscardDeadLetters"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/audit/dead-letters/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replay dead letters after a fix: each sent again to where it came from
+         * @description Only `pending` letters are sent, each by one request however many run at once; `skipped` lists the others (already replayed or discarded, unknown, or not sent: then still pending). The replay is recorded in this request's trace.
+         */
+        post: operations["ApiV1AdminAuditDeadLettersReplayReplayDeadLetters"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/audit/dead-letters/{letter_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One dead letter with its raw bytes (`data`, base64) and headers
+         * @description Header values that look like credentials are hidden. 404 `dead_letter_not_found`.
+         */
+        get: operations["ApiV1AdminAuditDeadLettersLetterIdShowDeadLetter"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/audit/tasks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Task runs, newest first, with their latest status
+         * @description A run's `status` is `SUCCESS` or `FAILED` once it ended, else `IN_PROGRESS`; `error_message` is the last error it recorded.
+         */
+        get: operations["ApiV1AdminAuditTasksSearchTasks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/audit/traces/{trace_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A trace's whole story: access records, task steps, dead letters, in time order
+         * @description At most 2000 items (the earliest; `truncated` then). 404 `trace_not_found` when nothing is recorded under that trace id (32 hex: the `traceparent` header's second part).
+         */
+        get: operations["ApiV1AdminAuditTracesTraceIdShowTrace"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/users": {
         parameters: {
             query?: never;
@@ -483,6 +620,41 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AccessPage */
+        AccessPage: {
+            items: components["schemas"]["StoredAccess"][];
+            next_cursor: string | null;
+            /** @constant */
+            type: "access.page";
+        };
+        /**
+         * AccessRecord
+         * @description One HTTP request answered by the gateway or ingest, or one WebSocket session (``method``
+         *         ``"WS"``, recorded at its close with ``frames_in``, ``frames_out`` and ``close_code``).
+         */
+        AccessRecord: {
+            close_code?: number | null;
+            created_at: string;
+            duration_ms: number;
+            frames_in?: number | null;
+            frames_out?: number | null;
+            ip_address?: string | null;
+            key: string;
+            method: string;
+            path: string;
+            request_body?: unknown;
+            request_header: {
+                [key: string]: string;
+            };
+            response_body?: unknown;
+            response_status: number;
+            route: string;
+            service: string;
+            trace_id: string;
+            /** @enum {unknown} */
+            type: "access";
+            user_id?: string | null;
+        };
         /** AlertRule */
         AlertRule: {
             condition: components["schemas"]["Threshold"] | components["schemas"]["NoData"] | components["schemas"]["Rate"] | components["schemas"]["CellErrors"] | components["schemas"]["StudentIdle"] | components["schemas"]["ClassBehind"];
@@ -636,6 +808,30 @@ export interface components {
             type: "data";
             unit?: string | null;
         };
+        /** DeadLetterIds */
+        DeadLetterIds: {
+            ids: number[];
+        };
+        /** DeadLetterPage */
+        DeadLetterPage: {
+            items: components["schemas"]["StoredDeadLetter"][];
+            next_cursor: string | null;
+            /** @constant */
+            type: "deadletters.page";
+        };
+        /** DeadLetterShown */
+        DeadLetterShown: {
+            letter: components["schemas"]["StoredDeadLetter"];
+            /** @constant */
+            type: "deadletters.shown";
+        };
+        /** DeadLettersChanged */
+        DeadLettersChanged: {
+            changed: number[];
+            skipped: number[];
+            /** @constant */
+            type: "deadletters.changed";
+        };
         /** Error */
         Error: {
             channel?: string | null;
@@ -752,6 +948,20 @@ export interface components {
             /** @description text without NUL (U+0000) */
             email: string;
             password: string;
+        };
+        /**
+         * LogsFrame
+         * @description Audit records on the admins' ``logs`` channel: the records of one LOGS message (one
+         *         service's batch, oldest first: access records, ``type`` ``access``, and task steps,
+         *         ``type`` ``step``), as it is stored, ``seq`` its stream sequence. A live tail: search the
+         *         past with ``GET /api/v1/admin/audit/access`` and ``/tasks``.
+         */
+        LogsFrame: {
+            channel: string;
+            records: (components["schemas"]["AccessRecord"] | components["schemas"]["TaskStep"])[];
+            seq: number;
+            /** @enum {unknown} */
+            type: "logs";
         };
         /** Mark */
         Mark: {
@@ -1050,7 +1260,71 @@ export interface components {
             unit: string | null;
         };
         /** @description What the gateway sends on /ws. */
-        ServerFrame: components["schemas"]["Ready"] | components["schemas"]["Subscribed"] | components["schemas"]["Data"] | components["schemas"]["Events"] | components["schemas"]["InboxFrame"] | components["schemas"]["Gap"] | components["schemas"]["Unsubscribed"] | components["schemas"]["Error"] | components["schemas"]["Ping"] | components["schemas"]["Pong"];
+        ServerFrame: components["schemas"]["Ready"] | components["schemas"]["Subscribed"] | components["schemas"]["Data"] | components["schemas"]["Events"] | components["schemas"]["InboxFrame"] | components["schemas"]["LogsFrame"] | components["schemas"]["Gap"] | components["schemas"]["Unsubscribed"] | components["schemas"]["Error"] | components["schemas"]["Ping"] | components["schemas"]["Pong"];
+        /** StoredAccess */
+        StoredAccess: {
+            close_code?: number | null;
+            /** Format: date-time */
+            created_at: string;
+            duration_ms: number;
+            frames_in?: number | null;
+            frames_out?: number | null;
+            id: number;
+            ip_address: string | null;
+            method: string;
+            path: string;
+            request_body: unknown;
+            request_header: {
+                [key: string]: string;
+            };
+            response_body: unknown;
+            response_status: number;
+            route: string;
+            service: string;
+            trace_id: string;
+            user_id: string | null;
+        };
+        /** StoredDeadLetter */
+        StoredDeadLetter: {
+            data?: string | null;
+            discarded_at?: string | null;
+            discarded_by?: string | null;
+            headers?: {
+                [key: string]: string;
+            };
+            id: number;
+            origin: string;
+            preview: string;
+            reason: string;
+            /** Format: date-time */
+            received_at: string;
+            replayed_at?: string | null;
+            replayed_by?: string | null;
+            /** @default 0 */
+            replays?: number;
+            size: number;
+            /** @enum {string} */
+            status: "pending" | "replayed" | "discarded";
+            trace_id: string | null;
+        };
+        /** StoredStep */
+        StoredStep: {
+            /** Format: date-time */
+            created_at: string;
+            error_message: string | null;
+            execution_order: number;
+            id: number;
+            input_data: unknown;
+            output_data: unknown;
+            service: string;
+            stack_trace: string | null;
+            /** @enum {string} */
+            status: "START" | "IN_PROGRESS" | "SUCCESS" | "FAILED";
+            step_name: string;
+            task_id: string;
+            task_name: string;
+            trace_id: string;
+        };
         /** StudentIdle */
         StudentIdle: {
             /** @description 1-63 characters from a-z, 0-9 and '-', starting with a letter or digit */
@@ -1093,6 +1367,53 @@ export interface components {
             /** @enum {unknown} */
             type: "subscribed";
         };
+        /** TaskPage */
+        TaskPage: {
+            items: components["schemas"]["TaskRun"][];
+            next_cursor: string | null;
+            /** @constant */
+            type: "tasks.page";
+        };
+        /** TaskRun */
+        TaskRun: {
+            error_message?: string | null;
+            service: string;
+            /** Format: date-time */
+            started_at: string;
+            /** @enum {string} */
+            status: "START" | "IN_PROGRESS" | "SUCCESS" | "FAILED";
+            steps: number;
+            task_id: string;
+            task_name: string;
+            trace_id: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /**
+         * TaskStep
+         * @description One step of one run of a task. A run (``task_id``) begins with a ``START`` step named
+         *         ``task_name`` and ends with a ``SUCCESS`` or ``FAILED`` one; each step in between is
+         *         recorded as ``IN_PROGRESS`` when it begins (if long) and ``SUCCESS``/``FAILED`` when it ends.
+         *         ``execution_order`` counts 1, 2, … within the run.
+         */
+        TaskStep: {
+            created_at: string;
+            error_message?: string | null;
+            execution_order: number;
+            input_data?: unknown;
+            key: string;
+            output_data?: unknown;
+            service: string;
+            stack_trace?: string | null;
+            /** @enum {unknown} */
+            status: "FAILED" | "IN_PROGRESS" | "START" | "SUCCESS";
+            step_name: string;
+            task_id: string;
+            task_name: string;
+            trace_id: string;
+            /** @enum {unknown} */
+            type: "step";
+        };
         /** Threshold */
         Threshold: {
             /** @default 0 */
@@ -1124,6 +1445,25 @@ export interface components {
             refresh_token: string;
             /** @default bearer */
             token_type?: string;
+        };
+        /** TraceItem */
+        TraceItem: {
+            access?: components["schemas"]["StoredAccess"] | null;
+            /** Format: date-time */
+            at: string;
+            dead_letter?: components["schemas"]["StoredDeadLetter"] | null;
+            /** @enum {string} */
+            kind: "access" | "step" | "dead_letter";
+            step?: components["schemas"]["StoredStep"] | null;
+        };
+        /** TraceStory */
+        TraceStory: {
+            items: components["schemas"]["TraceItem"][];
+            trace_id: string;
+            /** @default false */
+            truncated?: boolean;
+            /** @constant */
+            type: "trace.story";
         };
         /** Unsubscribe */
         Unsubscribe: {
@@ -1162,6 +1502,8 @@ export interface components {
     headers: never;
     pathItems: never;
 }
+export type AccessPage = components['schemas']['AccessPage'];
+export type AccessRecord = components['schemas']['AccessRecord'];
 export type AlertRule = components['schemas']['AlertRule'];
 export type ApiKey = components['schemas']['ApiKey'];
 export type Auth = components['schemas']['Auth'];
@@ -1182,6 +1524,10 @@ export type CreatedApiKey = components['schemas']['CreatedApiKey'];
 export type CreatedClass = components['schemas']['CreatedClass'];
 export type CreatedOut = components['schemas']['CreatedOut'];
 export type Data = components['schemas']['Data'];
+export type DeadLetterIds = components['schemas']['DeadLetterIds'];
+export type DeadLetterPage = components['schemas']['DeadLetterPage'];
+export type DeadLetterShown = components['schemas']['DeadLetterShown'];
+export type DeadLettersChanged = components['schemas']['DeadLettersChanged'];
 export type Error = components['schemas']['Error'];
 export type ErrorBody = components['schemas']['ErrorBody'];
 export type ErrorHotspot = components['schemas']['ErrorHotspot'];
@@ -1195,6 +1541,7 @@ export type HotspotsOut = components['schemas']['HotspotsOut'];
 export type InboxFrame = components['schemas']['InboxFrame'];
 export type Link = components['schemas']['Link'];
 export type LoginBody = components['schemas']['LoginBody'];
+export type LogsFrame = components['schemas']['LogsFrame'];
 export type Mark = components['schemas']['Mark'];
 export type Me = components['schemas']['Me'];
 export type MetricPointOut = components['schemas']['MetricPointOut'];
@@ -1229,14 +1576,22 @@ export type SeriesCatalog = components['schemas']['SeriesCatalog'];
 export type SeriesHistory = components['schemas']['SeriesHistory'];
 export type SeriesOut = components['schemas']['SeriesOut'];
 export type ServerFrame = components['schemas']['ServerFrame'];
+export type StoredAccess = components['schemas']['StoredAccess'];
+export type StoredDeadLetter = components['schemas']['StoredDeadLetter'];
+export type StoredStep = components['schemas']['StoredStep'];
 export type StudentIdle = components['schemas']['StudentIdle'];
 export type StudentRow = components['schemas']['StudentRow'];
 export type Subprotocol = components['schemas']['Subprotocol'];
 export type Subscribe = components['schemas']['Subscribe'];
 export type Subscribed = components['schemas']['Subscribed'];
+export type TaskPage = components['schemas']['TaskPage'];
+export type TaskRun = components['schemas']['TaskRun'];
+export type TaskStep = components['schemas']['TaskStep'];
 export type Threshold = components['schemas']['Threshold'];
 export type TimelineOut = components['schemas']['TimelineOut'];
 export type TokenResponse = components['schemas']['TokenResponse'];
+export type TraceItem = components['schemas']['TraceItem'];
+export type TraceStory = components['schemas']['TraceStory'];
 export type Unsubscribe = components['schemas']['Unsubscribe'];
 export type Unsubscribed = components['schemas']['Unsubscribed'];
 export type User = components['schemas']['User'];
@@ -1279,7 +1634,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1312,7 +1667,7 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedApiKey"];
                 };
             };
-            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it. The audit views: a `cursor` no page gave (`bad_cursor`), filters that select nothing meaningful (`bad_filter`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1348,7 +1703,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1379,7 +1734,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKey"];
                 };
             };
-            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it. The audit views: a `cursor` no page gave (`bad_cursor`), filters that select nothing meaningful (`bad_filter`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1406,7 +1761,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed); nothing recorded under a trace id (`trace_not_found`); no such dead letter (`dead_letter_not_found`) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1415,8 +1770,552 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1AdminAuditAccessSearchAccess: {
+        parameters: {
+            query?: {
+                /** @description from this time on (ISO 8601 with an offset) */
+                since?: string | null;
+                /** @description before this time (ISO 8601) */
+                until?: string | null;
+                /** @description a code, or a class 1-5 */
+                status?: number | null;
+                method?: string | null;
+                /** @description a prefix */
+                path?: string | null;
+                user_id?: string | null;
+                ip_address?: string | null;
+                /** @description 32 hex */
+                trace_id?: string | null;
+                service?: string | null;
+                /** @description the previous page's `next_cursor` */
+                cursor?: string | null;
+                /** @description page size */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccessPage"];
+                };
+            };
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it. The audit views: a `cursor` no page gave (`bad_cursor`), filters that select nothing meaningful (`bad_filter`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1AdminAuditDeadLettersListDeadLetters: {
+        parameters: {
+            query?: {
+                /** @description its state */
+                status?: "pending" | "replayed" | "discarded" | null;
+                origin?: string | null;
+                /** @description 32 hex */
+                trace_id?: string | null;
+                /** @description the previous page's `next_cursor` */
+                cursor?: string | null;
+                /** @description page size */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeadLetterPage"];
+                };
+            };
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it. The audit views: a `cursor` no page gave (`bad_cursor`), filters that select nothing meaningful (`bad_filter`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1AdminAuditDeadLettersDiscardDiscardDeadLetters: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeadLetterIds"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeadLettersChanged"];
+                };
+            };
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it. The audit views: a `cursor` no page gave (`bad_cursor`), filters that select nothing meaningful (`bad_filter`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is over the limit (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1AdminAuditDeadLettersReplayReplayDeadLetters: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeadLetterIds"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeadLettersChanged"];
+                };
+            };
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it. The audit views: a `cursor` no page gave (`bad_cursor`), filters that select nothing meaningful (`bad_filter`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is over the limit (`payload_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1AdminAuditDeadLettersLetterIdShowDeadLetter: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                letter_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeadLetterShown"];
+                };
+            };
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it. The audit views: a `cursor` no page gave (`bad_cursor`), filters that select nothing meaningful (`bad_filter`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed); nothing recorded under a trace id (`trace_not_found`); no such dead letter (`dead_letter_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1AdminAuditTasksSearchTasks: {
+        parameters: {
+            query?: {
+                /** @description from this time on (ISO 8601 with an offset) */
+                since?: string | null;
+                /** @description before this time (ISO 8601) */
+                until?: string | null;
+                task_name?: string | null;
+                /** @description the run's status */
+                status?: "START" | "IN_PROGRESS" | "SUCCESS" | "FAILED" | null;
+                /** @description the previous page's `next_cursor` */
+                cursor?: string | null;
+                /** @description page size */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskPage"];
+                };
+            };
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it. The audit views: a `cursor` no page gave (`bad_cursor`), filters that select nothing meaningful (`bad_filter`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1AdminAuditTracesTraceIdShowTrace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                trace_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TraceStory"];
+                };
+            };
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it. The audit views: a `cursor` no page gave (`bad_cursor`), filters that select nothing meaningful (`bad_filter`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credentials (`unauthorized`, with `WWW-Authenticate: Bearer`), or refused ones (`invalid_credentials`, `invalid_refresh_token`, `refresh_token_reused`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The route needs another role (`forbidden`): admin, instructor, or any but student; or a student asked for another student's timeline */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed); nothing recorded under a trace id (`trace_not_found`); no such dead letter (`dead_letter_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description History or a class view took too long to answer (`history_timeout`, `classroom_timeout`) */
+            504: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1462,7 +2361,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1495,7 +2394,7 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
-            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it. The audit views: a `cursor` no page gave (`bad_cursor`), filters that select nothing meaningful (`bad_filter`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1540,7 +2439,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1575,7 +2474,7 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
-            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it. The audit views: a `cursor` no page gave (`bad_cursor`), filters that select nothing meaningful (`bad_filter`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1602,7 +2501,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed); nothing recorded under a trace id (`trace_not_found`); no such dead letter (`dead_letter_not_found`) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1629,7 +2528,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1664,7 +2563,7 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
-            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it. The audit views: a `cursor` no page gave (`bad_cursor`), filters that select nothing meaningful (`bad_filter`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1691,7 +2590,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed); nothing recorded under a trace id (`trace_not_found`); no such dead letter (`dead_letter_not_found`) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1709,7 +2608,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1756,7 +2655,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1798,7 +2697,7 @@ export interface operations {
                     "application/json": components["schemas"]["RuleOut"];
                 };
             };
-            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it. The audit views: a `cursor` no page gave (`bad_cursor`), filters that select nothing meaningful (`bad_filter`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1834,7 +2733,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1876,7 +2775,7 @@ export interface operations {
                     "application/json": components["schemas"]["PreviewOut"];
                 };
             };
-            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it. The audit views: a `cursor` no page gave (`bad_cursor`), filters that select nothing meaningful (`bad_filter`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1912,7 +2811,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1952,7 +2851,7 @@ export interface operations {
                     "application/json": components["schemas"]["RuleOut"];
                 };
             };
-            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it. The audit views: a `cursor` no page gave (`bad_cursor`), filters that select nothing meaningful (`bad_filter`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1979,7 +2878,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed); nothing recorded under a trace id (`trace_not_found`); no such dead letter (`dead_letter_not_found`) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1988,7 +2887,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2032,7 +2931,7 @@ export interface operations {
                     "application/json": components["schemas"]["RuleOut"];
                 };
             };
-            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it. The audit views: a `cursor` no page gave (`bad_cursor`), filters that select nothing meaningful (`bad_filter`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2059,7 +2958,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed); nothing recorded under a trace id (`trace_not_found`); no such dead letter (`dead_letter_not_found`) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2077,7 +2976,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2115,7 +3014,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it. The audit views: a `cursor` no page gave (`bad_cursor`), filters that select nothing meaningful (`bad_filter`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2142,7 +3041,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed); nothing recorded under a trace id (`trace_not_found`); no such dead letter (`dead_letter_not_found`) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2151,7 +3050,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2193,7 +3092,7 @@ export interface operations {
                     "application/json": components["schemas"]["TokenResponse"];
                 };
             };
-            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it. The audit views: a `cursor` no page gave (`bad_cursor`), filters that select nothing meaningful (`bad_filter`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2229,7 +3128,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2261,7 +3160,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it. The audit views: a `cursor` no page gave (`bad_cursor`), filters that select nothing meaningful (`bad_filter`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2288,7 +3187,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2350,7 +3249,7 @@ export interface operations {
                     "application/json": components["schemas"]["TokenResponse"];
                 };
             };
-            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it. The audit views: a `cursor` no page gave (`bad_cursor`), filters that select nothing meaningful (`bad_filter`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2377,7 +3276,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2415,7 +3314,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2457,7 +3356,7 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedClass"];
                 };
             };
-            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it. The audit views: a `cursor` no page gave (`bad_cursor`), filters that select nothing meaningful (`bad_filter`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2502,7 +3401,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2542,7 +3441,7 @@ export interface operations {
                     "application/json": components["schemas"]["ClassOut"];
                 };
             };
-            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it. The audit views: a `cursor` no page gave (`bad_cursor`), filters that select nothing meaningful (`bad_filter`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2560,7 +3459,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed); nothing recorded under a trace id (`trace_not_found`); no such dead letter (`dead_letter_not_found`) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2569,7 +3468,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2613,7 +3512,7 @@ export interface operations {
                     "application/json": components["schemas"]["ClassOut"];
                 };
             };
-            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it. The audit views: a `cursor` no page gave (`bad_cursor`), filters that select nothing meaningful (`bad_filter`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2640,7 +3539,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed); nothing recorded under a trace id (`trace_not_found`); no such dead letter (`dead_letter_not_found`) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2658,7 +3557,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2703,7 +3602,7 @@ export interface operations {
                     "application/json": components["schemas"]["FeedOut"];
                 };
             };
-            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it. The audit views: a `cursor` no page gave (`bad_cursor`), filters that select nothing meaningful (`bad_filter`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2730,7 +3629,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed); nothing recorded under a trace id (`trace_not_found`); no such dead letter (`dead_letter_not_found`) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2739,7 +3638,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2788,7 +3687,7 @@ export interface operations {
                     "application/json": components["schemas"]["HotspotsOut"];
                 };
             };
-            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it. The audit views: a `cursor` no page gave (`bad_cursor`), filters that select nothing meaningful (`bad_filter`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2815,7 +3714,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed); nothing recorded under a trace id (`trace_not_found`); no such dead letter (`dead_letter_not_found`) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2824,7 +3723,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2864,7 +3763,7 @@ export interface operations {
                     "application/json": components["schemas"]["ClassKey"];
                 };
             };
-            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it. The audit views: a `cursor` no page gave (`bad_cursor`), filters that select nothing meaningful (`bad_filter`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2891,7 +3790,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed); nothing recorded under a trace id (`trace_not_found`); no such dead letter (`dead_letter_not_found`) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2900,7 +3799,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2943,7 +3842,7 @@ export interface operations {
                     "application/json": components["schemas"]["OverviewOut"];
                 };
             };
-            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it. The audit views: a `cursor` no page gave (`bad_cursor`), filters that select nothing meaningful (`bad_filter`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2970,7 +3869,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed); nothing recorded under a trace id (`trace_not_found`); no such dead letter (`dead_letter_not_found`) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2979,7 +3878,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3028,7 +3927,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProgressOut"];
                 };
             };
-            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it. The audit views: a `cursor` no page gave (`bad_cursor`), filters that select nothing meaningful (`bad_filter`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3055,7 +3954,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed); nothing recorded under a trace id (`trace_not_found`); no such dead letter (`dead_letter_not_found`) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3064,7 +3963,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3114,7 +4013,7 @@ export interface operations {
                     "application/json": components["schemas"]["TimelineOut"];
                 };
             };
-            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it. The audit views: a `cursor` no page gave (`bad_cursor`), filters that select nothing meaningful (`bad_filter`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3141,7 +4040,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed) */
+            /** @description No such user or API key (`not_found`); no class the caller may see (`class_not_found`: a class they may not see is not revealed); nothing recorded under a trace id (`trace_not_found`); no such dead letter (`dead_letter_not_found`) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3150,7 +4049,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3201,7 +4100,7 @@ export interface operations {
                     "application/json": components["schemas"]["MetricsHistory"];
                 };
             };
-            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it. The audit views: a `cursor` no page gave (`bad_cursor`), filters that select nothing meaningful (`bad_filter`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3228,7 +4127,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3284,7 +4183,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3329,7 +4228,7 @@ export interface operations {
                     "application/json": components["schemas"]["PageOut"];
                 };
             };
-            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it. The audit views: a `cursor` no page gave (`bad_cursor`), filters that select nothing meaningful (`bad_filter`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3347,7 +4246,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3389,7 +4288,7 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedOut"];
                 };
             };
-            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it. The audit views: a `cursor` no page gave (`bad_cursor`), filters that select nothing meaningful (`bad_filter`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3425,7 +4324,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3467,7 +4366,7 @@ export interface operations {
                     "application/json": components["schemas"]["CountOut"];
                 };
             };
-            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it */
+            /** @description A parameter or the body breaks a rule (`invalid_parameter`, `missing_parameter`, `bad_request`, …); `parameter` names it. The audit views: a `cursor` no page gave (`bad_cursor`), filters that select nothing meaningful (`bad_filter`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3494,7 +4393,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3541,7 +4440,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`): retry later */
+            /** @description A service behind the gateway is not answering (`auth_unavailable`, `history_unavailable`, `classroom_unavailable`, `audit_unavailable`): retry later */
             503: {
                 headers: {
                     [name: string]: unknown;

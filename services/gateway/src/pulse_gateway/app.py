@@ -16,6 +16,8 @@ from pulse_runtime.web import PROBE_PATHS, ServiceDocument, service_app, trace_r
 
 from pulse_gateway import accounts, alerts, classroom, live, metrics, notifications
 from pulse_gateway.alerts import AlertsClient
+from pulse_gateway.audit import ROUTES as AUDIT_ROUTES  # `audit` is the record sink here
+from pulse_gateway.audit import AuditClient
 from pulse_gateway.classroom import ClassroomClient
 from pulse_gateway.edge.dashboard import dashboard_routes
 from pulse_gateway.edge.headers import security_headers
@@ -45,6 +47,7 @@ def create_app(
     classes: ClassroomClient,
     notifier: NotifierClient,
     rules: AlertsClient,
+    trail: AuditClient,
     audit: RecordSink | None = None,
 ) -> Litestar:
     """Every domain's routes and the gateway's dependencies, on Pulse's shared app defaults
@@ -57,6 +60,7 @@ def create_app(
             *classroom.ROUTES,
             *notifications.ROUTES,
             *alerts.ROUTES,
+            *AUDIT_ROUTES,
             dashboard_routes(settings.dashboard_dir),
         ],
         dependencies={
@@ -69,6 +73,7 @@ def create_app(
             "classroom": classes,
             "notifier": notifier,
             "alerts": rules,
+            "audit": trail,
         },
         readiness=readiness,
         access=ROUTE_ACCESS,
@@ -103,4 +108,5 @@ def describing_app() -> Litestar:
         classes=None,  # type: ignore[arg-type]
         notifier=None,  # type: ignore[arg-type]
         rules=None,  # type: ignore[arg-type]
+        trail=None,  # type: ignore[arg-type]
     )

@@ -14,6 +14,7 @@ from pulse_runtime.telemetry import counter, gauge, new_registry
 from pulse_runtime.worker import start_recorder
 
 from pulse_gateway.alerts import alerts_client
+from pulse_gateway.audit import audit_client
 from pulse_gateway.classroom import ClassroomClient
 from pulse_gateway.identity.keyring import KeyRing
 from pulse_gateway.live.class_access import ClassOwners
@@ -110,6 +111,7 @@ class GatewayService:
             classes=ClassroomClient(nats, self.codec, timeout_s=own.query_timeout_s),
             notifier=notifier_client(nats, self.codec, timeout_s=own.query_timeout_s),
             rules=alerts_client(nats, self.codec, timeout_s=own.query_timeout_s),
+            trail=audit_client(nats, self.codec, timeout_s=own.query_timeout_s),
             audit=self.audit,
         )
         self.server = HttpServer(

@@ -73,3 +73,14 @@ def test_the_old_events_placeholder_is_gone() -> None:
     with pytest.raises(ChannelRefused) as refused:
         parse_channel("events:class1")
     assert refused.value.code == "unknown_channel"
+
+
+@pytest.mark.parametrize("role", ["user", "instructor", "student"])
+def test_the_logs_channel_is_the_admins_alone(role: str) -> None:
+    spec = parse_channel("logs", "some-user")
+    assert (spec.subject, spec.feed.stream, spec.shared_as) == ("logs.*.*", "LOGS", "logs")
+    authorize(spec, "admin")
+    with pytest.raises(ChannelRefused) as refused:
+        authorize(spec, role)
+    assert refused.value.code == "forbidden"
+    assert str(refused.value) == f"the {role} role may not watch 'logs'"

@@ -83,6 +83,7 @@ async def gateway(keyring: KeyRing, **websocket: Any) -> AsyncIterator[Gateway]:
         classes=cast(Any, None),
         notifier=cast(Any, None),
         rules=cast(Any, None),
+        trail=cast(Any, None),
     )
     async with AsyncTestClient(app) as client:
         yield Gateway(client, nats, sockets)

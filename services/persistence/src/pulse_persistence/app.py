@@ -21,12 +21,14 @@ from pulse_contracts import (
     decode_untrusted,
     subjects,
 )
-from pulse_contracts.audit import LogBatch
+from pulse_contracts.audit import AUDIT_VERBS, LogBatch
 from pulse_contracts.audit.subjects import (
+    AUDIT_QUEUE,
     LOGS_STREAM,
     LOGS_SUBJECTS,
     PERSISTENCE_DEADLETTER_DURABLE,
     PERSISTENCE_LOGS_DURABLE,
+    RPC_AUDIT,
 )
 from pulse_runtime.audit.text_secrets import redact_text
 from pulse_runtime.consumer import PullConsumer
@@ -43,11 +45,14 @@ from pulse_runtime.tracing import (
     logged_with_trace_of,
     trace_id_of,
 )
+from pulse_runtime.verbs import VerbResponder
 from pulse_runtime.worker import OwnedDatabase, Worker
 
+from .audit.answers import AuditAnswers
 from .audit.dead_letters import DeadLetterBatches, StoredLetter
 from .audit.log_batches import LogBatches
 from .audit.record_writer import RecordWriter
+from .audit.replay import DeadLetterReplays, NatsResend
 from .audit.retention import AuditRetention
 from .backfill import RollupRefresher
 from .classroom.answers import ClassroomAnswers
@@ -64,6 +69,11 @@ from .stream_batches import Batch, BatchRows, StreamBatches
 from .writer import MetricsWriter
 
 log = get_logger(__name__)
+
+AUDIT_WORKERS = 4
+"""``rpc.audit.*`` requests answered at once per verb (admins' searches: few, not hot)."""
+REPLAY_TIMEOUT_S = 5.0
+"""How long a replayed dead letter waits for ingest's answer or JetStream's acknowledgement."""
 
 
 class PersistenceService(Worker):
@@ -122,6 +132,23 @@ class PersistenceService(Worker):
         self.logs_consumer: PullConsumer | None = None
         self.dead_letters_consumer: PullConsumer | None = None
         self.retention: AuditRetention | None = None
+        # ... and the admins' views of it (rpc.audit.*).
+        self.audit_answers = AuditAnswers()
+        self.audit_verbs = VerbResponder(
+            RPC_AUDIT,
+            sorted(set(AUDIT_VERBS.values())),
+            queue=AUDIT_QUEUE,
+            workers=AUDIT_WORKERS,
+            reply_for=self.audit_answers.reply_for,
+            pack=self.codec.pack,
+            requests=counter(
+                self.registry,
+                "pulse_persistence_audit_requests_total",
+                "rpc.audit requests (the admins' audit views), by verb and outcome",
+                ("verb", "outcome"),
+            ),
+        )
+        self.broker.include_router(self.audit_verbs.router())
 
     def _router(self) -> NatsRouter:
         router = NatsRouter()
@@ -287,6 +314,12 @@ class PersistenceService(Worker):
             set_aside=letters.store_refused,
             retry_delay_s=self.settings.persistence.retry_delay_s,
             stopping=lifecycle.stopping,
+        )
+        self.audit_answers.pool = pool
+        self.audit_answers.replays = DeadLetterReplays(
+            pool,
+            NatsResend(lambda: self.broker.connection, timeout_s=REPLAY_TIMEOUT_S),
+            self.tasks,
         )
         self.retention = AuditRetention(
             pool, self.tasks, self.settings.audit, timescale=timescale, stopping=lifecycle.stopping

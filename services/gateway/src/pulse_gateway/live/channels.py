@@ -6,7 +6,8 @@ which roles may ask for them.
 - ``source:<source>``: every metric of one source (``metrics.<source>.*``);
 - ``class:<class_id>``: a class's notebook events (``events.<class_id>`` in EVENTS);
 - ``notifications``: the user's own inbox changes (``notifications.<user_id>`` in
-  NOTIFICATIONS), whoever they are: the same name is a different channel for each user.
+  NOTIFICATIONS), whoever they are: the same name is a different channel for each user;
+- ``logs``: every audit record as it is stored (``logs.<kind>.<service>`` in LOGS), admins only.
 
 The role is the first check; a class channel has a second, its owner (``class_access.py``).
 """
@@ -18,13 +19,14 @@ from typing import Any
 
 import msgspec
 from pulse_contracts import SERIES_TOKEN_PATTERN, subjects
+from pulse_contracts.audit.subjects import LOGS_SUBJECTS
 from pulse_contracts.classroom.events import CLASS_ID_PATTERN
 
-from .feeds import CLASS_EVENT_FEED, INBOX_FEED, METRIC_FEED, Feed
+from .feeds import CLASS_EVENT_FEED, INBOX_FEED, LOG_FEED, METRIC_FEED, Feed
 
 _TOKEN = re.compile(SERIES_TOKEN_PATTERN)
 _CLASS_ID = re.compile(CLASS_ID_PATTERN)
-CHANNEL_KINDS = ("metric", "series", "source", "class", "notifications")
+CHANNEL_KINDS = ("metric", "series", "source", "class", "notifications", "logs")
 """Every kind of channel (the part before the first ``:``); the access test walks each."""
 ROLES_FOR_METRICS = frozenset({"user", "instructor", "admin"})  # not students (ADR 0023)
 ROLES_FOR_CLASSES = frozenset({"admin", "instructor"})
@@ -32,6 +34,9 @@ ROLES_FOR_CLASSES = frozenset({"admin", "instructor"})
 ROLES_FOR_INBOX = frozenset({"admin", "user", "instructor", "student"})
 """Everyone has an inbox; the channel is always the caller's own."""
 INBOX_CHANNEL = "notifications"
+ROLES_FOR_LOGS = frozenset({"admin"})
+"""The audit trail is the admins' alone (as its REST routes)."""
+LOGS_CHANNEL = "logs"
 
 
 class ChannelRefused(ValueError):
@@ -72,6 +77,8 @@ def parse_channel(channel: str, user_id: str = "") -> ChannelSpec:
             INBOX_FEED,
             key=f"{INBOX_CHANNEL}:{user_id}",
         )
+    if channel == LOGS_CHANNEL:
+        return ChannelSpec(channel, LOGS_SUBJECTS, ROLES_FOR_LOGS, LOG_FEED)
     kind, _, rest = channel.partition(":")
     parts = rest.split(":") if rest else []
     if kind == "metric" and len(parts) == 1:
@@ -107,7 +114,7 @@ def parse_channel(channel: str, user_id: str = "") -> ChannelSpec:
     raise ChannelRefused(
         "unknown_channel",
         f"unknown channel {channel!r}: use metric:<name>, series:<source>:<name>,"
-        " source:<source>, class:<class_id> or notifications",
+        " source:<source>, class:<class_id>, notifications or logs",
     )
 
 

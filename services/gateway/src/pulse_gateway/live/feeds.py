@@ -3,7 +3,8 @@
 A channel is backed by one stream: metric channels by METRICS (a ``SeriesBatch`` per message,
 sent as a ``data`` frame), class channels by EVENTS (a ``ClassEvents`` per message, sent as an
 ``events`` frame), a user's ``notifications`` channel by NOTIFICATIONS (an ``InboxChange`` per
-message, sent as a ``notification`` frame). Everything else (fan-out, kept frames, resume,
+message, sent as a ``notification`` frame), the admins' ``logs`` channel by LOGS (a ``LogBatch``
+per message, sent as a ``logs`` frame). Everything else (fan-out, kept frames, resume,
 repair, backpressure) is the same for all and never looks inside a message: it deals in
 :class:`Delivery` objects.
 """
@@ -14,11 +15,13 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 from pulse_contracts import SeriesBatch, from_epoch_us, subjects
+from pulse_contracts.audit import LogBatch
+from pulse_contracts.audit.subjects import LOGS_STREAM
 from pulse_contracts.classroom import ClassEvents
 from pulse_contracts.notifications import InboxChange
 
 from .direct import frame_bytes
-from .frames import Data, Events, FrameCodec, InboxFrame, Point
+from .frames import Data, Events, FrameCodec, InboxFrame, LogsFrame, Point
 
 P = TypeVar("P")
 
@@ -32,7 +35,10 @@ class Delivery:
     )  # fmt: skip
 
     def __init__(
-        self, frame: Data | Events | InboxFrame, series: tuple[str, str], frames: FrameCodec
+        self,
+        frame: Data | Events | InboxFrame | LogsFrame,
+        series: tuple[str, str],
+        frames: FrameCodec,
     ) -> None:
         self.seq = frame.seq
         self.series = series
@@ -151,8 +157,23 @@ class InboxFeed(Feed[InboxChange]):
         return Delivery(frame, (message.user_id, ""), frames)
 
 
+class LogFeed(Feed[LogBatch]):
+    """LOGS: one ``logs`` frame per batch of one service's audit records."""
+
+    def __init__(self) -> None:
+        self.stream = LOGS_STREAM
+        self.decoder = msgspec.msgpack.Decoder(LogBatch)
+
+    def delivery(self, channel: str, seq: int, message: LogBatch, frames: FrameCodec) -> Delivery:
+        # Never conflated with one another: each batch is other records (a slow admin's
+        # socket gets a gap frame rather than a batch in place of another).
+        frame = LogsFrame(channel=channel, seq=seq, records=message.records)
+        return Delivery(frame, ("logs", str(seq)), frames)
+
+
 AnyFeed = Feed[Any]
 
 METRIC_FEED = MetricFeed()
 CLASS_EVENT_FEED = ClassEventFeed()
 INBOX_FEED = InboxFeed()
+LOG_FEED = LogFeed()

@@ -11,6 +11,7 @@ from typing import Annotated, cast
 
 import msgspec
 from pulse_contracts import decode_untrusted
+from pulse_contracts.audit import LogRecord
 from pulse_contracts.classroom import NotebookEvent
 from pulse_contracts.notifications import Notification
 
@@ -154,6 +155,17 @@ class InboxFrame(msgspec.Struct, frozen=True, tag="notification"):
     ids: list[int] = []
 
 
+class LogsFrame(msgspec.Struct, frozen=True, tag="logs"):
+    """Audit records on the admins' ``logs`` channel: the records of one LOGS message (one
+    service's batch, oldest first: access records, ``type`` ``access``, and task steps,
+    ``type`` ``step``), as it is stored, ``seq`` its stream sequence. A live tail: search the
+    past with ``GET /api/v1/admin/audit/access`` and ``/tasks``."""
+
+    channel: str
+    seq: int
+    records: list[LogRecord]
+
+
 class Gap(msgspec.Struct, frozen=True, tag="gap"):
     """Frames between the sequences may be missing: re-query the history if they matter."""
 
@@ -174,7 +186,17 @@ class Error(msgspec.Struct, frozen=True, tag="error"):
 
 
 ServerFrame = (
-    Ready | Subscribed | Data | Events | InboxFrame | Gap | Unsubscribed | Error | Ping | Pong
+    Ready
+    | Subscribed
+    | Data
+    | Events
+    | InboxFrame
+    | LogsFrame
+    | Gap
+    | Unsubscribed
+    | Error
+    | Ping
+    | Pong
 )
 
 

@@ -22,6 +22,7 @@ from .channels import ChannelRefused, ChannelSpec
 from .class_history import MAX_HISTORY_EVENTS, history_frames, latest_events
 from .downsampling import downsample
 from .fanout import Delivery
+from .feeds import LOG_FEED
 from .frames import Gap, HistoryRequest, Subscribe, Subscribed
 from .rate_cap import RateCap
 
@@ -197,7 +198,9 @@ def check_limits(
             "history_too_long",
             f"history is limited to {settings.history_max_minutes:g} minutes",
         )
-    if spec.class_id is not None:
+    if spec.feed is LOG_FEED:
+        _check_logs_options(request)
+    elif spec.class_id is not None:
         _check_class_options(request)
     elif history is not None and history.max_points > settings.history_max_points:
         raise ChannelRefused(
@@ -217,4 +220,14 @@ def _check_class_options(request: Subscribe) -> None:
         raise ChannelRefused(
             "history_too_long",
             f"a class channel's history is limited to its latest {MAX_HISTORY_EVENTS} events",
+        )
+
+
+def _check_logs_options(request: Subscribe) -> None:
+    """The ``logs`` channel is a live tail (and resumes): the past is the REST search's."""
+    if request.max_rate is not None or request.history is not None:
+        raise ChannelRefused(
+            "unsupported_option",
+            "the logs channel sends every record as it is stored (no max_rate, no history):"
+            " search the past with GET /api/v1/admin/audit/access",
         )
