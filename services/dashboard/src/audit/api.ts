@@ -1,17 +1,11 @@
 /**
- * The audit pages' REST calls: the app's one API client (its access token, refresh and retry),
- * typed by the audit routes, and the TanStack Query keys they share.
+ * The audit pages' REST calls go through the app's one API client (its access token, refresh
+ * and retry; the routes typed by gateway.gen.ts); here are the TanStack Query keys they share.
  */
-import type { Client } from "openapi-fetch";
 import { getServices } from "../app/services";
-import type { AuditPaths } from "./types";
 
-export type AuditApi = Client<AuditPaths, "application/json">;
-
-/** The app's client, typed by the audit routes. TEMPORARY cast: after the merge the generated
- * `paths` hold these routes and `getServices().api` is used as it is (./types.ts). */
-export function auditApi(): AuditApi {
-  return getServices().api as unknown as AuditApi;
+export function auditApi() {
+  return getServices().api;
 }
 
 /** Rows asked for per page. */
