@@ -162,7 +162,7 @@ try {
   if (!hex.startsWith('00000000  7b 22 73 6f 75 72 63 65  22 3a 20 22 6c 61 62 2d  |{"source": "lab-|')) {
     fail(`the dump begins ${JSON.stringify(hex.slice(0, 90))}`);
   }
-  if (!/ 7d 00 ff +\|.*\}\.\.\|$/.test(hex)) fail(`the dump ends ${JSON.stringify(hex.slice(-90))}`);
+  if (!/ 7d\s+00 ff +\|[^|]*\}\.\.\|$/.test(hex)) fail(`the dump ends ${JSON.stringify(hex.slice(-90))}`);
 
   step("replay it, confirmed: the answer says it was replayed");
   await letter.getByRole("checkbox", { name: new RegExp(`^Select dead letter #${letterId} from `) }).check();
