@@ -43,6 +43,9 @@ const PAIRS: Array<[string, string]> = [
   ["#ffffff", "danger"],
   ["text", "#eef1f5"], // table head, secret
   ["text", "#e8edf3"], // button hover
+  ["text", "#f0f6fd"], // audit: a live-tail row
+  ["accent", "bad-bg"], // audit: links in a failed step
+  ["accent", "ok-bg"], // audit: links in a details row
 ];
 
 describe("colour contrast", () => {

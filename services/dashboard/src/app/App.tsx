@@ -1,6 +1,9 @@
 import { useEffect, useRef } from "react";
 import type { Me } from "../api/gateway.gen";
 import { RulesPage } from "../alerts/RulesPage";
+import { DeadLettersPage } from "../audit/DeadLettersPage";
+import { LogsPage } from "../audit/LogsPage";
+import { TracePage } from "../audit/TracePage";
 import { InboxPage } from "../notifications/InboxPage";
 import { SendPage } from "../notifications/SendPage";
 import { ClassesPage } from "../classroom/ClassesPage";
@@ -80,7 +83,11 @@ function Shell({ me, route }: { me: Me; route: Route }) {
         ? `class:${route.classId}`
         : route.page === "inbox"
           ? "inbox" // another filter is the same page
-          : JSON.stringify(route);
+          : route.page === "logs"
+            ? `logs:${route.tab}` // other filters are the same page
+            : route.page === "deadLetters"
+              ? "deadLetters"
+              : JSON.stringify(route);
 
   // Move focus to the new page's heading after navigation (not on the first load).
   useEffect(() => {
@@ -137,6 +144,12 @@ function Page({ route, me, isAdmin }: { route: Route; me: Me; isAdmin: boolean }
       return <SendPage isAdmin={isAdmin} />;
     case "rules":
       return <RulesPage me={me} />;
+    case "logs":
+      return <LogsPage isAdmin={isAdmin} tab={route.tab} query={route.query} />;
+    case "trace":
+      return <TracePage key={route.traceId} isAdmin={isAdmin} traceId={route.traceId} />;
+    case "deadLetters":
+      return <DeadLettersPage isAdmin={isAdmin} query={route.query} />;
     case "notFound":
       return <NotFoundPage />;
   }

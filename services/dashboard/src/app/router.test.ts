@@ -58,3 +58,14 @@ describe("the hash router", () => {
     expect(parseHash("#/alerts/rules")).toEqual({ page: "rules" });
   });
 });
+
+describe("the audit pages' routes", () => {
+  it("knows the logs (with its tab and filters), a trace and the dead letters", () => {
+    expect(parseHash("#/admin/logs")).toEqual({ page: "logs", tab: "requests", query: "" });
+    expect(parseHash("#/admin/logs?status=5xx&method=POST")).toEqual({ page: "logs", tab: "requests", query: "status=5xx&method=POST" });
+    expect(parseHash("#/admin/logs?tab=tasks&outcome=FAILED")).toEqual({ page: "logs", tab: "tasks", query: "tab=tasks&outcome=FAILED" });
+    expect(parseHash("#/traces/4bf92f3577b34da6a3ce929d0e0e4736")).toEqual({ page: "trace", traceId: "4bf92f3577b34da6a3ce929d0e0e4736" });
+    expect(parseHash("#/traces/%E0%A4%A")).toEqual({ page: "notFound", hash: "#/traces/%E0%A4%A" });
+    expect(parseHash("#/admin/dead-letters?status=any")).toEqual({ page: "deadLetters", query: "status=any" });
+  });
+});

@@ -1,8 +1,11 @@
 /**
  * A tiny hash router: #/, #/series/<source>/<name>[?range=15m | ?range=custom&from=<ms>&to=<ms>],
  * #/admin/users, #/admin/api-keys, #/classes, #/classes/<id>[?notebook=<path>&student=<id>],
- * #/my-progress, #/inbox[?state=unread|read|archived], #/admin/notify, #/alerts/rules, #/login. The series range, a class's notebook and the student drilled into
- * live in the URL, so a reload or a shared link shows the same view.
+ * #/my-progress, #/inbox[?state=unread|read|archived], #/admin/notify, #/alerts/rules,
+ * #/admin/logs[?tab=tasks&<filters>], #/traces/<trace_id>, #/admin/dead-letters[?<filters>],
+ * #/login. The series range, a class's notebook, the student drilled into and the audit pages'
+ * filters (src/audit/filters.ts) live in the URL, so a reload or a shared link shows the same
+ * view.
  */
 import { useSyncExternalStore } from "react";
 import { RANGES, type RangeSpec } from "../live/seriesView";
@@ -19,8 +22,13 @@ export type Route =
   | { page: "inbox"; state: InboxState }
   | { page: "notify" }
   | { page: "rules" }
+  | { page: "logs"; tab: LogsTab; query: string }
+  | { page: "trace"; traceId: string }
+  | { page: "deadLetters"; query: string }
   | { page: "login" }
   | { page: "notFound"; hash: string };
+
+export type LogsTab = "requests" | "tasks";
 
 const DEFAULT_RANGE: RangeSpec = { id: "live5m" };
 
@@ -52,6 +60,18 @@ export function parseHash(hash: string): Route {
   }
   if (path === "/admin/notify") return { page: "notify" };
   if (path === "/alerts/rules") return { page: "rules" };
+  if (path === "/admin/logs") {
+    return { page: "logs", tab: new URLSearchParams(query).get("tab") === "tasks" ? "tasks" : "requests", query };
+  }
+  if (path === "/admin/dead-letters") return { page: "deadLetters", query };
+  const trace = /^\/traces\/([^/]+)$/.exec(path);
+  if (trace) {
+    try {
+      return { page: "trace", traceId: decodeURIComponent(trace[1]!) };
+    } catch {
+      return { page: "notFound", hash };
+    }
+  }
   const classPage = /^\/classes\/([^/]+)$/.exec(path);
   if (classPage) {
     try {

@@ -7,6 +7,7 @@
 import { QueryClient } from "@tanstack/react-query";
 import { answer, createApiClient, type ApiClient } from "../api/http";
 import { Session, type LockManagerLike } from "../auth/session";
+import { LogsChannel } from "../audit/channel";
 import { LiveHub } from "../live/hub";
 import { applySnapshot, clearSnapshot, loadSnapshot, saveSnapshot, type StorageLike } from "../live/snapshot";
 import { LiveSocket, type NetworkStatus } from "../live/socket";
@@ -21,6 +22,8 @@ export interface Services {
   hub: LiveHub;
   /** The user's own `notifications` channel and the unread count the bell shows. */
   notifications: NotificationsChannel;
+  /** The `logs` channel (admins): the Logs page's live tail. */
+  logs: LogsChannel;
   queryClient: QueryClient;
 }
 
@@ -102,18 +105,22 @@ function createServices(): Services {
   const notifications = new NotificationsChannel(socket, () =>
     answer(api.GET("/api/v1/notifications/unread")),
   );
+  const logs = new LogsChannel(socket);
   socket.setListener({
     onReady: () => {
       hub.onReady();
       notifications.onReady();
+      logs.onReady();
     },
     onFrame: (frame) => {
       if (notifications.owns(frame)) notifications.onFrame(frame);
+      else if (logs.owns(frame)) logs.onFrame(frame);
       else hub.onFrame(frame);
     },
     onClose: () => {
       hub.onClose();
       notifications.onClose();
+      logs.onClose();
     },
   });
 
@@ -154,6 +161,7 @@ function createServices(): Services {
         socket.stop();
         hub.reset();
         notifications.reset();
+        logs.reset();
         store.clear();
         queryClient.clear();
         if (storage) clearSnapshot(storage);
@@ -164,5 +172,5 @@ function createServices(): Services {
   theSession.state.subscribe(follow);
   void theSession.init();
 
-  return { api, session: theSession, socket, store, hub, notifications, queryClient };
+  return { api, session: theSession, socket, store, hub, notifications, logs, queryClient };
 }

@@ -62,6 +62,16 @@ export function Header({ me, route }: { me: Me; route: Route }) {
                   API keys
                 </a>
               </li>
+              <li>
+                <a href="#/admin/logs" aria-current={current("logs") ?? (route.page === "trace" ? "location" : undefined)}>
+                  Logs
+                </a>
+              </li>
+              <li>
+                <a href="#/admin/dead-letters" aria-current={current("deadLetters")}>
+                  Dead letters
+                </a>
+              </li>
             </>
           )}
         </ul>
