@@ -41,8 +41,42 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+_SECRET_NAME_PARTS = (
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "authorization",
+    "cookie",
+    "credential",
+    "private_key",
+    "signing_key",
+    "session",
+)
+_SECRET_NAMES = frozenset({"key", "pem", "private_pem", "jwt"})
+"""Names that are secrets only whole (``key``: an API key's secret), not as a part
+(``api_key_id``, ``monkey``)."""
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a value called ``name`` (a JSON key, a query parameter, a header) holds a
+    secret: ``password``, ``new_password``, ``refresh_token``, ``X-API-Key``, ``key`` …"""
+    lowered = name.lower().replace("-", "_")
+    return lowered in _SECRET_NAMES or any(part in lowered for part in _SECRET_NAME_PARTS)
+
+
+_SUSPECT = re.compile(r"(?i)eyJ|\b(?:pk|rt)_|://|bearer|basic|[=:]")
+"""What every pattern above needs somewhere in the text: most text has none, and is let
+through after this one search instead of five."""
+
+
 def redact_text(text: str) -> str:
     """``text`` with whatever looks like a secret replaced by :data:`REDACTED`."""
+    if not _SUSPECT.search(text):
+        return text
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
