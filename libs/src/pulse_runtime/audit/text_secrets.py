@@ -58,14 +58,20 @@ _SECRET_NAME_PARTS = (
 )
 _SECRET_NAMES = frozenset({"key", "pem", "private_pem", "jwt"})
 """Names that are secrets only whole (``key``: an API key's secret), not as a part
-(``api_key_id``, ``monkey``)."""
+(``monkey``)."""
+_NOT_SECRET_SUFFIXES = ("_id", "_ids", "_at", "_type")
+"""What names a secret's id, time or kind (``api_key_id``, ``token_type``), not the secret."""
 
 
 def is_secret_name(name: str) -> bool:
     """Whether a value called ``name`` (a JSON key, a query parameter, a header) holds a
     secret: ``password``, ``new_password``, ``refresh_token``, ``X-API-Key``, ``key`` …"""
     lowered = name.lower().replace("-", "_")
-    return lowered in _SECRET_NAMES or any(part in lowered for part in _SECRET_NAME_PARTS)
+    if lowered in _SECRET_NAMES:
+        return True
+    return not lowered.endswith(_NOT_SECRET_SUFFIXES) and any(
+        part in lowered for part in _SECRET_NAME_PARTS
+    )
 
 
 _SUSPECT = re.compile(r"(?i)eyJ|\b(?:pk|rt)_|://|bearer|basic|[=:]")

@@ -82,7 +82,8 @@ def _truncated(data: bytes, total: int, media: str) -> Any:
     if "msgpack" in media or _text(data, partial=True) is None:
         return _binary(total, media)
     preview = data[:PREVIEW_CHARS].decode("utf-8", "ignore")
-    return {"$truncated": {"bytes": total, "preview": redact_text(preview).replace("\x00", "")}}
+    preview = redact_text(preview).replace("\x00", "")[:PREVIEW_CHARS]
+    return {"$truncated": {"bytes": total, "preview": preview}}
 
 
 def _binary(total: int, media: str) -> Any:
