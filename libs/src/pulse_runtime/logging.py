@@ -21,6 +21,7 @@ from structlog.typing import ExceptionRenderer
 
 from .settings import LogFormat
 
+
 def _redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mapping[str, Any]:
     """Last line of defence: a secret passed to a log call is never written, neither as a
     value whose name says it is one (``password=``, ``token=``) nor inside text (a library's
