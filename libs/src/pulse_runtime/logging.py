@@ -47,7 +47,6 @@ def configure_logging(service: str, level: str = "info", log_format: LogFormat =
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        _redact_secrets,
     ]
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer()
@@ -70,7 +69,8 @@ def configure_logging(service: str, level: str = "info", log_format: LogFormat =
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info if as_json else _identity,
-            _redact_secrets,  # again: the traceback format_exc_info just wrote
+            # Here, not before: only lines the level lets through, and the traceback too.
+            _redact_secrets,
             renderer,
         ],
     )
