@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 from bench.report import percentile, summary_ms, table, write
 from bench.servers import bench_database
@@ -64,10 +65,15 @@ async def run_accesslog(*, requests: int) -> int:
             for mode, label in MODES.items()
         }
         print(f"access log: {requests} requests of each kind, on and off", flush=True)
+        processes = {
+            mode: psutil.Process(stack[label].process.pid)  # type: ignore[union-attr]
+            for mode, label in MODES.items()
+        }
         try:
             for name in REQUESTS:
                 for client in clients.values():
                     await _timed(client, name, WARMUP)
+            cpu_before = {mode: _cpu(process) for mode, process in processes.items()}
             blocks = max(1, requests // BLOCK)
             for block in range(blocks):
                 order = ("on", "off") if block % 2 == 0 else ("off", "on")
@@ -76,6 +82,11 @@ async def run_accesslog(*, requests: int) -> int:
                         samples[name][mode] += await _timed(clients[mode], name, BLOCK)
                 if block % 10 == 9:
                     print(f"  {block + 1} of {blocks} blocks", flush=True)
+            measured = blocks * BLOCK * len(REQUESTS)
+            cpu_us = {
+                mode: round((_cpu(process) - cpu_before[mode]) / measured * 1e6, 1)
+                for mode, process in processes.items()
+            }
         finally:
             for client in clients.values():
                 await client.aclose()
@@ -106,12 +117,20 @@ async def run_accesslog(*, requests: int) -> int:
             )
         )
     met = worst <= TARGET_ADDED_P99
+    rows.append(
+        (
+            "gateway CPU per request",
+            f"on {cpu_us['on']} µs, off {cpu_us['off']} µs:"
+            f" {cpu_us['on'] - cpu_us['off']:+.1f} µs for the access log",
+        )
+    )
     path = write(
         "accesslog",
         {
             "requests": requests,
             "block": BLOCK,
             "results": results,
+            "gateway_cpu_us_per_request": cpu_us,
             "target_added_p99": TARGET_ADDED_P99,
             "met": met,
         },
@@ -122,3 +141,8 @@ async def run_accesslog(*, requests: int) -> int:
     table(rows)
     print(f"  results: {path}")
     return 0
+
+
+def _cpu(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
