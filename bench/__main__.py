@@ -14,7 +14,9 @@ many classes; ``--rate`` events/s per class) and ``class-overview`` (the class o
 500 students x 100 cells over 1,000,000 events, over NATS and through the gateway,
 ``--runs`` times), ``notifications`` (created → delivered with ``--clients`` of ``--users``
 online, a notification to everyone, the unread count of a full inbox), ``alerts`` (10,000
-series at 1 Hz against 1,000 alert rules: the alerts process's CPU over ``--seconds``).
+series at 1 Hz against 1,000 alert rules: the alerts process's CPU over ``--seconds``),
+``accesslog`` (gateway request p50/p99 with the access log on and off, ``--requests`` of each
+kind).
 ``make bench`` runs all;
 ``make bench ARGS="ingest --points 200000"`` or ``make bench ARGS="fanout --clients 10000"``
 one.
@@ -26,6 +28,7 @@ import argparse
 import asyncio
 import sys
 
+from bench.accesslog import run_accesslog
 from bench.alerts import run_alerts
 from bench.class_feed import run_class_feed
 from bench.class_overview import run_class_overview
@@ -50,6 +53,7 @@ SCENARIOS = (
     "class-overview",
     "notifications",
     "alerts",
+    "accesslog",
 )
 
 
@@ -110,6 +114,9 @@ def main() -> None:
         default=50.0,
         help="notifications: notifications a second in the latency window",
     )
+    parser.add_argument(
+        "--requests", type=int, default=2_000, help="accesslog: requests of each kind, each way"
+    )
     args = parser.parse_args()
     chosen = [args.scenario] if args.scenario else list(SCENARIOS)
     for name in chosen:
@@ -143,6 +150,8 @@ def main() -> None:
                     seconds=args.seconds,
                 )
             )
+        elif name == "accesslog":
+            status = asyncio.run(run_accesslog(requests=args.requests))
         elif name == "alerts":
             status = asyncio.run(run_alerts(seconds=args.seconds))
         elif name == "class-overview":

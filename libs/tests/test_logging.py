@@ -97,3 +97,25 @@ def test_websocket_frames_are_not_logged_even_at_debug_level(
     assert CANARY not in output
     assert output.count("connection open") == 2
     assert "still at debug" in output
+
+
+def test_a_secret_inside_a_library_message_or_a_traceback_is_redacted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """uvicorn logs a socket's path with its query (``/ws?token=…``) at info level; an
+    exception's message may quote what it was given."""
+    token = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ1In0.c2lnbmF0dXJl"
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    configure_logging("test", "info", "json")
+    logging.getLogger("uvicorn.error").info(
+        '%s - "WebSocket %s" [accepted]', "1.2.3.4", f"/ws?token={token}"
+    )
+    try:
+        raise ValueError(f"refused Authorization: Bearer {token}")
+    except ValueError:
+        structlog.stdlib.get_logger("pulse_test").exception("broken")
+    output = stream.getvalue()
+    assert "WebSocket /ws?token=[REDACTED]" in output
+    assert "Traceback" in output
+    assert token not in output

@@ -47,6 +47,9 @@ class HttpServer:
                 port=port,
                 log_config=None,
                 access_log=False,
+                # Who the client is behind a proxy is decided by PULSE_TRUSTED_PROXIES
+                # (web/client_address.py); uvicorn's own would believe anyone on 127.0.0.1.
+                proxy_headers=False,
                 lifespan="on",
                 # Said, not guessed: an outer layer may be a plain function returning the
                 # app's coroutine (no frame of its own per WebSocket), which uvicorn's guess

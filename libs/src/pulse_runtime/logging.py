@@ -21,13 +21,20 @@ from structlog.typing import ExceptionRenderer
 
 from .settings import LogFormat
 
-_REDACTED_KEYS = frozenset({"password", "token", "access_token", "refresh_token", "authorization"})
-
 
 def _redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mapping[str, Any]:
-    """Last line of defence: a secret passed to a log call is never written."""
-    for key in event_dict.keys() & _REDACTED_KEYS:
-        event_dict[key] = "[redacted]"
+    """Last line of defence: a secret passed to a log call is never written, neither as a
+    value whose name says it is one (``password=``, ``token=``) nor inside text (a library's
+    message with a URL's ``?token=…``, an error's ``Bearer …``; the audit trail's rules,
+    :mod:`pulse_runtime.audit.text_secrets`, which imports this module through its package:
+    hence the import here, a lookup in ``sys.modules`` after the first)."""
+    from .audit.text_secrets import is_secret_name, redact_text  # noqa: PLC0415
+
+    for key, value in event_dict.items():
+        if is_secret_name(key):
+            event_dict[key] = "[redacted]"
+        elif isinstance(value, str):
+            event_dict[key] = redact_text(value)
     return event_dict
 
 
@@ -40,7 +47,6 @@ def configure_logging(service: str, level: str = "info", log_format: LogFormat =
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        _redact_secrets,
     ]
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer()
@@ -63,6 +69,8 @@ def configure_logging(service: str, level: str = "info", log_format: LogFormat =
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info if as_json else _identity,
+            # Here, not before: only lines the level lets through, and the traceback too.
+            _redact_secrets,
             renderer,
         ],
     )

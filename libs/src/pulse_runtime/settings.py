@@ -7,6 +7,7 @@ points read through :func:`settings_or_exit`, which prints that one line and exi
 
 from __future__ import annotations
 
+import ipaddress
 import sys
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal, TypeVar
@@ -99,6 +100,32 @@ class AuditSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     """Rows one DELETE takes at most, so a large backlog never holds a long transaction."""
 
 
+class AccessLogSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``PULSE_ACCESS_LOG*`` and ``PULSE_TRUSTED_PROXIES``: the access log of the HTTP edge
+    (the gateway and ingest: an audit record per request, ``pulse_runtime.web.access_log``),
+    and whose ``X-Forwarded-For`` is believed."""
+
+    access_log: bool = True
+    """One :class:`~pulse_contracts.audit.AccessRecord` per request and per WebSocket session."""
+    access_log_body_bytes: Annotated[int, msgspec.Meta(ge=0)] = 8 * 1024
+    """A request or successful response body kept in a record at most; a bigger one is kept as
+    a ``$truncated`` marker with a preview."""
+    access_log_error_body_bytes: Annotated[int, msgspec.Meta(ge=0)] = 64 * 1024
+    """An error answer's (status 400 and up) body kept at most: errors are kept in full."""
+    trusted_proxies: list[str] = msgspec.field(default_factory=list)
+    """Addresses or CIDRs (``10.0.0.0/8,127.0.0.1``) of the proxies in front of the service:
+    only from a peer among them is ``X-Forwarded-For`` believed. Empty: from none."""
+
+    def __post_init__(self) -> None:
+        for entry in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"PULSE_TRUSTED_PROXIES: {entry!r} is not an address or a CIDR"
+                ) from None
+
+
 class ListenerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """``PULSE_<SERVICE>_HOST`` / ``PULSE_<SERVICE>_PORT``: where a service listens (a worker's
     ``/healthz``, ``/readyz`` and ``/metrics``; an edge service's HTTP API). Each service's own
@@ -175,6 +202,7 @@ SHARED_PREFIXES: dict[type[msgspec.Struct], str] = {
     CommonSettings: "PULSE_",
     DatabaseSettings: "PULSE_DATABASE_",
     AuditSettings: "PULSE_AUDIT_",
+    AccessLogSettings: "PULSE_",
 }
 """The sections every service that has them reads from the same variables."""
 

@@ -16,11 +16,15 @@ def counter(
 
 
 def histogram(
-    registry: CollectorRegistry, name: str, doc: str, buckets: tuple[float, ...] | None = None
+    registry: CollectorRegistry,
+    name: str,
+    doc: str,
+    buckets: tuple[float, ...] | None = None,
+    labels: tuple[str, ...] = (),
 ) -> Histogram:
     if buckets is None:
-        return Histogram(name, doc, registry=registry)
-    return Histogram(name, doc, registry=registry, buckets=buckets)
+        return Histogram(name, doc, labelnames=labels, registry=registry)
+    return Histogram(name, doc, labelnames=labels, registry=registry, buckets=buckets)
 
 
 def gauge(registry: CollectorRegistry, name: str, doc: str, labels: tuple[str, ...] = ()) -> Gauge:

@@ -42,7 +42,7 @@ from pulse_contracts.audit import StepStatus, TaskStep
 from pulse_runtime.tracing import trace_id_of
 
 from .sink import RecordSink, new_key
-from .text_secrets import REDACTED, redact_text
+from .text_secrets import REDACTED, is_secret_name, redact_text
 
 MAX_DATA_BYTES = 64 * 1024
 """Input or output data bigger than this as JSON is stored as a ``$truncated`` marker."""
@@ -50,17 +50,6 @@ MAX_ERROR_CHARS = 2000
 MAX_TRACE_CHARS = 16 * 1024
 """A longer stack trace keeps its end: where it broke."""
 _PREVIEW_CHARS = 1000
-_SECRET_KEY_PARTS = (
-    "password",
-    "passwd",
-    "secret",
-    "token",
-    "api_key",
-    "apikey",
-    "authorization",
-    "cookie",
-    "credential",
-)
 _json = msgspec.json.Encoder()
 
 
@@ -270,7 +259,7 @@ def _clean(value: Any) -> Any:
     if isinstance(value, dict):
         return {
             (clean_key := str(key).replace("\x00", "")): REDACTED
-            if _is_secret_key(clean_key)
+            if is_secret_name(clean_key)
             else _clean(item)
             for key, item in value.items()
         }
@@ -279,8 +268,3 @@ def _clean(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):  # jsonb takes no NaN, no Infinity
         return None
     return value
-
-
-def _is_secret_key(key: str) -> bool:
-    lowered = key.lower().replace("-", "_")
-    return any(part in lowered for part in _SECRET_KEY_PARTS)

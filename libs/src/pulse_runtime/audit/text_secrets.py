@@ -8,6 +8,7 @@ or a repr, an ``Authorization: Bearer …`` header. What looks like one is repla
 
 from __future__ import annotations
 
+import functools
 import re
 
 REDACTED = "[REDACTED]"
@@ -41,8 +42,53 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+_SECRET_NAME_PARTS = (
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "authorization",
+    "cookie",
+    "credential",
+    "private_key",
+    "signing_key",
+    "session",
+)
+_SECRET_NAMES = frozenset({"key", "pem", "private_pem", "jwt"})
+"""Names that are secrets only whole (``key``: an API key's secret), not as a part
+(``monkey``)."""
+_NOT_SECRET_SUFFIXES = ("_id", "_ids", "_at", "_type")
+"""What names a secret's id, time or kind (``api_key_id``, ``token_type``), not the secret."""
+
+
+@functools.lru_cache(maxsize=4096)
+def is_secret_name(name: str) -> bool:
+    """Whether a value called ``name`` (a JSON key, a query parameter, a header) holds a
+    secret: ``password``, ``new_password``, ``refresh_token``, ``X-API-Key``, ``key`` …"""
+    lowered = name.lower().replace("-", "_")
+    if lowered in _SECRET_NAMES:
+        return True
+    return not lowered.endswith(_NOT_SECRET_SUFFIXES) and any(
+        part in lowered for part in _SECRET_NAME_PARTS
+    )
+
+
+_SUSPECT = re.compile(
+    "eyj|pk_|rt_|://|bearer|basic|pass|secret|token|api|auth|cookie|session|credential"
+    "|private|signing"
+)
+"""Something each pattern above needs (in lower case: JWTs, Pulse's opaque secrets, a URL, a
+scheme, a sensitive name): most text has none, and is let through after this one search of
+literals instead of five patterns (a timestamp took 18 µs through all five)."""
+
+
 def redact_text(text: str) -> str:
     """``text`` with whatever looks like a secret replaced by :data:`REDACTED`."""
+    if not _SUSPECT.search(text.lower()):
+        return text
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text

@@ -19,6 +19,8 @@ from pulse_runtime.client_guard import CUT_OFF
 from pulse_runtime.logging import get_logger
 from pulse_runtime.tracing import TRACEPARENT, trace_id_of, traceparent_from
 
+from .latency import RequestLatency
+
 current_traceparent: ContextVar[str] = ContextVar("current_traceparent")
 """The ``traceparent`` of the request being handled (set by :func:`trace_requests`)."""
 
@@ -32,10 +34,13 @@ def _traceparent_of(scope: Scope) -> str:
     return traceparent_from(incoming)
 
 
-def trace_requests(logger: str, quiet_paths: Iterable[str]) -> Callable[[ASGIApp], ASGIApp]:
+def trace_requests(
+    logger: str, quiet_paths: Iterable[str], latency: RequestLatency | None = None
+) -> Callable[[ASGIApp], ASGIApp]:
     """Middleware: the request's trace id (its ``traceparent``, else a new one) is bound for
     every log line it causes and answered in the ``traceparent`` header; one ``request`` line
-    on ``logger`` per HTTP request, except for ``quiet_paths`` (probes and scrapes)."""
+    on ``logger`` per HTTP request, and its duration in ``latency``, except for
+    ``quiet_paths`` (probes and scrapes)."""
     access_log = get_logger(logger)
     quiet = frozenset(quiet_paths)
 
@@ -57,17 +62,24 @@ def trace_requests(logger: str, quiet_paths: Iterable[str]) -> Callable[[ASGIApp
                     ]
                 await send(message)
 
+            path = scope["path"]  # routing may rewrite the scope's (a mounted app's)
             try:
                 await app(scope, receive, send_with_trace)
             finally:
-                if scope["path"] not in quiet:
+                if path not in quiet:
+                    elapsed = time.perf_counter() - started
+                    cut_off = scope.get(CUT_OFF)  # the client got 408, not the app's answer
+                    answered = cut_off if isinstance(cut_off, int) else status
                     access_log.info(
                         "request",
                         method=scope.get("method"),
-                        path=scope["path"],
-                        status=scope.get(CUT_OFF, status),  # the client got 408, not the app's
-                        duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                        path=path,
+                        status=answered,
+                        duration_ms=round(elapsed * 1000, 2),
                     )
+                    if latency is not None:
+                        route = scope.get("path_template")
+                        latency.observe(str(scope.get("method")), route, answered, elapsed)
                 structlog.contextvars.unbind_contextvars("trace_id")
                 current_traceparent.reset(token)
 

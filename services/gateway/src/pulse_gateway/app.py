@@ -12,7 +12,14 @@ from litestar.types import ASGIApp
 from pulse_runtime.audit import RecordSink
 from pulse_runtime.auth_client import AuthClient
 from pulse_runtime.health import ReadinessCheck
-from pulse_runtime.web import PROBE_PATHS, ServiceDocument, service_app, trace_requests
+from pulse_runtime.settings import AccessLogSettings
+from pulse_runtime.web import (
+    PROBE_PATHS,
+    RequestLatency,
+    ServiceDocument,
+    served_edge,
+    service_app,
+)
 
 from pulse_gateway import accounts, alerts, classroom, live, metrics, notifications
 from pulse_gateway.alerts import AlertsClient
@@ -89,10 +96,19 @@ def create_app(
     return app
 
 
-def served(app: Litestar) -> ASGIApp:
-    """The app as the server runs it: tracing and security headers wrap it whole, since a
-    Litestar middleware never sees an answer no route gave (404, 405)."""
-    return trace_requests("pulse_gateway.access", _QUIET_PATHS)(security_headers(app))
+def served(
+    app: Litestar, access: AccessLogSettings, latency: RequestLatency | None = None
+) -> ASGIApp:
+    """The app as the server runs it: tracing, the access log and security headers wrap it
+    whole, since a Litestar middleware never sees an answer no route gave (404, 405)."""
+    return served_edge(
+        app,
+        security_headers(app),
+        service="gateway",
+        quiet_paths=_QUIET_PATHS,
+        access=access,
+        latency=latency,
+    )
 
 
 def describing_app() -> Litestar:

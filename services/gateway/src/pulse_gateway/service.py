@@ -11,6 +11,7 @@ from pulse_runtime.logging import get_logger
 from pulse_runtime.messaging import create_broker, is_connected, start_broker
 from pulse_runtime.service import Lifecycle
 from pulse_runtime.telemetry import counter, gauge, new_registry
+from pulse_runtime.web import RequestLatency
 from pulse_runtime.worker import start_recorder
 
 from pulse_gateway.alerts import alerts_client
@@ -40,6 +41,7 @@ class GatewayService:
         self.broker = create_broker(settings.common, "gateway", self.registry)
         self.audit = AuditRecorder("gateway", settings.audit, self.registry)
         self.tasks = TaskLog(self.audit, service="gateway")
+        self.latency = RequestLatency(self.registry, "gateway")
         self.management = HealthListener(
             host=settings.gateway.metrics_host,
             port=settings.gateway.metrics_port,
@@ -96,6 +98,7 @@ class GatewayService:
             settings=self.settings.websocket,
             metrics_outbox_frames=own.client_queue_size,
             on_close=lambda code: closes.labels(code=str(code)).inc(),
+            audit=self.audit if self.settings.access.access_log else None,
         )
         self._register_sockets(self.sockets, channels)
         self._register_resumes(channels, reader)
@@ -115,7 +118,7 @@ class GatewayService:
             audit=self.audit,
         )
         self.server = HttpServer(
-            expose_websocket_protocol(served(app)),
+            expose_websocket_protocol(served(app, self.settings.access, self.latency)),
             host=own.host,
             port=own.port,
             limits=self.settings.clients,

@@ -17,6 +17,7 @@ import pytest
 from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import AsyncTestClient, WebSocketTestSession
 from pulse_contracts import subjects
+from pulse_contracts.audit import AccessRecord
 from pulse_contracts.notifications import InboxChange
 from pulse_gateway.app import create_app
 from pulse_gateway.identity.keyring import KeyRing
@@ -25,6 +26,7 @@ from pulse_gateway.live.fanout import ChannelHub
 from pulse_gateway.live.frames import MSGPACK_SUBPROTOCOL, FrameCodec
 from pulse_gateway.live.registry import SocketRegistry
 from pulse_gateway.settings import GatewaySettings, WebSocketSettings
+from pulse_runtime.audit import RecordList
 
 from services.gateway.tests.support import (
     LiveMessage,
@@ -56,7 +58,9 @@ class Gateway:
 
 
 @asynccontextmanager
-async def gateway(keyring: KeyRing, **websocket: Any) -> AsyncIterator[Gateway]:
+async def gateway(
+    keyring: KeyRing, audit: RecordList | None = None, **websocket: Any
+) -> AsyncIterator[Gateway]:
     nats = LiveNats()
     frames = FrameCodec()
     hub = ChannelHub(cast(Any, nats), cast(Any, StoredStream()), frames)
@@ -67,6 +71,7 @@ async def gateway(keyring: KeyRing, **websocket: Any) -> AsyncIterator[Gateway]:
         class_owners=cast(Any, None),  # no class channel is watched here
         frames=frames,
         settings=WebSocketSettings(**websocket),
+        audit=audit,
     )
 
     async def ready() -> dict[str, bool]:
@@ -434,3 +439,52 @@ async def test_every_role_watches_its_own_inbox_and_nobody_elses(
         "notification": None,
         "ids": [5],
     }
+
+
+# -- the session's access record -------------------------------------------------------------
+
+
+async def session_records(records: RecordList) -> list[AccessRecord]:
+    """The access records once the server has seen the socket end."""
+    for _ in range(100):
+        if records:
+            break
+        await asyncio.sleep(0.02)
+    return [record for record in records if isinstance(record, AccessRecord)]
+
+
+async def test_a_session_is_recorded_at_its_close_with_its_frames_and_close_code(
+    keyring: KeyRing, tokens: Tokens
+) -> None:
+    records = RecordList()
+    token = tokens.issue("instructor", user="ada")
+    async with gateway(keyring, audit=records) as pulse:
+        with await pulse.connect(
+            params={"token": token, "view": "live"}, headers={"Cookie": f"pulse_refresh={token}"}
+        ) as ws:
+            ws.send_json(auth(token))
+            receive(ws)  # ready
+            for _ in range(2):
+                ws.send_json({"type": "ping"})
+                receive(ws)  # pong
+            ws.close(code=1000)
+        (record,) = await session_records(records)
+    assert (record.method, record.route, record.response_status) == ("WS", "/ws", 101)
+    assert record.path == "/ws?token=%5BREDACTED%5D&view=live"
+    assert record.request_header["cookie"] == "pulse_refresh=[REDACTED]"
+    assert (record.frames_in, record.frames_out, record.close_code) == (3, 3, 1000)
+    assert record.user_id == "ada"
+    assert record.duration_ms > 0
+    assert token not in repr(record)
+
+
+async def test_a_refused_session_is_recorded_with_4401_and_no_user(
+    keyring: KeyRing, tokens: Tokens
+) -> None:
+    records = RecordList()
+    async with gateway(keyring, audit=records) as pulse:
+        with await pulse.connect(headers={"Authorization": f"Bearer {tokens.forged()}"}) as ws:
+            assert closed(ws)[0] == 4401
+        (record,) = await session_records(records)
+    assert (record.close_code, record.user_id, record.frames_in) == (4401, None, 0)
+    assert record.request_header["authorization"] == "Bearer [REDACTED]"

@@ -28,6 +28,7 @@ from pulse_runtime.service import Lifecycle
 from pulse_runtime.streams import pulse_streams
 from pulse_runtime.telemetry import counter
 from pulse_runtime.tracing import TRACEPARENT, child_traceparent, trace_id_of, traceparent_from
+from pulse_runtime.web import RequestLatency
 from pulse_runtime.worker import Worker
 
 from .classroom.class_settings import ClassSettingsCache
@@ -69,6 +70,7 @@ class IngestService(Worker):
             self.broker, self.codec, publish_timeout_s=settings.ingest.publish_timeout_s
         )
         self.http: HttpServer | None = None
+        self.latency = RequestLatency(self.registry, "ingest")
         self._started = False
         self._accepted_points = counter(
             self.registry, "pulse_ingest_points_accepted_total", "Points stored in METRICS"
@@ -306,7 +308,10 @@ class IngestService(Worker):
             audit=self.audit,
         )
         self.http = HttpServer(
-            served(app), host=own.host, port=own.port, limits=self.settings.clients
+            served(app, self.settings.access, self.latency),
+            host=own.host,
+            port=own.port,
+            limits=self.settings.clients,
         )
         if not await self.http.start():
             return False

@@ -31,15 +31,17 @@ from pulse_runtime.audit import RecordSink
 from pulse_runtime.auth_client import AuthClient, AuthRefused, AuthUnavailable
 from pulse_runtime.health import ReadinessCheck
 from pulse_runtime.logging import get_logger
+from pulse_runtime.settings import AccessLogSettings
 from pulse_runtime.tracing import TRACEPARENT, traceparent_from
 from pulse_runtime.web import (
     PROBE_PATHS,
+    RequestLatency,
     RouteAccess,
     ServiceDocument,
     access_of,
     current_traceparent,
+    served_edge,
     service_app,
-    trace_requests,
 )
 
 from .classroom.class_settings import ClassSettingsCache
@@ -129,7 +131,9 @@ async def require_access(
         return
     keys: ApiKeyCache = connection.app.state["api_keys"]  # `.keys` is Mapping.keys
     # The route may need more of the key than its scope (the classroom routes: its class).
-    connection.state[API_KEY_STATE] = await require_key(connection, keys, access or "undeclared")
+    identity = await require_key(connection, keys, access or "undeclared")
+    connection.state[API_KEY_STATE] = identity
+    connection.scope["user"] = identity  # who the access log says made the request
 
 
 ROUTE_ACCESS = RouteAccess(
@@ -244,10 +248,14 @@ def describing_app() -> Litestar:
     )
 
 
-def served(app: Litestar) -> ASGIApp:
-    """The app as the server runs it: tracing wraps it whole, since a Litestar middleware never
-    sees an answer no route gave (404, 405)."""
-    return trace_requests("pulse_ingest.access", PROBE_PATHS)(app)
+def served(
+    app: Litestar, access: AccessLogSettings, latency: RequestLatency | None = None
+) -> ASGIApp:
+    """The app as the server runs it: tracing and the access log wrap it whole, since a
+    Litestar middleware never sees an answer no route gave (404, 405)."""
+    return served_edge(
+        app, app, service="ingest", quiet_paths=PROBE_PATHS, access=access, latency=latency
+    )
 
 
 __all__ = ["ApiKeyCache", "create_http_app", "served"]

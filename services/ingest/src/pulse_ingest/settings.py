@@ -4,6 +4,7 @@ from collections.abc import Mapping
 
 import msgspec
 from pulse_runtime.settings import (
+    AccessLogSettings,
     AuditSettings,
     ClientLimits,
     CommonSettings,
@@ -46,6 +47,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     audit: AuditSettings = msgspec.field(default_factory=AuditSettings)
     """``PULSE_AUDIT_*``: the audit recorder (docs/audit.md)."""
+    access: AccessLogSettings = msgspec.field(default_factory=AccessLogSettings)
+    """``PULSE_ACCESS_LOG*``, ``PULSE_TRUSTED_PROXIES``: the access log, who the client is."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:

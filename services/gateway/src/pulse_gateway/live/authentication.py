@@ -37,10 +37,12 @@ async def authenticate(
     socket: WebSocket[Any, Any, Any],
     keyring: KeyRing,
     first_frame_token: Callable[[], Awaitable[str]],
+    refused: Callable[[int], object] = lambda _code: None,
 ) -> AccessClaims | None:
     """The claims of the handshake's ``Authorization: Bearer`` token, else of the token in
     the first frame (``first_frame_token`` reads it; msgspec errors mean a bad frame). On
-    failure the socket is closed with 4401 and None returned; None also if the client left.
+    failure the socket is closed with 4401 (told to ``refused``) and None returned; None
+    also if the client left.
     """
     token = bearer_token(_header(socket.scope, b"authorization"))
     try:
@@ -53,6 +55,7 @@ async def authenticate(
         reason = f"invalid token ({exc.code})"
     except WebSocketDisconnect:
         return None
+    refused(CLOSE_UNAUTHENTICATED)
     with contextlib.suppress(WebSocketDisconnect, OSError, RuntimeError):
         await socket.close(code=CLOSE_UNAUTHENTICATED, reason=reason)
     return None

@@ -38,8 +38,9 @@ class LiveConnection:
     """One open live socket as the gateway holds it (the subclasses add what they speak)."""
 
     __slots__ = (
-        "_closer", "_closing", "_counts", "_direct", "_msgpack", "_writer", "_writing",
-        "claims", "frames", "outbox", "settings", "socket",
+        "_closer", "_closing", "_counts", "_direct", "_msgpack", "_peer_close_code",
+        "_refused_with", "_writer", "_writing", "claims", "frames", "frames_in", "frames_out",
+        "outbox", "settings", "socket",
     )  # fmt: skip
 
     def __init__(
@@ -65,6 +66,10 @@ class LiveConnection:
         self._writing = False
         self._closer: asyncio.Task[None] | None = None
         self.outbox = Outbox(outbox_frames, settings.slow_consumer_grace_s, gap)
+        self.frames_in = 0  # frames received and sent, for the session's access record
+        self.frames_out = 0
+        self._refused_with: int | None = None
+        self._peer_close_code: int | None = None
 
     # -- closing -------------------------------------------------------------------------------
 
@@ -72,6 +77,18 @@ class LiveConnection:
     def close_code(self) -> int | None:
         """The code the gateway closed this socket with, if it did."""
         return None if self._closing is None else self._closing[0]
+
+    @property
+    def ended_with(self) -> int | None:
+        """The code the session ended with, for its access record: the gateway's close (a
+        refused authentication's too), else the client's, else None (the connection broke)."""
+        if self._closing is not None:
+            return self._closing[0]
+        return self._refused_with if self._refused_with is not None else self._peer_close_code
+
+    def refused(self, code: int) -> None:
+        """The socket was closed with ``code`` before it was served (authentication)."""
+        self._refused_with = code
 
     def close(self, code: int, reason: str) -> None:
         """Close the socket with ``code``; the read loop then ends with the disconnect."""
@@ -126,9 +143,10 @@ class LiveConnection:
         """The common case: caught up, so the frame is written at once, with no task switch
         and nothing allocated for this socket; False when it must wait its turn."""
         direct = self._direct
-        return (
-            direct is not None and not self._writing and not len(self.outbox) and direct.write(wire)
-        )
+        if direct is not None and not self._writing and not len(self.outbox) and direct.write(wire):
+            self.frames_out += 1
+            return True
+        return False
 
     def _queue_data(self, delivery: Delivery, payload: str | bytes | list[str]) -> None:
         """Behind: the frame waits its turn in the outbox, unless the client is let go."""
@@ -150,11 +168,14 @@ class LiveConnection:
                 payload = await self.outbox.next()
                 if isinstance(payload, str):
                     await self.socket.send_text(payload)
+                    self.frames_out += 1
                 elif isinstance(payload, bytes):
                     await self.socket.send_bytes(payload)
+                    self.frames_out += 1
                 else:
                     for text in payload:  # /ws/metrics: one frame per point
                         await self.socket.send_text(text)
+                        self.frames_out += 1
         except WebSocketDisconnect:
             pass
         finally:
@@ -172,6 +193,9 @@ class LiveConnection:
         """The next frame's data; None once the client has gone."""
         event = await self.socket.receive()
         if event["type"] != "websocket.receive":
+            if event["type"] == "websocket.disconnect":
+                self._peer_close_code = event.get("code")
             return None
+        self.frames_in += 1
         text = event.get("text")
         return text if text is not None else event.get("bytes") or b""

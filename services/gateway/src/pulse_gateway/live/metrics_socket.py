@@ -67,7 +67,9 @@ class MetricsSocketClient(LiveConnection):
     async def run(self) -> None:
         """Authenticate, then send the channel's points until the client leaves or is
         closed (by the registry's sweep, the slow-consumer policy, or a shutdown)."""
-        self.claims = await authenticate(self.socket, self._keyring, self._first_frame_token)
+        self.claims = await authenticate(
+            self.socket, self._keyring, self._first_frame_token, self.refused
+        )
         if self.claims is None:
             return
         if self.claims.role not in self._spec.roles:  # a student: their classroom data only

@@ -15,10 +15,14 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 from litestar import WebSocket
+from pulse_runtime.audit import RecordSink
 from pulse_runtime.logging import get_logger
+from pulse_runtime.tracing import trace_id_of
+from pulse_runtime.web import current_traceparent, socket_record
 
 from pulse_gateway.identity.keyring import KeyRing
 from pulse_gateway.settings import WebSocketSettings
@@ -61,8 +65,10 @@ class SocketRegistry:
         settings: WebSocketSettings,
         metrics_outbox_frames: int = 1_000,
         on_close: Callable[[int], object] = lambda _code: None,
+        audit: RecordSink | None = None,
     ) -> None:
         self._on_close = on_close
+        self._audit = audit
         self._metrics_outbox_frames = metrics_outbox_frames
         self.hub = hub
         self.reader = reader
@@ -140,12 +146,36 @@ class SocketRegistry:
 
     async def _serve(self, client: _Client, clients: set[_Client]) -> None:
         clients.add(client)
+        started_at = datetime.now(UTC)
+        started = time.perf_counter()
         try:
             await client.run()
         finally:
             clients.discard(client)
             if client.close_code is not None:
                 self._on_close(client.close_code)
+            if self._audit is not None:
+                self._record_session(client, started_at, time.perf_counter() - started)
+
+    def _record_session(self, client: _Client, started_at: datetime, duration_s: float) -> None:
+        """The socket's access record: one per session, at its close."""
+        try:
+            self._audit.record(  # type: ignore[union-attr]
+                socket_record(
+                    client.socket.scope,
+                    service="gateway",
+                    # The socket's task keeps the trace context of its handshake for its life.
+                    trace_id=trace_id_of(current_traceparent.get(None)) or "",
+                    started_at=started_at,
+                    duration_s=duration_s,
+                    user_id=client.claims.sub if client.claims is not None else None,
+                    frames_in=client.frames_in,
+                    frames_out=client.frames_out,
+                    close_code=client.ended_with,
+                )
+            )
+        except Exception:  # the log watches; it never fails a socket
+            log.exception("socket access record not made")
 
     async def _sweep(self) -> None:
         """Every socket once a second, in :data:`SWEEP_SLICES` slices a tenth of a second

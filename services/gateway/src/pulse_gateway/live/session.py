@@ -115,7 +115,7 @@ class SocketClient(LiveConnection):
                 raise msgspec.ValidationError("the first frame must be auth")
             return frame.token
 
-        return await authenticate(self.socket, self._keyring, first_frame_token)
+        return await authenticate(self.socket, self._keyring, first_frame_token, self.refused)
 
     async def _read(self) -> None:
         """Until the client leaves, or the close the gateway sent is complete."""
