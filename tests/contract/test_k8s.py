@@ -147,6 +147,11 @@ def variables_read_by(service: str) -> set[str]:
     return environ.asked
 
 
+def listener_default(service: str, name: str) -> Any:
+    """A ``PULSE_<SERVICE>_<NAME>`` setting's default."""
+    return {f.name: f.default for f in msgspec.structs.fields(LISTENERS[service])}[name]
+
+
 def default_ports(service: str) -> tuple[int | None, int]:
     """(public port or None, management port) from the settings' defaults."""
     defaults = {f.name: f.default for f in msgspec.structs.fields(LISTENERS[service])}
@@ -560,6 +565,33 @@ def test_autoscalers_target_existing_deployments(objects: list[Manifest], overla
         assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
         if overlay == "production":
             assert hpa["spec"]["minReplicas"] >= 2, f"{name}: one replica is no redundancy"
+
+
+# PostgreSQL's default max_connections (100) less superuser_reserved_connections (3).
+DATABASE_CONNECTIONS = 97
+EXTRA_CONNECTIONS = {"alerts": 1}  # the evaluator's lock lives on a connection of its own
+
+
+def test_the_database_connections_fit_at_full_scale(objects: list[Manifest]) -> None:
+    """Every database-owning replica at its most, each pool full, and the migration Jobs:
+    within the connections a default PostgreSQL takes (an autoscaler adding persistence
+    replicas past it would make new connections fail, not work go faster)."""
+    deployments = of_kind(objects, "Deployment")
+    autoscalers = of_kind(objects, "HorizontalPodAutoscaler")
+    total = len(MIGRATION_JOBS)
+    for service in DATABASE_OWNERS:
+        spec = deployments[service]["spec"]
+        replicas = (
+            autoscalers[service]["spec"]["maxReplicas"]
+            if service in autoscalers
+            else spec["replicas"]
+        )
+        (container,) = spec["template"]["spec"]["containers"]
+        variable = f"PULSE_{service.upper()}_POOL_SIZE"
+        env = dict(container_env(objects, container))
+        pool = int(env.get(variable) or listener_default(service, "pool_size"))
+        total += replicas * (pool + EXTRA_CONNECTIONS.get(service, 0))
+    assert total <= DATABASE_CONNECTIONS
 
 
 def test_services_that_must_not_scale(objects: list[Manifest]) -> None:
