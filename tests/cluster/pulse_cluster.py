@@ -116,6 +116,9 @@ class PulseCluster:
         env.update(
             PULSE_NATS_URL=self.nats.urls,
             PULSE_STREAM_REPLICAS=str(self.stream_replicas),
+            # Each stream reserves its max bytes on every node it is placed on: five streams
+            # of the default 1 GiB would not fit the nodes' 4 GB (docs/operations.md).
+            PULSE_STREAM_MAX_BYTES=str(256 << 20),
             # A partitioned node is noticed after two missed pings (4 to 6 s), not 4 minutes.
             PULSE_NATS_PING_INTERVAL_S="2",
             PULSE_DATABASE_URL=self.database_url,
