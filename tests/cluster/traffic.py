@@ -184,7 +184,9 @@ class Traffic:
         channel = self.channels.setdefault("events", Channel())
         index = 0
         while not self._stopping.is_set():
-            events = [self._event(index * EVENTS_PER_REQUEST + k) for k in range(EVENTS_PER_REQUEST)]
+            events = [
+                self._event(index * EVENTS_PER_REQUEST + k) for k in range(EVENTS_PER_REQUEST)
+            ]
             index += 1
             channel.sent += 1
             try:
