@@ -8,6 +8,7 @@ PostgreSQL runs on the machine, on the bridge (it is not what these scenarios fa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -160,10 +161,8 @@ class PulseCluster:
     def stop(self) -> None:
         for service in reversed(list(self.services.values())):
             if service.running():
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     service.terminate(timeout=20)
-                except subprocess.TimeoutExpired:
-                    pass
         if self.nats is not None:
             self.nats.stop()
         if self.postgres is not None:

@@ -13,7 +13,8 @@ STREAMS = (subjects.METRICS_STREAM, subjects.EVENTS_STREAM)
 async def stream_leader(nc: Client, stream: str = subjects.METRICS_STREAM) -> str:
     """The node (server name) leading ``stream``: where its writes are ordered."""
     info = await nc.jetstream().stream_info(stream)
-    assert info.cluster is not None and info.cluster.leader, info
+    assert info.cluster is not None, info
+    assert info.cluster.leader, info
     return info.cluster.leader
 
 

@@ -64,10 +64,8 @@ class ResumingClient:
     async def run(self, stopping: asyncio.Event) -> None:
         gateway = 0
         while not stopping.is_set():
-            try:
+            with contextlib.suppress(OSError, websockets.ConnectionClosed, TimeoutError):
                 await self._session(self.urls[gateway], stopping)
-            except (OSError, websockets.ConnectionClosed, TimeoutError):
-                pass
             if stopping.is_set():
                 return
             gateway = (gateway + 1) % len(self.urls)
@@ -115,17 +113,18 @@ async def publish_points(
     acknowledged: list[float] = []
     index = 0
     while not stopping.is_set():
+        value = float(index)
         point = {
             "time": datetime.now(UTC).isoformat(),
             "source": source,
             "name": name,
-            "value": float(index),
+            "value": value,
         }
         index += 1
         with contextlib.suppress(Exception):
             reply = await nc.request("ingest.metrics", json.dumps(point).encode(), timeout=3)
             if json.loads(reply.data).get("accepted") == 1:
-                acknowledged.append(point["value"])
+                acknowledged.append(value)
         await asyncio.sleep(0.05)
     return acknowledged
 
