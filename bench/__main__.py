@@ -14,7 +14,9 @@ many classes; ``--rate`` events/s per class) and ``class-overview`` (the class o
 500 students x 100 cells over 1,000,000 events, over NATS and through the gateway,
 ``--runs`` times), ``notifications`` (created → delivered with ``--clients`` of ``--users``
 online, a notification to everyone, the unread count of a full inbox), ``alerts`` (10,000
-series at 1 Hz against 1,000 alert rules: the alerts process's CPU over ``--seconds``).
+series at 1 Hz against 1,000 alert rules: the alerts process's CPU over ``--seconds``),
+``cluster`` (as root: ingest through a 3-node NATS cluster with R3 streams against one node,
+same services, same run).
 ``make bench`` runs all;
 ``make bench ARGS="ingest --points 200000"`` or ``make bench ARGS="fanout --clients 10000"``
 one.
@@ -29,6 +31,7 @@ import sys
 from bench.alerts import run_alerts
 from bench.class_feed import run_class_feed
 from bench.class_overview import run_class_overview
+from bench.cluster import run_cluster
 from bench.dashboard import run_dashboard
 from bench.events import run_events
 from bench.fanout import run_fanout
@@ -50,6 +53,7 @@ SCENARIOS = (
     "class-overview",
     "notifications",
     "alerts",
+    "cluster",
 )
 
 
@@ -143,6 +147,8 @@ def main() -> None:
                     seconds=args.seconds,
                 )
             )
+        elif name == "cluster":
+            status = asyncio.run(run_cluster(points=args.points, batch=points_batch))
         elif name == "alerts":
             status = asyncio.run(run_alerts(seconds=args.seconds))
         elif name == "class-overview":

@@ -38,14 +38,18 @@ class NatsNode:
         self.config = self.dir / "nats-server.conf"
         self.log_path = self.dir / "nats-server.log"
         route_list = ", ".join(f'"{route}"' for route in routes)
+        cluster = (
+            f'cluster {{ name: "{CLUSTER_NAME}", listen: "{host.address}:{ROUTE_PORT}",'
+            f" routes: [{route_list}] }}\n"
+            if len(routes) > 1
+            else ""  # a single node: the deployment of today, no cluster
+        )
         self.config.write_text(
             f'server_name: "{name}"\n'
             f'listen: "{host.address}:{CLIENT_PORT}"\n'
             f'http: "{host.address}:{MONITOR_PORT}"\n'
             f'jetstream {{ store_dir: "{self.dir / "jetstream"}", max_memory_store: 256MB,'
-            " max_file_store: 4GB }\n"
-            f'cluster {{ name: "{CLUSTER_NAME}", listen: "{host.address}:{ROUTE_PORT}",'
-            f" routes: [{route_list}] }}\n",
+            " max_file_store: 4GB }\n" + cluster,
             encoding="utf-8",
         )
         self.process: subprocess.Popen[bytes] | None = None
@@ -110,7 +114,7 @@ class NatsNode:
 
 
 class NatsCluster:
-    """The three nodes, each on its own host."""
+    """The nodes (three, or one for comparison), each on its own host."""
 
     def __init__(self, hosts: list[Host], work_dir: Path) -> None:
         routes = [f"nats://{host.address}:{ROUTE_PORT}" for host in hosts]

@@ -65,8 +65,13 @@ class HostedService(ServiceProcess):
 class PulseCluster:
     """Everything above, started by :meth:`start` and removed by :meth:`stop`."""
 
-    def __init__(self, work_dir: Path, *, stream_replicas: int = 3, **extra_env: str) -> None:
+    def __init__(
+        self, work_dir: Path, *, nats_nodes: int = 3, stream_replicas: int = 3, **extra_env: str
+    ) -> None:
+        """``nats_nodes=1, stream_replicas=1``: the same services on one NATS node (benchmarks
+        compare the two)."""
         self.work_dir = work_dir
+        self.nats_nodes = nats_nodes
         self.network = Network()
         self.stream_replicas = stream_replicas
         self.extra_env = extra_env
@@ -82,7 +87,9 @@ class PulseCluster:
     async def start(self) -> None:
         """Blocks while the processes start (a minute at most): only the database is awaited."""
         self.network.create()
-        nats_hosts = [self.network.add_host(f"nats-{index}") for index in (1, 2, 3)]
+        nats_hosts = [
+            self.network.add_host(f"nats-{index}") for index in range(1, self.nats_nodes + 1)
+        ]
         app_a, app_b = self.network.add_host("app-a"), self.network.add_host("app-b")
         self.postgres = EmbeddedPostgres(self.work_dir / "postgres", host=self.network.address)
         self.postgres.start()
