@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help run test test-unit lint fmt sync clean bench bench-check dashboard dashboard-test types schemas browser
+.PHONY: help run test test-cluster test-unit lint fmt sync clean bench bench-check dashboard dashboard-test types schemas browser
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -72,6 +72,10 @@ PYTEST_WORKERS ?= 2
 
 test: lint dashboard-test browser ## lint, the dashboard's checks, then unit, integration and browser tests against real nats-server and PostgreSQL
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist worksteal
+
+test-cluster: sync ## as root: Pulse on network namespaces with a 3-node NATS cluster (R3 streams), nodes and services killed and cut off (about 2 min); counts in bench/results/
+	$(VENV)/bin/pytest --cluster tests/cluster\
+		--cluster-results=bench/results/cluster-$$(date -u +%Y%m%dT%H%M%SZ).json
 
 test-unit: sync ## the tests that need no servers (no NATS, PostgreSQL, services, browser or kernel): under a minute
 	$(VENV)/bin/pytest --unit

@@ -48,6 +48,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="only the tests that need no servers (-m 'not integration'); one that starts a "
         "server anyway fails, asking to be marked integration",
     )
+    parser.addoption(
+        "--cluster",
+        action="store_true",
+        help="run tests/cluster (make test-cluster): Pulse on network namespaces with a 3-node"
+        " NATS cluster, as root; every other run leaves those tests out",
+    )
+    parser.addoption(
+        "--cluster-results",
+        default="",
+        help="with --cluster: write each scenario's counts to this JSON file",
+    )
 
 
 def is_unit_run(config: pytest.Config) -> bool:
@@ -90,6 +101,20 @@ def _refused(what: str) -> Callable[..., Any]:
         pytest.fail(f"this test starts {what}: {MARK_IT}", pytrace=False)
 
     return start
+
+
+CLUSTER_TESTS = Path(__file__).resolve().parent / "tests" / "cluster"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """tests/cluster runs only when asked for (``--cluster``): it needs root and several
+    minutes of its own (``make test-cluster``, after ``make test`` in CI)."""
+    if config.getoption("cluster"):
+        return
+    kept = [item for item in items if CLUSTER_TESTS not in item.path.parents]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept
 
 
 @pytest.hookimpl(tryfirst=True)

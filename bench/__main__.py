@@ -16,7 +16,8 @@ many classes; ``--rate`` events/s per class) and ``class-overview`` (the class o
 online, a notification to everyone, the unread count of a full inbox), ``alerts`` (10,000
 series at 1 Hz against 1,000 alert rules: the alerts process's CPU over ``--seconds``),
 ``accesslog`` (gateway request p50/p99 with the access log on and off, ``--requests`` of each
-kind).
+kind), ``cluster`` (as root: ingest through a 3-node NATS cluster with R3 streams against one
+node, same services, same run).
 ``make bench`` runs all;
 ``make bench ARGS="ingest --points 200000"`` or ``make bench ARGS="fanout --clients 10000"``
 one.
@@ -32,6 +33,7 @@ from bench.accesslog import run_accesslog
 from bench.alerts import run_alerts
 from bench.class_feed import run_class_feed
 from bench.class_overview import run_class_overview
+from bench.cluster import run_cluster
 from bench.dashboard import run_dashboard
 from bench.events import run_events
 from bench.fanout import run_fanout
@@ -54,6 +56,7 @@ SCENARIOS = (
     "notifications",
     "alerts",
     "accesslog",
+    "cluster",
 )
 
 
@@ -152,6 +155,8 @@ def main() -> None:
             )
         elif name == "accesslog":
             status = asyncio.run(run_accesslog(requests=args.requests))
+        elif name == "cluster":
+            status = asyncio.run(run_cluster(points=args.points, batch=points_batch))
         elif name == "alerts":
             status = asyncio.run(run_alerts(seconds=args.seconds))
         elif name == "class-overview":

@@ -232,3 +232,32 @@ def test_the_management_listener_is_a_workers_own_port_and_an_edges_metrics_port
 def test_every_listener_port_is_range_checked_under_its_services_prefix() -> None:
     with pytest.raises(SettingsError, match=r"PULSE_EDGE_METRICS_PORT='0' is not valid"):
         load_settings(Edge, "PULSE_EDGE_", {"PULSE_EDGE_METRICS_PORT": "0"})
+
+
+def test_several_nats_urls_are_the_clients_server_list() -> None:
+    common = load_settings(
+        CommonSettings,
+        "PULSE_",
+        {"PULSE_NATS_URL": "nats://10.0.0.1:4222, nats://10.0.0.2:4222,nats://10.0.0.3:4222"},
+    )
+    assert common.nats_servers == [
+        "nats://10.0.0.1:4222",
+        "nats://10.0.0.2:4222",
+        "nats://10.0.0.3:4222",
+    ]
+    assert CommonSettings().nats_servers == ["nats://127.0.0.1:4222"]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("0", "PULSE_STREAM_REPLICAS='0' is not valid: Expected `int` >= 1"),
+        ("6", "PULSE_STREAM_REPLICAS='6' is not valid: Expected `int` <= 5"),
+    ],
+)
+def test_stream_replicas_are_what_jetstream_allows(value: str, message: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(CommonSettings, "PULSE_", {"PULSE_STREAM_REPLICAS": value})
+    assert str(raised.value) == message
+    replicas = load_settings(CommonSettings, "PULSE_", {"PULSE_STREAM_REPLICAS": "3"})
+    assert replicas.stream_replicas == 3

@@ -65,6 +65,7 @@ def assert_limits(found: dict[str, StreamInfo], common: CommonSettings) -> None:
         assert config.duplicate_window == common.stream_duplicate_window_s
         assert config.storage == StorageType.FILE
         assert config.discard == DiscardPolicy.OLD
+        assert config.num_replicas == common.stream_replicas == 1  # one node (R3: tests/cluster)
     assert metrics.republish is not None
     assert metrics.republish.src == subjects.METRICS_SUBJECTS
     assert metrics.republish.dest == subjects.live_subject(subjects.METRICS_SUBJECTS)

@@ -41,12 +41,14 @@ def create_broker(
         else ()
     )
     return NatsBroker(
-        servers=common.nats_url,
+        servers=common.nats_servers,
         name=f"pulse-{service}",
         allow_reconnect=True,
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
         connect_timeout=5,
+        ping_interval=common.nats_ping_interval_s,
+        max_outstanding_pings=2,
         disconnected_cb=disconnected,
         reconnected_cb=reconnected,
         error_cb=error,

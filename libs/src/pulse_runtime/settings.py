@@ -37,6 +37,11 @@ class CommonSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     """What every service shares; read from ``PULSE_<FIELD>``."""
 
     nats_url: str = "nats://127.0.0.1:4222"
+    """One NATS URL, or several separated by commas (the nodes of a cluster): the client picks
+    one and moves to another when it is lost (the servers tell it of the rest as well)."""
+    nats_ping_interval_s: PositiveInt = 10
+    """How often the client pings its server; two pings unanswered and it moves to another node
+    (a partitioned server closes no TCP connection, so this is how the loss is noticed)."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: LogFormat = "auto"
     # JetStream's own conventions: a max age of 0 and max bytes of -1 mean no limit, and a
@@ -47,7 +52,16 @@ class CommonSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     deadletter_max_age_s: NonNegativeFloat = 30 * 24 * 3600.0
     logs_max_age_s: NonNegativeFloat = 7 * 24 * 3600.0
     """How long LOGS keeps audit batches (persistence stores them; the stream is the way)."""
+    stream_replicas: Annotated[int, msgspec.Meta(ge=1, le=5)] = 1
+    """Copies of every stream Pulse creates (JetStream's R): 3 on a 3-node cluster, so that a
+    node's loss loses nothing; durable consumers take their stream's. At most the cluster's
+    size (JetStream refuses more)."""
     shutdown_timeout_s: PositiveFloat = 20.0
+
+    @property
+    def nats_servers(self) -> list[str]:
+        """``nats_url`` as the client's server list (nats-py takes a list, not commas)."""
+        return [url.strip() for url in self.nats_url.split(",") if url.strip()]
 
     def __post_init__(self) -> None:
         # JetStream refuses such a stream at start, with a less helpful message.

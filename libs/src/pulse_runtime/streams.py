@@ -15,7 +15,7 @@ log = get_logger(__name__)
 
 
 def pulse_streams(common: CommonSettings) -> list[StreamConfig]:
-    """Every stream Pulse uses, with limits and duplicate window from settings."""
+    """Every stream Pulse uses, with limits, duplicate window and replicas from settings."""
 
     def stream(
         name: str, subject: str, max_age_s: float, republish: RePublish | None = None
@@ -29,6 +29,7 @@ def pulse_streams(common: CommonSettings) -> list[StreamConfig]:
             max_bytes=common.stream_max_bytes,
             duplicate_window=common.stream_duplicate_window_s,
             republish=republish,
+            num_replicas=common.stream_replicas,
         )
 
     def live(subject: str) -> RePublish:
