@@ -92,7 +92,8 @@ def test_the_grafana_dashboard_asks_for_documented_metrics_only() -> None:
     asked: set[str] = set()
     for panel in graphs:
         targets = panel.get("targets")
-        assert isinstance(targets, list) and targets, panel.get("title")
+        assert isinstance(targets, list), panel.get("title")
+        assert targets, panel.get("title")
         for target in targets:
             expr = target["expr"]
             assert expr.strip(), panel.get("title")
