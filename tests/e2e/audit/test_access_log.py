@@ -309,3 +309,49 @@ async def test_no_secret_is_stored_or_logged(make_stack: Any) -> None:
             assert canary not in text, f"the {what} is in {table}"
         for name, log in logs.items():
             assert canary not in log, f"the {what} is in {name}'s log"
+
+
+async def test_requests_are_answered_while_nats_is_away_and_recorded_once_it_is_back(
+    make_stack: Any, database_url: str
+) -> None:
+    """NATS down: the gateway and ingest still answer (what needs NATS with a 503, what does
+    not as usual), their records wait in each process's spool, and reach ``audit_access`` —
+    each once — after NATS returns."""
+    stack: PulseStack = make_stack(**FAST_AUDIT)
+    stack.start(["persistence", "auth", "ingest", "gateway"])
+    token = await stack.token()
+    key_id, secret = await create_api_key(stack, ["ingest:metrics"])
+    await asyncio.to_thread(stack.nats.stop)
+    sent: dict[str, int] = {}
+    try:
+        async with httpx.AsyncClient(timeout=30) as client:
+            for _ in range(3):
+                parent, trace_id = traceparent()
+                answer = await client.get(
+                    stack["gateway"].url("/api/v1/no-such-route"), headers={"traceparent": parent}
+                )
+                sent[trace_id] = answer.status_code
+                parent, trace_id = traceparent()
+                answer = await client.get(
+                    stack["gateway"].url("/api/v1/auth/me"),
+                    headers={**bearer(token), "traceparent": parent},
+                )
+                sent[trace_id] = answer.status_code
+                parent, trace_id = traceparent()
+                answer = await client.post(
+                    stack["ingest"].url("/api/v1/metrics"),
+                    json=[POINT],
+                    headers={**bearer(secret), "traceparent": parent},
+                )
+                sent[trace_id] = answer.status_code
+    finally:
+        await asyncio.to_thread(stack.nats.start)
+    # Answered, every one: nothing hung or broke while NATS was away.
+    assert all(status < 500 or status == 503 for status in sent.values()), sent
+    assert 404 in sent.values()
+
+    stored = await stored_by_trace(database_url, sent)
+    assert {trace_id: row["response_status"] for trace_id, row in stored.items()} == sent
+    rows = await access_rows(database_url, "trace_id = any($1::text[])", list(sent))
+    assert len(rows) == len(sent)  # each once
+    assert key_id  # the key was made before the outage; its use is what was recorded
