@@ -238,6 +238,35 @@ async def test_a_failed_import_is_found_from_its_trace_id_with_its_steps_and_sto
     assert msgspec.json.decode(recorded[3]["output_data"])["rows_imported"] == 200
     assert recorded[-1]["error_message"] == failed["error_message"]
 
+    # The request itself, from the same trace id: its access record with the 422 answered, and
+    # the whole story through the admins' API, the failed step in it.
+    async with httpx.AsyncClient(timeout=60) as client:
+
+        async def story() -> dict[str, Any]:
+            answer = await client.get(
+                stack["gateway"].url(f"/api/v1/admin/audit/traces/{trace_id}"),
+                headers=bearer(await stack.token()),
+            )
+            if answer.status_code != 200:
+                return {}
+            found: dict[str, Any] = answer.json()
+            kinds = [item["kind"] for item in found["items"]]
+            return found if "access" in kinds and len(kinds) >= len(recorded) + 1 else {}
+
+        told = await eventually(story, within_s=TIMEOUT_S)
+    assert told, f"no access record for {trace_id}"
+    accesses = [item["access"] for item in told["items"] if item["kind"] == "access"]
+    assert [(a["service"], a["method"], a["route"], a["response_status"]) for a in accesses] == [
+        ("ingest", "POST", "/api/v1/imports", 422)
+    ]
+    assert accesses[0]["response_body"]["code"] == "import_row_invalid"
+    failed_steps = [
+        item["step"]["step_name"]
+        for item in told["items"]
+        if item["kind"] == "step" and item["step"]["status"] == "FAILED"
+    ]
+    assert failed_steps == ["chunk 3", "metrics_import"]
+
     async def chunks_before_stored() -> bool:
         return len(await stored_points(database_url, "failed_import")) >= 200
 
