@@ -3,33 +3,36 @@ its task's failed step and the message it left in the dead-letter queue, replaye
 
 Debian's Chromium driven by ``playwright-core`` (services/dashboard/e2e/audit.e2e.mjs). This
 test makes one story under one trace id: a request the gateway refuses (400, recorded by the
-gateway's access log), a run of a ``bulk_import`` task whose third step fails (recorded with
-the task log of ``pulse_runtime.audit`` and published to LOGS as a service does), and a
-message ingest refuses (a dead letter with bytes that are not text). An admin then opens Logs,
+gateway's access log), a bulk import through ingest with a bad row in its second chunk (the
+422 in ingest's access log, and its ``metrics_import`` task's steps up to the failed chunk), and
+a message ingest refuses (a dead letter with bytes that are not text). An admin then opens Logs,
 finds the request, watches the live tail show another one, follows the trace to its timeline
 with the failed step highlighted, and replays the dead letter from the Dead letters page.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import msgspec
 import nats
 import pytest
-from pulse_contracts import CONTENT_TYPE_HEADER, MSGPACK, subjects
-from pulse_contracts.audit import LogBatch
-from pulse_contracts.audit.subjects import LOGS_STREAM, logs_subject
-from pulse_runtime.audit import RecordList, TaskLog
+from pulse_contracts import subjects
 
 from tests.support.browser import walk
-from tests.support.stack import ADMIN_EMAIL, ADMIN_PASSWORD, DASHBOARD_DIST, PulseStack, eventually
+from tests.support.stack import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    DASHBOARD_DIST,
+    PulseStack,
+    create_api_key,
+    eventually,
+)
 
 DASHBOARD = DASHBOARD_DIST.parent
 SCRIPT = DASHBOARD / "e2e" / "audit.e2e.mjs"
@@ -38,6 +41,9 @@ SCRIPT_TIMEOUT_S = 180
 FAILING_PATH = "/api/v1/metrics?name=cpu&from=half-past-two"
 REFUSED_BYTES = b'{"source": "lab-7", "name": "cpu", "value": "<script>alert(1)</script>"}\x00\xff'
 AUDIT = "/api/v1/admin/audit"
+CHUNK_ROWS = 50
+BAD_LINE = 57
+"""Line 1 is the header: lines 2-51 are chunk 1, 52-101 chunk 2 (the bad row), 102-121 chunk 3."""
 
 pytestmark = [
     pytest.mark.integration,
@@ -54,7 +60,7 @@ async def pulse(make_stack: Any) -> PulseStack:
         pytest.fail("the dashboard is not built: run `make dashboard` (make test does)")
     if not (DASHBOARD / "node_modules" / "playwright-core").is_dir():
         pytest.fail("playwright-core is not installed: run `make dashboard` (make test does)")
-    stack: PulseStack = make_stack()
+    stack: PulseStack = make_stack(PULSE_INGEST_IMPORT_CHUNK_ROWS=str(CHUNK_ROWS))
     stack.start(["persistence", "auth", "ingest", "gateway"])
     return stack
 
@@ -77,30 +83,27 @@ async def failing_request(pulse: PulseStack, trace_id: str) -> None:
     assert response.headers["traceparent"].split("-")[1] == trace_id
 
 
-async def failing_task(js: Any, trace_id: str) -> None:
-    """A bulk import whose third step fails, recorded by the task log and published to LOGS
-    as ingest's recorder publishes its batches."""
-    sink = RecordList()
-    tasks = TaskLog(sink, service="ingest")
-    with contextlib.suppress(ValueError):
-        async with tasks.task(
-            "bulk_import", trace_id=trace_id, input_data={"file": "history.csv", "lines": 120}
-        ) as run:
-            async with run.step("read header") as header:
-                header.output_data = {"columns": ["time", "source", "name", "value"]}
-            async with run.step("chunk 1", input_data={"lines": [2, 51]}) as chunk:
-                chunk.output_data = {"points": 50}
-            async with run.step("chunk 2", input_data={"lines": [52, 101]}):
-                raise ValueError("line 57: 'abc' is not a number")
-    assert [record.status for record in sink] == [  # type: ignore[union-attr]
-        "START", "SUCCESS", "SUCCESS", "FAILED", "FAILED",
-    ]  # fmt: skip
-    await js.publish(
-        logs_subject("task", "ingest"),
-        msgspec.msgpack.encode(LogBatch(records=list(sink))),
-        stream=LOGS_STREAM,
-        headers={"Nats-Msg-Id": secrets.token_hex(16), CONTENT_TYPE_HEADER: MSGPACK},
-    )
+async def failing_import(pulse: PulseStack, trace_id: str) -> None:
+    """A bulk import whose second chunk has a bad row (line 57): refused with 422, its first
+    chunk stored, its task's steps recorded by ingest up to the failed chunk."""
+    _, key = await create_api_key(pulse, ["ingest:metrics"])
+    start = datetime.now(UTC) - timedelta(hours=1)
+    lines = ["time,source,name,value"]
+    for row in range(120):
+        value = "abc" if row + 2 == BAD_LINE else f"{row % 7}.5"
+        lines.append(f"{(start + timedelta(seconds=row)).isoformat()},history,load,{value}")
+    async with httpx.AsyncClient(timeout=60) as client:
+        response = await client.post(
+            pulse["ingest"].url("/api/v1/imports"),
+            content="\n".join(lines).encode(),
+            headers={
+                "Authorization": f"Bearer {key}",
+                "Content-Type": "text/csv",
+                "traceparent": traceparent(trace_id),
+            },
+        )
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "import_row_invalid"
 
 
 async def audit_get(pulse: PulseStack, path: str, **params: Any) -> Any:
@@ -121,7 +124,7 @@ async def test_an_admin_follows_a_failed_request_to_its_trace_and_replays_its_de
     nc = await nats.connect(pulse.nats_url)
     try:
         await failing_request(pulse, trace_id)
-        await failing_task(nc.jetstream(), trace_id)
+        await failing_import(pulse, trace_id)
         await nc.publish(
             subjects.INGEST_METRICS, REFUSED_BYTES, headers={"traceparent": traceparent(trace_id)}
         )
@@ -132,7 +135,7 @@ async def test_an_admin_follows_a_failed_request_to_its_trace_and_replays_its_de
     async def whole_story() -> Any:
         story = await audit_get(pulse, f"/traces/{trace_id}")
         kinds = [item["kind"] for item in story["items"]] if story else []
-        complete = kinds.count("access") == 1 and kinds.count("step") == 5
+        complete = kinds.count("access") == 2 and kinds.count("step") == 5
         return story if complete and "dead_letter" in kinds else None
 
     story = await eventually(whole_story, within_s=30)

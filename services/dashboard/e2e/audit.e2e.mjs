@@ -123,23 +123,23 @@ try {
   const timeline = page.getByTestId("trace-timeline");
   await timeline.waitFor();
   const kinds = await timeline.locator("li[data-kind]").evaluateAll((items) => items.map((i) => i.getAttribute("data-kind")));
-  expectEqual("the records' kinds in time order", kinds, ["access", "step", "step", "step", "step", "step", "dead_letter"]);
+  expectEqual("the records' kinds in time order", kinds, ["access", "access", "step", "step", "step", "step", "step", "dead_letter"]);
   const statusesInOrder = await timeline
     .locator("li[data-kind=step]")
     .evaluateAll((items) => items.map((i) => i.getAttribute("data-step-status")));
   expectEqual("the steps' statuses", statusesInOrder, ["START", "SUCCESS", "SUCCESS", "FAILED", "FAILED"]);
   expectEqual("the first offset", await timeline.locator(".trace-offset").first().textContent(), "+0 ms");
-  await page.getByTestId("trace-summary").getByText("1 request, 5 task steps, 1 dead letter").waitFor();
+  await page.getByTestId("trace-summary").getByText("2 requests, 5 task steps, 1 dead letter").waitFor();
   const failure = page.getByTestId("trace-failure");
-  await failure.getByText("bulk_import failed at step “chunk 2”: ValueError: line 57: 'abc' is not a number").waitFor();
+  await failure.getByText("metrics_import failed at step “chunk 2”: RowInvalid: line 57: value 'abc' is not a number").waitFor();
   await failure.getByRole("button", { name: "Show the failed step" }).click();
   const failed = timeline.locator('li[data-failed="true"]').first();
   const focused = await failed.evaluate((li) => li === document.activeElement);
   if (!focused) fail("the failed step did not get the focus");
-  expectEqual("the failed step's error", await failed.getByTestId("step-error").textContent(), "ValueError: line 57: 'abc' is not a number");
+  expectEqual("the failed step's error", await failed.getByTestId("step-error").textContent(), "RowInvalid: line 57: value 'abc' is not a number");
   await failed.getByText("Stack trace").click();
   await failed.locator("pre", { hasText: "Traceback (most recent call last)" }).waitFor();
-  await failed.locator("pre", { hasText: "ValueError: line 57" }).waitFor();
+  await failed.locator("pre", { hasText: "RowInvalid: line 57" }).waitFor();
   await shoot(page, "trace.png");
 
   step("Dead letters, from the header, filtered to the trace: its bytes shown safely");
