@@ -362,10 +362,19 @@ async def test_backfilled_points_reach_bucketed_history_in_every_range(
             ):
                 # What the refresh policies do on schedule: materialise up to their window end.
                 for rollup, end_offset in (("metrics_1m", "1 minute"), ("metrics_1h", "1 hour")):
-                    await conn.execute(
-                        f"CALL refresh_continuous_aggregate('{rollup}', NULL,"
-                        f" now() - interval '{end_offset}')"
-                    )
+                    for attempt in range(20):
+                        try:
+                            await conn.execute(
+                                f"CALL refresh_continuous_aggregate('{rollup}', NULL,"
+                                f" now() - interval '{end_offset}')"
+                            )
+                            break
+                        except asyncpg.exceptions.LockNotAvailableError:
+                            # Persistence's own refresh of the same window is running: the
+                            # materialisation this wants is under way; ask again after it.
+                            if attempt == 19:
+                                raise
+                            await asyncio.sleep(0.5)
         finally:
             await conn.close()
 
