@@ -1,8 +1,11 @@
 """The process's audit recorder: records in, LOGS batches out, never in the way.
 
-:meth:`AuditRecorder.record` puts a record in a bounded buffer and returns: it never blocks,
-never raises, and a full buffer drops the record and counts it
-(``pulse_audit_records_dropped_total{reason="buffer_full"}``). A background task takes the
+:meth:`AuditRecorder.record` encodes a record (msgpack) into a bounded buffer and returns: it
+never blocks, never raises, and a full buffer drops the record and counts it
+(``pulse_audit_records_dropped_total{reason="buffer_full"}``). Encoding at record time spreads
+the cost over the requests (each pays a few microseconds after its answer has gone), instead of
+a pause of the event loop while a flush encodes hundreds at once — which a request arriving
+then would wait out (the access log's p99, docs/audit.md). A background task takes the
 buffer every ``flush_interval_s`` (sooner once a batch is full) and publishes it to JetStream's
 LOGS stream, a :class:`~pulse_contracts.audit.LogBatch` per message on
 ``logs.<kind>.<service>`` (msgpack; each message bounded in records and bytes), with a
@@ -24,6 +27,7 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 import msgspec
 from prometheus_client import CollectorRegistry
@@ -41,6 +45,8 @@ log = get_logger(__name__)
 
 MSG_ID_HEADER = "Nats-Msg-Id"
 _SPOOL_SEGMENTS_PER_ROUND = 4
+_BATCH_HEADERS = 16
+"""Bytes of a batch that are not its records (the map and array headers)."""
 
 Publish = Callable[[str, bytes, Mapping[str, str]], Awaitable[object]]
 """``publish(subject, data, headers)``: a JetStream publish to LOGS that returns once stored and
@@ -58,6 +64,13 @@ def kind_of(record: LogRecord) -> str:
     return "access" if isinstance(record, AccessRecord) else "task"
 
 
+class _Encoded(NamedTuple):
+    """A record in the buffer: its kind (the LOGS subject's) and its msgpack bytes."""
+
+    kind: str
+    packed: bytes
+
+
 class AuditRecorder:
     """One per process: the :class:`~.sink.RecordSink` every part of the service records into."""
 
@@ -66,7 +79,7 @@ class AuditRecorder:
     ) -> None:
         self.service = service
         self.settings = settings
-        self._buffer: deque[LogRecord] = deque()
+        self._buffer: deque[_Encoded] = deque()
         self._encoder = msgspec.msgpack.Encoder()
         self._spool: Spool | None = None
         self._publish: Publish | None = None
@@ -113,17 +126,37 @@ class AuditRecorder:
     # -- the sink ------------------------------------------------------------------------------
 
     def record(self, record: LogRecord) -> None:
-        """Take ``record``; never blocks, never raises (a full buffer drops it, counted)."""
+        """Take ``record``; never blocks, never raises (a full buffer drops it, a record that
+        cannot be encoded or is bigger than a batch is dropped too: each counted)."""
         try:
             if len(self._buffer) >= self.settings.buffer_records:
                 self._dropped.labels(reason="buffer_full").inc()
                 return
-            self._buffer.append(record)
-            self._records.labels(kind=kind_of(record)).inc()
+            kind = kind_of(record)
+            packed = self._packed(record, kind)
+            if packed is None:
+                return
+            self._buffer.append(_Encoded(kind, packed))
+            self._records.labels(kind=kind).inc()
             if len(self._buffer) >= self.settings.batch_records:
                 self._wake_up()
         except Exception:  # a metric or a wake-up that failed: recording must not fail
             return
+
+    def _packed(self, record: LogRecord, kind: str) -> bytes | None:
+        """``record`` as msgpack (module-level ``encode``: records may come from a handler's
+        worker thread); None, counted, when it cannot be sent."""
+        try:
+            packed = msgspec.msgpack.encode(record)
+        except Exception:
+            self._dropped.labels(reason="unencodable").inc()
+            log.exception("audit record could not be encoded", kind=kind)
+            return None
+        if len(packed) > self.settings.batch_bytes - _BATCH_HEADERS:
+            self._dropped.labels(reason="too_big").inc()
+            log.warning("audit record over the batch size dropped", bytes=len(packed))
+            return None
+        return packed
 
     def _wake_up(self) -> None:
         if self._loop is None or self._wake.is_set():
@@ -238,20 +271,9 @@ class AuditRecorder:
         open_batches: dict[str, tuple[list[msgspec.Raw], int]] = {}
         done: list[SpooledBatch] = []
         limit_records = self.settings.batch_records
-        limit_bytes = self.settings.batch_bytes - 16  # the map and array headers
+        limit_bytes = self.settings.batch_bytes - _BATCH_HEADERS
         for _ in range(min(most, len(self._buffer))):
-            record = self._buffer.popleft()
-            try:
-                packed = self._encoder.encode(record)
-            except Exception:
-                self._dropped.labels(reason="unencodable").inc()
-                log.exception("audit record could not be encoded", kind=kind_of(record))
-                continue
-            if len(packed) > limit_bytes:
-                self._dropped.labels(reason="too_big").inc()
-                log.warning("audit record over the batch size dropped", bytes=len(packed))
-                continue
-            kind = kind_of(record)
+            kind, packed = self._buffer.popleft()
             records, size = open_batches.get(kind, ([], 0))
             if records and (len(records) >= limit_records or size + len(packed) > limit_bytes):
                 done.append(self._batch(kind, records))

@@ -10,6 +10,7 @@ what looks like a secret inside it (a JWT, an API key, a refresh token, ``Bearer
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -33,10 +34,11 @@ def redact_headers(headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
     name says it holds a secret (``X-API-Key``, ``X-Auth-Token``)."""
     kept: dict[str, str] = {}
     for raw_name, raw_value in headers:
-        name = raw_name.decode("latin-1").lower()
-        value = _redacted_header(name, raw_value.decode("latin-1"))
-        if len(value) > MAX_HEADER_CHARS:
-            value = value[:MAX_HEADER_CHARS] + "…"
+        name = _header_name(raw_name)
+        if name in _CREDENTIAL_HEADERS or name in _COOKIE_HEADERS or is_secret_name(name):
+            value = _redacted_header(name, raw_value.decode("latin-1"))
+        else:  # not a secret: the same value as the last request's costs a look-up
+            value = _plain_header_value(raw_value)
         if name in kept:
             kept[name] = f"{kept[name]}, {value}"
         elif len(kept) < MAX_HEADERS:
@@ -44,15 +46,34 @@ def redact_headers(headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
     return kept
 
 
+@functools.lru_cache(maxsize=256)
+def _header_name(raw_name: bytes) -> str:
+    return raw_name.decode("latin-1").lower()
+
+
+@functools.lru_cache(maxsize=1024)
+def _plain_header_value(raw_value: bytes) -> str:
+    """A header value whose name is no secret's, with what looks like one in it redacted and
+    cut to :data:`MAX_HEADER_CHARS` (cached: most requests repeat their client's headers;
+    never the values of credential, cookie or secret-named headers)."""
+    return _bounded(redact_text(raw_value.decode("latin-1")))
+
+
+def _bounded(value: str) -> str:
+    return value[:MAX_HEADER_CHARS] + "…" if len(value) > MAX_HEADER_CHARS else value
+
+
 def _redacted_header(name: str, value: str) -> str:
+    return _bounded(_redacted_secret_header(name, value))
+
+
+def _redacted_secret_header(name: str, value: str) -> str:
     if name in _CREDENTIAL_HEADERS:
         scheme, _, credentials = value.strip().partition(" ")
         return f"{scheme} {REDACTED}" if credentials else REDACTED
     if name in _COOKIE_HEADERS:
         return _redacted_cookies(value, set_cookie=name == "set-cookie")
-    if is_secret_name(name):
-        return REDACTED
-    return redact_text(value)
+    return REDACTED
 
 
 def _redacted_cookies(value: str, *, set_cookie: bool) -> str:
