@@ -17,8 +17,15 @@ from nats.aio.msg import Msg
 from prometheus_client import Counter
 from pulse_contracts import RpcError
 
+from .logging import get_logger
 from .messaging import RawMessage, skip_decoding
 from .tracing import TRACEPARENT, trace_id_of
+
+log = get_logger(__name__)
+
+UNENCODABLE = RpcError(code="unencodable", message="the answer could not be encoded")
+"""Answered when the reply itself cannot be encoded (a bug): an error now, not a silence the
+asker waits out until its timeout."""
 
 ReplyFor = Callable[[str, bytes, "str | None"], Awaitable[object]]
 """``(verb, request bytes, traceparent)`` → the reply (an :class:`RpcError` when refused)."""
@@ -71,7 +78,15 @@ class VerbResponder:
             reply = await self._reply_for(verb, msg.data, traceparent)
         finally:
             structlog.contextvars.unbind_contextvars("trace_id", "verb")
+        try:
+            packed = self._pack(reply)
+        except (
+            Exception
+        ):  # a reply that cannot be encoded: the asker hears so now, not at its timeout
+            log.exception("answer could not be encoded", verb=verb)
+            reply = UNENCODABLE
+            packed = self._pack(reply)
         outcome = reply.code if isinstance(reply, RpcError) else "ok"
         self._requests.labels(verb=verb, outcome=outcome).inc()
         if msg.reply:
-            await msg.respond(self._pack(reply))
+            await msg.respond(packed)

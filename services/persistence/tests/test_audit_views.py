@@ -197,6 +197,32 @@ async def test_a_request_on_the_wrong_verb_or_undecodable_is_bad_request(
     assert page == AccessPage(items=[], next_cursor=None)
 
 
+async def test_numbers_jsonb_gives_back_as_huge_integers_are_answered_as_text(
+    answers: AuditAnswers, pool: asyncpg.Pool
+) -> None:
+    """``jsonb`` keeps a body's ``1e300`` as a 301-digit integer: the answer (msgpack, 64-bit
+    integers at most) carries it as its text instead of failing to encode (found by the
+    conformance fuzzing: the gateway waited out its timeout and answered 504)."""
+    async with pool.acquire() as conn:
+        row_id = await insert_access(conn, second=1, trace_id=TRACE)
+        await conn.execute(
+            "UPDATE audit_access SET request_body = $1::jsonb WHERE id = $2",
+            '{"big": 1e300, "negative": [-1e20], "small": 12, "ratio": 0.5, "fine": 9e18}',
+            row_id,
+        )
+    reply = await answers.reply_for("access", msgspec.msgpack.encode(SearchAccess()), None)
+    assert isinstance(reply, AccessPage), reply
+    msgspec.msgpack.encode(reply)  # the answer encodes
+    body = reply.items[0].request_body
+    assert body == {
+        "big": "1" + "0" * 300,
+        "negative": ["-100000000000000000000"],
+        "small": 12,
+        "ratio": 0.5,
+        "fine": 9 * 10**18,
+    }
+
+
 async def steps(pool: asyncpg.Pool, rows: list[tuple[Any, ...]]) -> dict[str, str]:
     """(second, task, run, step, status, order[, error]) rows; returns each run's task id."""
     runs: dict[str, str] = {}

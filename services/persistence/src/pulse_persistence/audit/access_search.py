@@ -8,6 +8,7 @@ the keyset), so it answers the same on PostgreSQL and TimescaleDB.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import asyncpg
@@ -81,6 +82,29 @@ def stored_access(row: asyncpg.Record) -> StoredAccess:
     )
 
 
+_LONG_NUMBER = re.compile(r"\d{19}")
+"""A run of digits that may be an integer msgpack cannot carry (beyond 64 bits)."""
+_INT_RANGE = (-(1 << 63), 1 << 64)
+
+
 def json_value(text: str | None) -> Any:
-    """A ``jsonb`` column as asyncpg gives it (text), decoded; SQL NULL is None."""
-    return None if text is None else msgspec.json.decode(text)
+    """A ``jsonb`` column as asyncpg gives it (text), decoded; SQL NULL is None.
+
+    ``jsonb`` keeps numbers as ``numeric`` and gives them back without an exponent: a body's
+    ``1e300`` comes back as an integer of 301 digits, which the msgpack answer cannot carry.
+    Such integers are given as their text, as the record itself keeps one (looked for only in
+    text with a long run of digits)."""
+    if text is None:
+        return None
+    value = msgspec.json.decode(text)
+    return _carried(value) if _LONG_NUMBER.search(text) else value
+
+
+def _carried(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _carried(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_carried(item) for item in value]
+    if isinstance(value, int) and not _INT_RANGE[0] <= value < _INT_RANGE[1]:
+        return str(value)
+    return value
