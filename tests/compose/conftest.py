@@ -14,6 +14,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,28 +36,16 @@ def progress(message: str) -> None:
     print(f"[compose {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-class Stopwatch:
-    """``with timed("name"):`` records the block's duration in REPORT."""
-
-    def __call__(self, name: str) -> Any:
-        return _Timed(name)
-
-
-class _Timed:
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.started = 0.0
-
-    def __enter__(self) -> None:
-        self.started = time.monotonic()
-
-    def __exit__(self, *exc: object) -> None:
-        elapsed = round(time.monotonic() - self.started, 1)
-        REPORT["timings_s"][self.name] = elapsed
-        progress(f"{self.name}: {elapsed} s")
-
-
-timed = Stopwatch()
+@contextmanager
+def timed(name: str) -> Iterator[None]:
+    """Records the block's duration in REPORT (also when it fails) and prints it."""
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        elapsed = round(time.monotonic() - started, 1)
+        REPORT["timings_s"][name] = elapsed
+        progress(f"{name}: {elapsed} s")
 
 
 @pytest.fixture(scope="session")
@@ -92,7 +81,7 @@ def built(
     built_images: list[str] = []
     try:
         for image, build in sorted(builds.items()):
-            with timed(f"build {image}"):
+            with timed(f"build {image.split(':')[0]}"):
                 images.build_service_image(engine, image, build)
             built_images.append(image)
         for image in [
@@ -102,7 +91,7 @@ def built(
             "pulse-test-postgres:local",
             *built_images,
         ]:
-            REPORT["image_sizes_mb"][image] = images.image_size_mb(engine, image)
+            REPORT["image_sizes_mb"][image.split(":")[0]] = images.image_size_mb(engine, image)
         progress(f"image sizes (MB): {json.dumps(REPORT['image_sizes_mb'])}")
         yield project
     finally:

@@ -4,7 +4,8 @@ socket, started for the run and stopped after it.
 Nothing here touches another Docker on the machine: the engine keeps its images, containers and
 volumes under ``/var/lib/pulse-docker`` and listens only on ``/run/pulse-docker/docker.sock``.
 An engine already answering on that socket (a run before that left it up, or one started by
-hand) is used as it is and left running.
+hand) is used as it is and left running. One this object starts leaves the host's network as it
+found it (host_network.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+
+from .host_network import HostNetwork
 
 DATA_ROOT = Path("/var/lib/pulse-docker")
 RUN_DIR = Path("/run/pulse-docker")
@@ -41,6 +44,7 @@ class DockerEngine:
         self.log_path = log_path
         self.cli = docker_cli()
         self._process: subprocess.Popen[bytes] | None = None
+        self._host = HostNetwork()
 
     @property
     def env(self) -> dict[str, str]:
@@ -64,6 +68,7 @@ class DockerEngine:
             raise RuntimeError("no dockerd: install docker.io (make test-compose does)")
         DATA_ROOT.mkdir(parents=True, exist_ok=True)
         RUN_DIR.mkdir(parents=True, exist_ok=True)
+        self._host.capture()
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
                 [
@@ -72,6 +77,7 @@ class DockerEngine:
                     f"--exec-root={RUN_DIR / 'exec'}",
                     f"--pidfile={RUN_DIR / 'dockerd.pid'}",
                     f"--host={DOCKER_HOST}",
+                    "--ip-forward=false",  # leaves iptables' FORWARD policy alone
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -80,20 +86,25 @@ class DockerEngine:
         deadline = time.monotonic() + timeout_s
         while not self.answers():
             if self._process.poll() is not None:
-                raise RuntimeError(f"dockerd exited {self._process.returncode}: {self.log_path}")
+                code = self._process.returncode
+                self.stop()
+                raise RuntimeError(f"dockerd exited {code}: {self.log_path}")
             if time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"dockerd did not answer in {timeout_s:.0f} s: {self.log_path}")
             time.sleep(0.5)
 
     def stop(self, timeout_s: float = 60.0) -> None:
-        """Stops the engine this object started (its containers stop with it)."""
+        """Stops the engine this object started (its containers stop with it), then puts the
+        host's network back."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
+        if process is None:
             return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+        self._host.restore()

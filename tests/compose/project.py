@@ -1,8 +1,9 @@
 """compose.yaml with the test override, as one Compose project on the test's engine.
 
 The passwords compose.yaml requires are made fresh for each run (hex: they go into URLs), as
-is the first admin's; the project name is the run's own, so that ``down --volumes`` removes
-exactly what ``up`` made.
+is the first admin's; the project name and the images' tag are the run's own, so that
+``down --volumes`` removes exactly what ``up`` made and two runs on one engine never share an
+image.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from .engine import DockerEngine
 ROOT = Path(__file__).resolve().parents[2]
 OVERRIDE = Path(__file__).resolve().parent / "compose.test.yaml"
 COMPOSE_BINARY = ROOT / ".tools" / "compose" / "bin" / "docker-compose"
-IMAGE_TAG = "compose-test"
 PASSWORDS = [
     "PULSE_DB_PASSWORD",
     "PULSE_AUTH_DB_PASSWORD",
@@ -48,11 +48,12 @@ class ComposeProject:
     def __init__(self, engine: DockerEngine, name: str) -> None:
         self.engine = engine
         self.name = name
+        self.image_tag = name
         self.admin_password = secrets.token_hex(16)
         self.env = {
             **engine.env,
             **{variable: secrets.token_hex(16) for variable in PASSWORDS},
-            "PULSE_TAG": IMAGE_TAG,
+            "PULSE_TAG": self.image_tag,
             "PULSE_ADMIN_EMAIL": ADMIN_EMAIL,
             "PULSE_ADMIN_PASSWORD": self.admin_password,
         }
