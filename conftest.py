@@ -55,6 +55,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         " NATS cluster, as root; every other run leaves those tests out",
     )
     parser.addoption(
+        "--compose",
+        action="store_true",
+        help="run tests/compose (make test-compose): compose.yaml on a Docker engine of its"
+        " own, as root; every other run leaves those tests out",
+    )
+    parser.addoption(
+        "--compose-results",
+        default="",
+        help="with --compose: write the run's timings and image sizes to this JSON file",
+    )
+    parser.addoption(
         "--cluster-results",
         default="",
         help="with --cluster: write each scenario's counts to this JSON file",
@@ -104,14 +115,21 @@ def _refused(what: str) -> Callable[..., Any]:
 
 
 CLUSTER_TESTS = Path(__file__).resolve().parent / "tests" / "cluster"
+COMPOSE_TESTS = Path(__file__).resolve().parent / "tests" / "compose"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """tests/cluster runs only when asked for (``--cluster``): it needs root and several
-    minutes of its own (``make test-cluster``, after ``make test`` in CI)."""
-    if config.getoption("cluster"):
+    """tests/cluster and tests/compose run only when asked for (``--cluster``, ``--compose``):
+    they need root and minutes of their own (``make test-cluster``, ``make test-compose``,
+    after ``make test`` in CI)."""
+    left_out = [
+        folder
+        for folder, option in ((CLUSTER_TESTS, "cluster"), (COMPOSE_TESTS, "compose"))
+        if not config.getoption(option)
+    ]
+    if not left_out:
         return
-    kept = [item for item in items if CLUSTER_TESTS not in item.path.parents]
+    kept = [item for item in items if not any(f in item.path.parents for f in left_out)]
     if len(kept) < len(items):
         config.hook.pytest_deselected(items=[item for item in items if item not in kept])
         items[:] = kept

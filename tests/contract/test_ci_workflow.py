@@ -136,6 +136,8 @@ def test_an_image_per_service_pushed_on_main_only(workflow: dict[Any, Any]) -> N
     build = steps["docker/build-push-action"]["with"]
     assert build["file"] == "deploy/Dockerfile"
     assert build["build-args"] == "SERVICE=${{ matrix.service }}"
+    # The targets of deploy/Dockerfile: the gateway's has the dashboard, every other the default.
+    assert build["target"] == "${{ matrix.service == 'gateway' && 'gateway' || 'runtime' }}"
     assert build["push"] == "${{ env.PUSH == 'true' }}"
     login = steps["docker/login-action"]
     assert login["if"] == "env.PUSH == 'true'"

@@ -42,6 +42,8 @@ COMPOSE_FILE = ROOT / "compose.yaml"
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 NATS_CONF = ROOT / "deploy" / "nats" / "nats.conf"
+HEALTHCHECK_SCRIPT = ROOT / "deploy" / "image" / "pulse-healthcheck"
+TEST_OVERRIDE = ROOT / "tests" / "compose" / "compose.test.yaml"
 ROLES_SCRIPT = ROOT / "deploy" / "postgres" / "10-pulse-roles.sh"
 ROLES_SQL = ROOT / "deploy" / "postgres" / "roles.sql"
 SCHEMA_FILE = Path(__file__).with_name("compose-spec.json")
@@ -58,6 +60,9 @@ SERVICE_PORTS = {
     "alerts": 8008,
 }
 PULSE_SERVICES = sorted(SERVICE_PORTS)
+# The NATS cluster: one compose service per node, every stream on each of them (R3).
+NATS_NODES = ["nats-1", "nats-2", "nats-3"]
+NATS_ROUTES = ",".join(f"nats://{node}:6222" for node in NATS_NODES)
 # Host ports the stack publishes; every other service must stay scalable (no fixed host port).
 PUBLISHED = {"gateway": "8000:8000", "ingest": "8001:8001"}
 # Start-up ordering beyond "nats is healthy", which every Pulse service needs.
@@ -220,10 +225,10 @@ def dockerfile_stages() -> dict[str, list[tuple[str, str]]]:
 
 
 def healthcheck_script() -> str:
-    for keyword, args in dockerfile_instructions():
-        if keyword == "COPY" and "/usr/local/bin/pulse-healthcheck" in args.splitlines()[0]:
-            return args.split("\n", 1)[1]
-    pytest.fail("deploy/Dockerfile does not install /usr/local/bin/pulse-healthcheck")
+    copies = [a for k, a in dockerfile_stages()["service"] if k == "COPY"]
+    assert "deploy/image/pulse-healthcheck /usr/local/bin/pulse-healthcheck" in copies
+    assert HEALTHCHECK_SCRIPT.stat().st_mode & 0o111, "COPY keeps the mode: executable in git"
+    return HEALTHCHECK_SCRIPT.read_text(encoding="utf-8")
 
 
 def workspace_members() -> list[Path]:
@@ -278,7 +283,7 @@ def test_compose_file_is_valid_against_compose_spec(
             ),
             "services/persistence/depends_on",
         ),
-        (lambda c: c["services"]["nats"].update(restart=["always"]), "services/nats/restart"),
+        (lambda c: c["services"]["nats-1"].update(restart=["always"]), "services/nats-1/restart"),
     ],
     ids=["unknown-key", "bad-condition", "wrong-type"],
 )
@@ -300,7 +305,7 @@ def test_every_python_service_is_deployed(services: dict[str, dict[str, Any]]) -
     }
     assert python_services == set(PULSE_SERVICES), "update SERVICE_PORTS and compose.yaml"
     assert set(PULSE_SERVICES) <= set(services)
-    assert {"nats", "db", *MIGRATE_JOBS} <= set(services)
+    assert {*NATS_NODES, "db", *MIGRATE_JOBS} <= set(services)
 
 
 @pytest.mark.parametrize("name", [*PULSE_SERVICES, *MIGRATE_JOBS])
@@ -315,9 +320,10 @@ def test_built_from_the_shared_dockerfile(services: dict[str, dict[str, Any]], n
     project = tomllib.loads((member / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert project["name"] == f"pulse-{target_service}"
     assert (member / "src" / f"pulse_{target_service}").is_dir()
-    if "target" in build:
-        assert build["target"] in dockerfile_stages()
-        assert build["target"] == list(dockerfile_stages())[-1], "target the final stage"
+    # Only the gateway's image has the dashboard's files: its own target; the rest the final
+    # stage (also the default), which has none.
+    expected_target = "gateway" if target_service == "gateway" else list(dockerfile_stages())[-1]
+    assert build["target"] == expected_target
     assert services[name]["image"].split(":")[0] == f"pulse-{target_service}"
 
 
@@ -338,7 +344,7 @@ def test_depends_on_conditions(services: dict[str, dict[str, Any]], name: str) -
     raw = services[name].get("depends_on")
     assert isinstance(raw, dict), f"{name}: use the long depends_on form with conditions"
     assert all("condition" in spec for spec in raw.values()), raw
-    expected = {"nats": "service_healthy", **EXTRA_DEPENDENCIES[name]}
+    expected = {**dict.fromkeys(NATS_NODES, "service_healthy"), **EXTRA_DEPENDENCIES[name]}
     assert depends_on(services[name]) == expected
 
 
@@ -375,10 +381,14 @@ def test_environment(services: dict[str, dict[str, Any]], name: str) -> None:
     env = as_mapping(services[name].get("environment"))
     if name in SERVICE_PORTS:
         # Its own NATS user, with its own password and nobody else's.
+        # One URL per NATS node, each with that user: the client moves to another node when
+        # it loses its own.
         variable = f"PULSE_NATS_{name.upper()}_PASSWORD"
-        assert re.fullmatch(
-            rf"nats://{name}:\$\{{{variable}:\?[^}}]+\}}@nats:4222", env["PULSE_NATS_URL"]
-        ), env["PULSE_NATS_URL"]
+        urls = [url.strip() for url in env["PULSE_NATS_URL"].split(",")]
+        assert len(urls) == len(NATS_NODES), env["PULSE_NATS_URL"]
+        for url, node in zip(urls, NATS_NODES, strict=True):
+            assert re.fullmatch(rf"nats://{name}:\$\{{{variable}:\?[^}}]+\}}@{node}:4222", url), url
+        assert env["PULSE_STREAM_REPLICAS"] == str(len(NATS_NODES)), "R3 on the 3-node cluster"
         assert env[f"PULSE_{name.upper()}_HOST"] == "0.0.0.0"
     else:
         assert "PULSE_NATS_URL" not in env, "migration jobs need no NATS credentials"
@@ -518,23 +528,42 @@ def test_no_literal_secrets(compose: dict[str, Any]) -> None:
             assert INTERPOLATION.match(value), f"literal secret: {line.strip()}"
 
 
-def test_nats_service(services: dict[str, dict[str, Any]], compose: dict[str, Any]) -> None:
-    nats = services["nats"]
+@pytest.mark.parametrize("node", NATS_NODES)
+def test_nats_node(services: dict[str, dict[str, Any]], compose: dict[str, Any], node: str) -> None:
+    nats = services[node]
     assert nats["image"] == "nats:2.11-alpine"
     command = command_list(nats)
     assert command[command.index("-c") + 1] == "/etc/nats/nats.conf"
     # nats-server rejects a store_dir given both as a flag and in the config file.
     assert not {"-sd", "--store_dir"} & set(command)
+    # The cluster: its own name, every node's route, one cluster name; clients keep to the
+    # names they were given (no container addresses advertised).
+    flags = dict(zip(command[2::2], command[3::2], strict=False))
+    assert flags["--name"] == node
+    assert flags["--cluster_name"] == "pulse"
+    assert flags["--cluster"] == "nats://0.0.0.0:6222"
+    assert flags["--routes"] == NATS_ROUTES
+    assert command[-1] == "--no_advertise"
     mounts = dict(str(v).split(":")[1::-1] for v in nats["volumes"])  # target -> source
     assert (ROOT / mounts["/etc/nats/nats.conf"]).resolve() == NATS_CONF
     store_dir = nats_conf_value("store_dir")
     assert store_dir in mounts, "JetStream store_dir must be on a volume"
+    assert mounts[store_dir] == f"{node}-data", "a store of its own"
     assert mounts[store_dir] in compose["volumes"]
     probe = " ".join(nats["healthcheck"]["test"])
     assert "wget" in probe
     assert f":{nats_conf_value('http_port')}/healthz?js-enabled-only=true" in probe
     assert "ports" not in nats, "NATS has no TLS yet: keep it off the host network"
     assert "ports" not in services["db"]
+
+
+def test_nats_nodes_are_the_whole_cluster(services: dict[str, dict[str, Any]]) -> None:
+    nodes = sorted(name for name, service in services.items() if "nats" in str(service["image"]))
+    assert nodes == NATS_NODES
+    for name in PULSE_SERVICES:
+        # Streams have as many copies as there are nodes (PULSE_STREAM_REPLICAS, checked in
+        # test_environment), so losing one node loses nothing.
+        assert set(NATS_NODES) <= set(depends_on(services[name]))
 
 
 def nats_conf_password_variables() -> dict[str, str]:
@@ -565,8 +594,9 @@ def test_nats_conf() -> None:
     assert not re.search(r"no_auth_user", uncommented), "every client must authenticate"
 
 
-def test_nats_gets_every_password(services: dict[str, dict[str, Any]]) -> None:
-    env = as_mapping(services["nats"].get("environment"))
+@pytest.mark.parametrize("node", NATS_NODES)
+def test_nats_gets_every_password(services: dict[str, dict[str, Any]], node: str) -> None:
+    env = as_mapping(services[node].get("environment"))
     variables = set(nats_conf_password_variables().values())
     assert set(env) == variables
     for variable in variables:
@@ -574,7 +604,10 @@ def test_nats_gets_every_password(services: dict[str, dict[str, Any]]) -> None:
         assert re.fullmatch(rf"\$\{{{variable}:\?[^}}]+\}}", env[variable]), env[variable]
 
 
-def test_nats_server_accepts_the_compose_command(services: dict[str, dict[str, Any]]) -> None:
+@pytest.mark.parametrize("node", NATS_NODES)
+def test_nats_server_accepts_the_compose_command(
+    services: dict[str, dict[str, Any]], node: str
+) -> None:
     binary = shutil.which("nats-server") or shutil.which(
         "nats-server", path=str(Path(sys.executable).parent)
     )
@@ -582,9 +615,9 @@ def test_nats_server_accepts_the_compose_command(services: dict[str, dict[str, A
         pytest.skip("nats-server binary not installed")
     command = [
         str(NATS_CONF) if arg == "/etc/nats/nats.conf" else arg
-        for arg in command_list(services["nats"])
+        for arg in command_list(services[node])
     ]
-    variables = as_mapping(services["nats"].get("environment"))
+    variables = as_mapping(services[node].get("environment"))
     env = {name: f"test-{name.lower()}" for name in variables}
     result = subprocess.run(
         [binary, *command, "-t"], capture_output=True, text=True, timeout=30, check=False, env=env
@@ -605,18 +638,63 @@ def test_nats_server_accepts_the_compose_command(services: dict[str, dict[str, A
 
 def test_dockerfile_stages_and_base_images() -> None:
     stages = dockerfile_stages()
-    assert list(stages) == ["uv", "dashboard", "builder", "runtime"]
+    assert list(stages) == [
+        "uv",
+        "dashboard-build",
+        "dashboard-prebuilt",
+        "dashboard",
+        "builder",
+        "service",
+        "gateway",
+        "runtime",
+    ]
     froms = {name: instructions[0][1] for name, instructions in stages.items()}
-    assert re.match(r"ghcr\.io/astral-sh/uv:\d+\.\d+(\.\d+)?\s", froms["uv"]), "pin uv"
-    assert re.match(r"node:20(-slim)?\s", froms["dashboard"]), "the dashboard builds on Node 20"
-    copies = [a for k, a in stages["runtime"] if k == "COPY"]
-    assert "--from=dashboard /dashboard/dist /app/dashboard" in copies
     args = dict(a.split("=", 1) for k, a in dockerfile_instructions() if k == "ARG" and "=" in a)
+    # Base images are build args (a machine that cannot pull passes its own), with the
+    # published images as defaults.
+    assert froms["uv"].startswith("${UV_IMAGE}")
+    assert re.fullmatch(r"ghcr\.io/astral-sh/uv:\d+\.\d+(\.\d+)?", args["UV_IMAGE"]), "pin uv"
+    assert froms["dashboard-build"].startswith("${NODE_IMAGE}")
+    assert re.fullmatch(r"node:20(-slim)?", args["NODE_IMAGE"]), "the dashboard builds on Node 20"
+    assert froms["dashboard-prebuilt"].startswith("scratch")
+    assert froms["dashboard"].startswith("dashboard-${DASHBOARD}")
+    assert args["DASHBOARD"] == "build"
     assert args["PYTHON_IMAGE"] == "python:3.11-slim"
+    assert args["PYTHON"] == "/usr/local/bin/python3.11"  # python:3.11-slim's interpreter
     assert froms["builder"].startswith("${PYTHON_IMAGE}")
-    assert froms["runtime"].startswith("${PYTHON_IMAGE}")
+    assert froms["service"].startswith("${PYTHON_IMAGE}")
+    assert froms["gateway"].startswith("service")
+    assert froms["runtime"].startswith("service")
     builder = stages["builder"]
     assert ("COPY", "--from=uv /uv /uvx /bin/") in builder
+    assert "UV_PYTHON=${PYTHON}" in " ".join(a for k, a in builder if k == "ENV")
+
+
+def test_dashboard_only_in_the_gateway_image() -> None:
+    stages = dockerfile_stages()
+    copies = {name: [a for k, a in body if k == "COPY"] for name, body in stages.items()}
+    assert "--from=dashboard /dashboard/dist /app/dashboard" in copies["gateway"]
+    for name in ("builder", "service", "runtime"):
+        assert not any("dashboard" in a for a in copies[name]), name
+    assert stages["runtime"] == [("FROM", "service AS runtime")], "the rest: service as it is"
+    env = " ".join(a for k, a in stages["gateway"] if k == "ENV")
+    assert "PULSE_GATEWAY_DASHBOARD_DIR=/app/dashboard" in env
+    # The prebuilt files come from `make dashboard`, which the build context must then hold.
+    assert ("COPY", "services/dashboard/dist /dashboard/dist") in stages["dashboard-prebuilt"]
+    ignored = DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
+    assert not {"services/dashboard/dist", "**/dist", "dist"} & {p.strip() for p in ignored}
+
+
+def test_dockerfile_builds_with_the_engines_own_frontend() -> None:
+    """No `# syntax=` line (the frontend image would be pulled) and nothing newer than the
+    Dockerfile 1.2 syntax that Debian's docker.io 20.10 builds itself: no heredocs, no
+    COPY --chmod/--link (tests/compose builds on that engine)."""
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    assert not re.search(r"^#\s*syntax\s*=", text, re.MULTILINE | re.IGNORECASE)
+    for keyword, args in dockerfile_instructions():
+        assert "<<" not in args, f"{keyword} uses a heredoc"
+        if keyword in {"COPY", "ADD"}:
+            assert not re.search(r"--(chmod|link|parents|exclude)\b", args), args
 
 
 def test_dockerfile_installs_only_the_selected_member() -> None:
@@ -639,7 +717,7 @@ def test_dockerfile_installs_only_the_selected_member() -> None:
 
 
 def test_dockerfile_runtime_stage() -> None:
-    runtime = dockerfile_stages()["runtime"]
+    runtime = dockerfile_stages()["service"]
     keywords = [k for k, _ in runtime]
     assert ("ARG", "SERVICE") in runtime
     env = " ".join(a for k, a in runtime if k == "ENV")
@@ -660,7 +738,8 @@ def test_dockerfile_runtime_stage() -> None:
 
 def test_healthcheck_script_probes_with_urllib() -> None:
     script = healthcheck_script()
-    assert script.startswith("#!/usr/local/bin/python3\n")
+    # The venv's python3 (first on the image's PATH), whatever the base image's path to it.
+    assert script.startswith("#!/usr/bin/env python3\n")
     assert "urllib.request" in script
     defaults = re.search(r"DEFAULT_PORTS = (\{[^}]*\})", script)
     assert defaults
@@ -713,3 +792,53 @@ def test_dockerignore_keeps_the_context_small_and_secret_free() -> None:
         assert required in patterns, required
     for needed in ("uv.lock", "pyproject.toml", "contracts", "libs", "services"):
         assert needed not in patterns, f"{needed} is needed by deploy/Dockerfile"
+    assert "!deploy/image" in patterns, "deploy/image/ is copied into every image"
+
+
+# --------------------------------------------------------------------------- the test override
+
+
+class _OverrideLoader(yaml.SafeLoader):
+    """Reads Compose's `!override` / `!reset` merge tags as the plain value they carry."""
+
+
+def _tagged(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node)
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node)
+    return loader.construct_scalar(node)  # type: ignore[arg-type]
+
+
+_OverrideLoader.add_constructor("!override", _tagged)
+_OverrideLoader.add_constructor("!reset", _tagged)
+
+
+def test_the_compose_test_override(services: dict[str, dict[str, Any]]) -> None:
+    """tests/compose/compose.test.yaml (make test-compose): local images for what compose.yaml
+    pulls, every Pulse image built on the local base, no fixed host port (--scale), small
+    streams; and nothing else."""
+    override = yaml.load(TEST_OVERRIDE.read_text(encoding="utf-8"), Loader=_OverrideLoader)
+    changed = override["services"]
+    assert set(changed) <= set(services)
+    for node in [*NATS_NODES, "db"]:
+        assert changed[node] == {"image": changed[node]["image"]}
+        assert changed[node]["image"].startswith("pulse-test-")
+    for name, service in services.items():
+        if "build" not in service:
+            continue
+        args = changed[name]["build"]["args"]
+        assert args["PYTHON_IMAGE"] == "pulse-base:bookworm"
+        assert args["PYTHON"] == "/usr/bin/python3.11"  # Debian's, which the venv links to
+        assert args["DASHBOARD"] == "prebuilt"
+        assert args["UV_IMAGE"].startswith("pulse-test-uv:")
+    for name in PULSE_SERVICES:
+        env = changed[name]["environment"]
+        assert 0 < int(env["PULSE_STREAM_MAX_BYTES"]) <= 1 << 28, "streams small enough"
+        ports = changed[name].get("ports")
+        if name in PUBLISHED:
+            # The engine picks a host port for each replica, on the loopback only.
+            assert ports == [f"127.0.0.1::{SERVICE_PORTS[name]}"], (name, ports)
+        else:
+            assert ports is None
+    assert set(changed) == {*NATS_NODES, "db", *MIGRATE_JOBS, *PULSE_SERVICES}
