@@ -6,12 +6,18 @@ host keeps running and keeps its connections open, but nothing gets through, as 
 switch port or a cable fails (a killed process, by contrast, closes its sockets at once).
 
 Needs root (``ip netns``, ``ip link``); names carry a random tag so two runs never collide.
+
+Traffic between hosts crosses the bridge, which iptables' FORWARD chain sees when the kernel
+passes bridged frames to it (``br_netfilter``, loaded by Docker among others, which also sets
+the chain's policy to DROP): the network lets its own bridge's traffic through with a rule of
+its own, removed with it, so a Docker engine on the same machine cannot cut the hosts off.
 """
 
 from __future__ import annotations
 
 import random
 import secrets
+import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,6 +59,15 @@ class Network:
         ip("link", "add", self.bridge, "type", "bridge")
         ip("addr", "add", f"{self.address}/24", "dev", self.bridge)
         ip("link", "set", self.bridge, "up")
+        self._forwarding("-I")
+
+    def _forwarding(self, action: str) -> None:
+        """Insert (``-I``) or delete (``-D``) the rule letting the bridge's own traffic through
+        FORWARD; nothing when the machine has no iptables (then nothing filters it either)."""
+        if shutil.which("iptables") is None:
+            return
+        rule = ["FORWARD", "-i", self.bridge, "-o", self.bridge, "-j", "ACCEPT"]
+        subprocess.run(["iptables", "-w", action, *rule], capture_output=True, check=False)
 
     def add_host(self, name: str) -> Host:
         index = len(self.hosts) + 1
@@ -87,4 +102,5 @@ class Network:
         for host in self.hosts.values():
             subprocess.run(["ip", "netns", "del", host.namespace], capture_output=True, check=False)
         subprocess.run(["ip", "link", "del", self.bridge], capture_output=True, check=False)
+        self._forwarding("-D")
         self.hosts.clear()
