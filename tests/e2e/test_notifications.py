@@ -140,6 +140,28 @@ async def test_two_devices_on_two_gateways_agree_and_a_later_one_sees_the_count(
         assert missed["unread"] == 1
 
 
+async def test_the_channel_refuses_history_and_a_rate_cap(pulse: PulseStack) -> None:
+    """The inbox's past is the REST list (and ``resume_from``); a rate cap would merge changes
+    away: both are refused with ``unsupported_option``, and the socket subscribes after."""
+    user_id, token = await create_user(pulse, "options@pulse.test", "user")
+    async with websockets.connect(ws_url(pulse, "gateway")) as connection:
+        socket = Socket(connection)
+        await socket.send(type="auth", token=token)
+        assert (await socket.receive())["type"] == "ready"
+        for option in ({"history": {"minutes": 5}}, {"max_rate": 1}):
+            await socket.send(type="subscribe", channel="notifications", **option)
+            refused = await socket.receive()
+            assert (refused["type"], refused.get("code")) == ("error", "unsupported_option"), (
+                option,
+                refused,
+            )
+        await socket.send(type="subscribe", channel="notifications")
+        await socket.until("subscribed")
+        sent = await send(pulse, recipients={"users": [user_id]}, title="Still live")
+        assert sent.status_code == 201, sent.text
+        assert (await socket.until("notification"))["notification"]["title"] == "Still live"
+
+
 async def test_nobody_reads_or_changes_another_users_notifications(pulse: PulseStack) -> None:
     alice_id, alice = await create_user(pulse, "alice@pulse.test", "user")
     _, bob = await create_user(pulse, "bob@pulse.test", "student")

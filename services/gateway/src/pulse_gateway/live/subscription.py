@@ -22,7 +22,7 @@ from .channels import ChannelRefused, ChannelSpec
 from .class_history import MAX_HISTORY_EVENTS, history_frames, latest_events
 from .downsampling import downsample
 from .fanout import Delivery
-from .feeds import LOG_FEED
+from .feeds import INBOX_FEED, LOG_FEED
 from .frames import Gap, HistoryRequest, Subscribe, Subscribed
 from .rate_cap import RateCap
 
@@ -200,6 +200,8 @@ def check_limits(
         )
     if spec.feed is LOG_FEED:
         _check_logs_options(request)
+    elif spec.feed is INBOX_FEED:
+        _check_inbox_options(request)
     elif spec.class_id is not None:
         _check_class_options(request)
     elif history is not None and history.max_points > settings.history_max_points:
@@ -220,6 +222,17 @@ def _check_class_options(request: Subscribe) -> None:
         raise ChannelRefused(
             "history_too_long",
             f"a class channel's history is limited to its latest {MAX_HISTORY_EVENTS} events",
+        )
+
+
+def _check_inbox_options(request: Subscribe) -> None:
+    """The ``notifications`` channel sends every change of the inbox (a rate cap would merge
+    changes away) and resumes; its past is the REST list."""
+    if request.max_rate is not None or request.history is not None:
+        raise ChannelRefused(
+            "unsupported_option",
+            "the notifications channel sends every change (no max_rate, no history): list the"
+            " inbox with GET /api/v1/notifications, or resume with resume_from",
         )
 
 
