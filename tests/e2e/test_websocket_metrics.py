@@ -150,3 +150,35 @@ async def test_a_metrics_socket_that_stops_reading_is_closed_as_a_slow_consumer(
     assert code == 4408
     closed_slow = 'pulse_gateway_ws_closed_total{code="4408"}'
     assert await eventually(lambda: scraped(stack, closed_slow, 1))
+
+
+async def test_a_metrics_socket_flooding_frames_is_closed_with_4429(make_stack: Any) -> None:
+    """Every frame a client sends may be a token to verify: a flood of renewals (here within a
+    burst of 5 at 1 a second) closes the socket with 4429, while a client renewing now and then
+    stays."""
+    stack: PulseStack = make_stack(PULSE_WS_SUBSCRIBE_RATE="1", PULSE_WS_SUBSCRIBE_BURST="5")
+    stack.start(SERVICES)
+    token = await stack.token()
+    renewal = json.dumps({"type": "auth", "token": token})
+    async with (
+        websockets.connect(metrics_url(stack, "type=flood")) as flooding,
+        websockets.connect(metrics_url(stack, "type=calm")) as calm,
+    ):
+        await calm.send(renewal)
+        await flooding.send(renewal)
+
+        async def flood_until_closed() -> None:
+            for _ in range(200):
+                await flooding.send(renewal)
+            await asyncio.wait_for(flooding.recv(), 10)
+
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await flood_until_closed()
+        assert closed.value.rcvd is not None
+        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4429, "too many frames")
+        for _ in range(3):  # within the budget
+            await calm.send(renewal)
+            await asyncio.sleep(1.1)
+        assert await eventually(lambda: scraped(stack, "pulse_gateway_live_clients", 1))
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(calm.recv(), 0.5)  # still open: nothing comes, no close

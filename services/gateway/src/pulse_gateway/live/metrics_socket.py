@@ -8,7 +8,11 @@ closed with 1012 when the gateway shuts down, and its frames take the same write
 slow-consumer policy (``connection.py``, ``backpressure.py``: conflation, then 4408). Only its
 protocol is its own: one JSON text frame per point, no control frames (so no heartbeat: the
 sweep neither pings it nor closes it for silence, and no gap frame), and of what the client
-sends only ``auth`` messages count, each renewing the token; anything else is ignored.
+sends only ``auth`` messages count, each renewing the token; anything else is ignored. A
+client sending more than the ``/ws`` subscribe rate allows (``PULSE_WS_SUBSCRIBE_RATE``
+a second after a burst of ``…_SUBSCRIBE_BURST``; a renewal is needed once a token lifetime) is
+closed with 4429: each frame may be a token to verify, which costs the gateway a signature
+check.
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ from .backpressure import no_gap_frame
 from .channels import ChannelSpec
 from .connection import FrameCounts, LiveConnection
 from .fanout import ChannelHub, Delivery
-from .frames import CLOSE_FORBIDDEN, Auth, FrameCodec
+from .frames import CLOSE_FLOOD, CLOSE_FORBIDDEN, Auth, FrameCodec
+from .token_bucket import TokenBucket
 
 _decode_auth = msgspec.json.Decoder(Auth)
 
@@ -37,7 +42,7 @@ _decode_auth = msgspec.json.Decoder(Auth)
 class MetricsSocketClient(LiveConnection):
     """A ``/ws/metrics`` socket: authenticated, it listens to its one channel."""
 
-    __slots__ = ("_hub", "_keyring", "_spec")
+    __slots__ = ("_frames_allowed", "_hub", "_keyring", "_spec")
 
     def __init__(
         self,
@@ -63,6 +68,7 @@ class MetricsSocketClient(LiveConnection):
         self._spec = spec
         self._hub = hub
         self._keyring = keyring
+        self._frames_allowed = TokenBucket(settings.subscribe_rate, settings.subscribe_burst)
 
     async def run(self) -> None:
         """Authenticate, then send the channel's points until the client leaves or is
@@ -103,6 +109,11 @@ class MetricsSocketClient(LiveConnection):
         """Renewals arrive here; anything else a client sends is ignored."""
         with contextlib.suppress(WebSocketDisconnect):
             while (raw := await self._receive()) is not None:
+                if self._closing is not None:
+                    continue  # closing: what still arrives is not read
+                if not self._frames_allowed.take():
+                    self.close(CLOSE_FLOOD, "too many frames")
+                    continue
                 try:
                     token = decode_untrusted(_decode_auth, _text(raw)).token
                     claims = await self._keyring.verify(token)
