@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 import msgspec
 import nats
 import psutil
+from nats.aio.client import Client
 from pulse_contracts import subjects
 from pulse_contracts.classroom import ClassEvents, NotebookEvent
 
@@ -129,7 +130,7 @@ def _event(class_id: str, student: int, cell: int) -> NotebookEvent:
     )
 
 
-async def _publish(nc: nats.NATS, classes: list[str], rate: float, seconds: float) -> int:
+async def _publish(nc: Client, classes: list[str], rate: float, seconds: float) -> int:
     """Each class gets ``rate`` events a second, spread evenly; returns the events sent."""
     js = nc.jetstream()
     interval = 1.0 / (rate * len(classes))
@@ -149,7 +150,7 @@ async def _publish(nc: nats.NATS, classes: list[str], rate: float, seconds: floa
 
 async def _run_shape(
     stack: PulseStack,
-    nc: nats.NATS,
+    nc: Client,
     token: str,
     shape: str,
     clients: int,

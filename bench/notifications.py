@@ -38,6 +38,7 @@ import asyncpg
 import httpx
 import msgspec
 import nats
+from nats.aio.client import Client
 from pulse_contracts import subjects
 from pulse_contracts.notifications import GetUnread
 from pulse_runtime.access_tokens import AccessClaims, issue_access_token
@@ -204,7 +205,7 @@ async def _latency(
 
 
 async def _everyone(
-    stack: PulseStack, parent: Connection, nc: nats.NATS, users: int, online: int
+    stack: PulseStack, parent: Connection, nc: Client, users: int, online: int
 ) -> dict[str, Any]:
     js = nc.jetstream()
     before = (await js.stream_info(subjects.NOTIFICATIONS_STREAM)).state.messages
@@ -240,7 +241,7 @@ async def _everyone(
 
 
 async def _unread(
-    stack: PulseStack, nc: nats.NATS, user: tuple[str, str], token: str
+    stack: PulseStack, nc: Client, user: tuple[str, str], token: str
 ) -> dict[str, Any]:
     uid, _ = user
     conn = await asyncpg.connect(stack.database_url)

@@ -75,13 +75,17 @@ def test_invalid_points_name_the_field(encoded, change, error) -> None:  # type:
 
 def test_unknown_fields_are_ignored_so_old_readers_accept_newer_messages(encoded) -> None:  # type: ignore[no-untyped-def]
     data, content_type = encoded({**POINT, "added_in_a_later_version": [1, 2]})
-    assert Codec().decode_producer_metrics(data, content_type).name == "cpu"
+    point = Codec().decode_producer_metrics(data, content_type)
+    assert isinstance(point, MetricPoint)
+    assert point.name == "cpu"
 
 
 def test_msgpack_timestamp_extension_is_accepted() -> None:
     moment = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
     data = msgspec.msgpack.encode({**POINT, "time": moment})
-    assert Codec().decode_producer_metrics(data, "application/msgpack").time == moment
+    point = Codec().decode_producer_metrics(data, "application/msgpack")
+    assert isinstance(point, MetricPoint)
+    assert point.time == moment
 
 
 @pytest.mark.parametrize(

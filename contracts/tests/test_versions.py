@@ -80,9 +80,9 @@ def test_a_reader_of_the_old_version_refuses_the_new_one(fmt: str) -> None:
     assert str(refused.value) == "Invalid value 'note.v2' - at `$.type`"
 
 
-def wire_tags() -> list[str]:
-    """The tag of every tagged Struct in the contracts."""
-    tags = []
+def wire_tags() -> list[str | int]:
+    """The tag of every tagged Struct in the contracts (msgspec allows str or int tags)."""
+    tags: list[str | int] = []
     for module in pkgutil.walk_packages(pulse_contracts.__path__, "pulse_contracts."):
         for _, struct in inspect.getmembers(importlib.import_module(module.name)):
             if (

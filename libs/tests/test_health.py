@@ -5,6 +5,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -12,9 +13,11 @@ from prometheus_client import Counter
 from pulse_runtime.health import HealthListener
 from pulse_runtime.telemetry import new_registry
 
+Listener = tuple[HealthListener, dict[str, bool]]
+
 
 @pytest.fixture
-async def listener():  # type: ignore[no-untyped-def]
+async def listener() -> AsyncIterator[Listener]:
     state = {"nats": True}
     registry = new_registry()
     Counter("pulse_test_things_total", "things", registry=registry).inc(3)
@@ -29,7 +32,7 @@ async def listener():  # type: ignore[no-untyped-def]
     await server.stop()
 
 
-async def test_liveness_readiness_and_metrics(listener) -> None:  # type: ignore[no-untyped-def]
+async def test_liveness_readiness_and_metrics(listener: Listener) -> None:
     server, state = listener
     base = f"http://127.0.0.1:{server.port}"
     async with httpx.AsyncClient(base_url=base) as client:
@@ -64,7 +67,7 @@ async def test_not_ready_until_the_service_has_started() -> None:
     assert response.json()["checks"] == {"started": False, "event_loop": True, "nats": True}
 
 
-async def test_a_silent_client_does_not_block_others(listener) -> None:  # type: ignore[no-untyped-def]
+async def test_a_silent_client_does_not_block_others(listener: Listener) -> None:
     server, _ = listener
     _, writer = await asyncio.open_connection("127.0.0.1", server.port)  # says nothing
     async with httpx.AsyncClient() as client:
@@ -88,7 +91,7 @@ def _get_from_a_thread(url: str, answers: list[tuple[int, bytes]]) -> threading.
 
 @pytest.mark.parametrize("path", ["/healthz", "/metrics"])
 async def test_probes_and_scrapes_are_answered_while_the_service_loop_is_blocked(
-    listener,  # type: ignore[no-untyped-def]
+    listener: Listener,
     path: str,
 ) -> None:
     server, _ = listener
@@ -103,7 +106,7 @@ async def test_probes_and_scrapes_are_answered_while_the_service_loop_is_blocked
 
 
 async def test_readiness_of_a_blocked_loop_is_its_last_answer_then_not_ready(
-    listener,  # type: ignore[no-untyped-def]
+    listener: Listener,
 ) -> None:
     server, _ = listener
     url = f"http://127.0.0.1:{server.port}/readyz"

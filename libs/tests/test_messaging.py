@@ -36,7 +36,7 @@ async def received_with(annotation: Any) -> list[bytes]:
     got: list[bytes] = []
 
     @broker.subscriber(SUBJECT, decoder=skip_decoding)
-    async def handler(message: annotation) -> None:  # type: ignore[valid-type]
+    async def handler(message: annotation) -> None:
         got.append(message.raw_message.data)
 
     async with TestNatsBroker(broker) as test_broker:

@@ -187,7 +187,7 @@ async def test_two_owners_starting_at_once_share_the_ledger_safely(
     finally:
         for conn in connections:
             await conn.close()
-    assert results == [["0001_x.sql"], ["0001_x.sql"]]
+    assert list(results) == [["0001_x.sql"], ["0001_x.sql"]]  # gather returns a list
 
 
 async def test_an_existing_ledger_needs_no_create_privilege(

@@ -89,8 +89,9 @@ def env_file_keys(path: Path) -> dict[str, str]:
 
 def size_in_bytes(text: str) -> int:
     """``10Gi`` (a Kubernetes quantity) or ``8GB`` (a nats-server size: powers of 1024)."""
-    units = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "KB": 1, "MB": 2, "GB": 3, "TB": 4}
-    for suffix, power in units.items():
+    units = {"Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}
+    units |= {"KB": units["Ki"], "MB": units["Mi"], "GB": units["Gi"], "TB": units["Ti"]}
+    for suffix, multiplier in units.items():
         if text.endswith(suffix):
-            return int(text[: -len(suffix)]) * 1024**power
+            return int(text[: -len(suffix)]) * multiplier
     return int(text)

@@ -123,12 +123,16 @@ def compose() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return compose["services"]
+    services = compose["services"]
+    assert isinstance(services, dict)
+    return services
 
 
 @pytest.fixture(scope="module")
 def schema() -> dict[str, Any]:
-    return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    data = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
 
 
 def schema_errors(schema: dict[str, Any], document: Any) -> list[str]:

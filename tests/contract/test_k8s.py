@@ -683,14 +683,13 @@ def test_nats_is_a_three_node_jetstream_cluster(objects: list[Manifest]) -> None
 def test_nats_has_the_users_and_permissions_of_deploy_nats(objects: list[Manifest]) -> None:
     ours = nats_config(objects)
     compose = (ROOT / "deploy" / "nats" / "nats.conf").read_text(encoding="utf-8")
-    assert NATS_USERS_MARKER.search(ours)
-    assert NATS_USERS_MARKER.search(compose)
-    assert (
-        ours[NATS_USERS_MARKER.search(ours).start() :]
-        == (  # type: ignore[union-attr]
-            compose[NATS_USERS_MARKER.search(compose).start() :]  # type: ignore[union-attr]
-        )
-    ), "deploy/k8s/base/nats/nats.conf's users differ from deploy/nats/nats.conf: copy them"
+    ours_users = NATS_USERS_MARKER.search(ours)
+    compose_users = NATS_USERS_MARKER.search(compose)
+    assert ours_users
+    assert compose_users
+    assert ours[ours_users.start() :] == compose[compose_users.start() :], (
+        "deploy/k8s/base/nats/nats.conf's users differ from deploy/nats/nats.conf: copy them"
+    )
     variables = set(re.findall(r"password:\s*\$(\w+)", re.sub(r"#.*", "", ours)))
     statefulset = of_kind(objects, "StatefulSet")["nats"]
     env = statefulset["spec"]["template"]["spec"]["containers"][0]["env"]

@@ -77,7 +77,9 @@ def test_the_page_documents_no_metric_the_code_lacks() -> None:
 
 def _panels(dashboard: dict[str, object]) -> list[dict[str, object]]:
     panels: list[dict[str, object]] = []
-    for panel in dashboard.get("panels", []):  # type: ignore[union-attr]
+    top = dashboard.get("panels", [])
+    assert isinstance(top, list)
+    for panel in top:
         assert isinstance(panel, dict)
         panels.append(panel)
         panels.extend(p for p in panel.get("panels", []) if isinstance(p, dict))

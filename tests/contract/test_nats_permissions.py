@@ -497,11 +497,11 @@ async def test_persistence_consumes_metrics_and_answers_queries(connect: Connect
     deadline = time.monotonic() + TIMEOUT
     while True:
         try:
-            answer = await ask_in_parts(gateway.nc, subjects.RPC_QUERY_CATALOG, b"", timeout_s=1)
+            assembled = await ask_in_parts(gateway.nc, subjects.RPC_QUERY_CATALOG, b"", timeout_s=1)
             break
         except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
             assert time.monotonic() < deadline, "the query was never answered"
-    assert answer == large
+    assert assembled == large
 
 
 async def test_persistence_may_do_nothing_else(connect: Connect) -> None:

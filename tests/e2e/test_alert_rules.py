@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import nats
 import pytest
+from nats.aio.client import Client
 from pulse_contracts import Codec, SeriesBatch, subjects, to_epoch_us
 
 from tests.e2e.test_notifications import device
@@ -31,7 +32,7 @@ CODEC = Codec()
 class Cpu:
     """``host-1``'s cpu in METRICS every 0.2 s, at the value it is set to."""
 
-    def __init__(self, nc: nats.NATS) -> None:
+    def __init__(self, nc: Client) -> None:
         self.nc = nc
         self.value = 20.0
         self.stopping = asyncio.Event()

@@ -18,6 +18,7 @@ from typing import Any
 import nats
 import pytest
 import websockets
+from nats.aio.client import Client
 from pulse_contracts import subjects
 from pulse_dev.embedded import EmbeddedNats
 from pulse_gateway.live.class_access import NO_SUCH_CLASS, ClassOwners
@@ -42,7 +43,7 @@ CHANNEL = f"class:{CLASS}"
 class Classroom:
     """A stack with an owner, another instructor, a student and a metrics user."""
 
-    def __init__(self, stack: PulseStack, nc: nats.NATS, asked: RequestCounter) -> None:
+    def __init__(self, stack: PulseStack, nc: Client, asked: RequestCounter) -> None:
         self.stack = stack
         self.nc = nc
         self.asked = asked

@@ -73,7 +73,7 @@ async def create_class(stack: PulseStack) -> str:
 
 
 def write_notebook(folder: Path) -> None:
-    cells = [
+    cells: list[dict[str, object]] = [
         {
             "id": f"cell-{n}",
             "cell_type": "code",

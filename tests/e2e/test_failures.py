@@ -19,6 +19,7 @@ import nats
 import nats.errors
 import pytest
 import websockets
+from nats.aio.client import Client
 from pulse_contracts import subjects
 from pulse_dev.embedded import EmbeddedPostgres
 
@@ -60,7 +61,7 @@ class SteadyProducer:
     every point sent is acknowledged exactly once and the expected row count is exact.
     """
 
-    def __init__(self, nc: nats.NATS, base: datetime) -> None:
+    def __init__(self, nc: Client, base: datetime) -> None:
         self._nc = nc
         self._base = base
         self._stopping = asyncio.Event()

@@ -25,6 +25,7 @@ import websockets
 from nats.aio.client import Client as NatsClient
 from pulse_contracts import Codec, DeadLetter, subjects
 
+from tests.e2e.test_websocket import MSGPACK_SUBPROTOCOL, binary
 from tests.support.stack import (
     PulseStack,
     bearer,
@@ -195,8 +196,8 @@ async def test_hostile_websocket_frames_are_refused_and_the_socket_lives_on(
     # Before authenticating: the socket closes with 4401, not with an internal error.
     for first_frame, subprotocols in (
         (deep_json, None),
-        (deep_msgpack, ["pulse.msgpack.v1"]),
-        (bad_utf8, ["pulse.msgpack.v1"]),
+        (deep_msgpack, [MSGPACK_SUBPROTOCOL]),
+        (bad_utf8, [MSGPACK_SUBPROTOCOL]),
     ):
         async with websockets.connect(url, subprotocols=subprotocols) as ws:
             await ws.send(first_frame)
@@ -213,15 +214,16 @@ async def test_hostile_websocket_frames_are_refused_and_the_socket_lives_on(
         assert (error["type"], error["code"]) == ("error", "bad_frame"), error
         await ws.send(json.dumps({"type": "ping"}))
         assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "pong"
-    async with websockets.connect(url, subprotocols=["pulse.msgpack.v1"]) as ws:
+    async with websockets.connect(url, subprotocols=[MSGPACK_SUBPROTOCOL]) as ws:
         await ws.send(msgspec.msgpack.encode({"type": "auth", "token": token}))
-        assert msgspec.msgpack.decode(await ws.recv())["type"] == "ready"
+        assert msgspec.msgpack.decode(binary(await ws.recv()))["type"] == "ready"
         for frame in (deep_msgpack, bad_utf8):
             await ws.send(frame)
-            error = msgspec.msgpack.decode(await asyncio.wait_for(ws.recv(), 10))
+            error = msgspec.msgpack.decode(binary(await asyncio.wait_for(ws.recv(), 10)))
             assert (error["type"], error["code"]) == ("error", "bad_frame"), error
         await ws.send(msgspec.msgpack.encode({"type": "ping"}))
-        assert msgspec.msgpack.decode(await asyncio.wait_for(ws.recv(), 10))["type"] == "pong"
+        pong = msgspec.msgpack.decode(binary(await asyncio.wait_for(ws.recv(), 10)))
+        assert pong["type"] == "pong"
 
 
 def nul_point(moment: datetime, **fields: Any) -> dict[str, Any]:

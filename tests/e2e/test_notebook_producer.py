@@ -101,7 +101,9 @@ def kernel_for(tmp_path: Path) -> Iterator[Any]:
             JPY_SESSION_NAME=NOTEBOOK,
         )
         manager = KernelManager(kernel_name="python3")
-        manager.kernel_spec.argv[0] = sys.executable
+        spec = manager.kernel_spec
+        assert spec is not None
+        spec.argv[0] = sys.executable
         manager.start_kernel(env=env, cwd=str(tmp_path))
         managers.append(manager)
         client = manager.client()

@@ -329,7 +329,7 @@ async def test_the_notifier_killed_mid_stream_loses_and_doubles_nothing(
 ) -> None:
     stack, nc = notifier
     users = await add_users(stack.database_url, 20)
-    stop, answered = asyncio.Event(), []
+    stop, answered = asyncio.Event(), list[int]()
     writers = [asyncio.create_task(_create_until(nc, users, stop, answered)) for _ in range(4)]
     await eventually(lambda: _answered(answered, 100), interval_s=0.02)
     stack["notifier"].kill()  # SIGKILL: commits, outbox rows and publishes cut anywhere
@@ -357,7 +357,7 @@ async def test_nats_restarted_mid_stream_loses_nothing(
 ) -> None:
     stack, nc = notifier
     users = await add_users(stack.database_url, 20)
-    stop, answered = asyncio.Event(), []
+    stop, answered = asyncio.Event(), list[int]()
     writers = [asyncio.create_task(_create_until(nc, users, stop, answered)) for _ in range(4)]
     await eventually(lambda: _answered(answered, 100), interval_s=0.02)
     stack.nats.stop()

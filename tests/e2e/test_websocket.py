@@ -19,9 +19,11 @@ import msgspec
 import nats
 import pytest
 import websockets
+from nats.aio.client import Client
 from pulse_runtime.access_tokens import AccessClaims, issue_access_token
 from websockets.asyncio.client import ClientConnection
 from websockets.client import ClientProtocol
+from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
 from tests.support.stack import (
@@ -36,6 +38,13 @@ from tests.support.stack import (
 pytestmark = pytest.mark.integration
 
 SERVICES = ["auth", "ingest", "gateway"]
+MSGPACK_SUBPROTOCOL = Subprotocol("pulse.msgpack.v1")
+
+
+def binary(frame: str | bytes) -> bytes:
+    """A frame on the msgpack subprotocol: always a binary one."""
+    assert isinstance(frame, bytes), frame
+    return frame
 
 
 def ws_url(stack: PulseStack, gateway: str = "gateway") -> str:
@@ -134,7 +143,7 @@ class StalledClient:
 class Publisher:
     """Points of one series, value = their index, acknowledged by ingest one by one."""
 
-    def __init__(self, nc: nats.NATS, source: str, name: str) -> None:
+    def __init__(self, nc: Client, source: str, name: str) -> None:
         self.nc = nc
         self.source = source
         self.name = name
@@ -203,7 +212,7 @@ async def test_history_then_live_without_gap_or_duplicate(make_stack: Any) -> No
             [series] = history["series"]
             assert (series["source"], series["name"]) == ("ws_a", "seam")
             seen = [point["avg"] for point in series["points"]]
-            frames = []
+            frames: list[dict[str, Any]] = []
             while len(seen) + len(values_of(frames)) < 100:
                 frame = await socket.until("data")
                 assert frame["channel"] == "metric:seam"
@@ -303,13 +312,13 @@ async def test_msgpack_subprotocol_gets_binary_frames(make_stack: Any) -> None:
     stack.start(SERVICES)
     nc = await nats.connect(stack.nats_url)
     try:
-        async with websockets.connect(ws_url(stack), subprotocols=["pulse.msgpack.v1"]) as ws:  # type: ignore[list-item]
-            assert ws.subprotocol == "pulse.msgpack.v1"
+        async with websockets.connect(ws_url(stack), subprotocols=[MSGPACK_SUBPROTOCOL]) as ws:
+            assert ws.subprotocol == MSGPACK_SUBPROTOCOL
             await ws.send(msgspec.msgpack.encode({"type": "auth", "token": await stack.token()}))
-            ready = msgspec.msgpack.decode(await ws.recv())
+            ready = msgspec.msgpack.decode(binary(await ws.recv()))
             assert ready["type"] == "ready"
             await ws.send(msgspec.msgpack.encode({"type": "subscribe", "channel": "metric:packed"}))
-            assert msgspec.msgpack.decode(await ws.recv())["type"] == "subscribed"
+            assert msgspec.msgpack.decode(binary(await ws.recv()))["type"] == "subscribed"
             await Publisher(nc, "ws_e", "packed").publish(1)
             frame = await asyncio.wait_for(ws.recv(), 10)
     finally:
@@ -375,7 +384,7 @@ async def test_bad_frames_get_errors_and_never_disturb_other_clients(make_stack:
                 await ws.send("x" * 70_000)
                 assert await close_code(ws) == 1009
 
-            frames = []
+            frames: list[dict[str, Any]] = []
             await watcher.data_until(frames, values=50)
             await publishing
     finally:
@@ -477,7 +486,7 @@ async def test_an_unread_socket_is_closed_as_a_slow_consumer_and_others_keep_up(
             await reader.until("subscribed")
             await stalled.send({"type": "subscribe", "channel": "metric:bulky"})
             await asyncio.sleep(0.5)
-            frames = []
+            frames: list[dict[str, Any]] = []
 
             async def read_all() -> None:
                 while len(frames) < 200:

@@ -68,7 +68,7 @@ async def test_metrics_sockets_are_counted_and_closed_with_1012_at_shutdown(
             close_code(mem),
             close_code(multiplexed.connection, answer_pings=True),
         )
-    assert codes == [1012, 1012, 1012]
+    assert list(codes) == [1012, 1012, 1012]  # gather returns a list (typed as a tuple)
 
 
 async def test_the_sweep_never_pings_a_metrics_socket_but_closes_it_at_token_expiry(
@@ -132,7 +132,7 @@ async def test_a_metrics_socket_that_stops_reading_is_closed_as_a_slow_consumer(
             # Both listen to the channel; the registry counts both sockets.
             assert await eventually(lambda: scraped(stack, "pulse_gateway_live_clients", 2))
             assert await scrape(stack, "pulse_gateway_ws_sockets") == 2
-            frames = []
+            frames: list[dict[str, Any]] = []
 
             async def read_all() -> None:
                 while len(frames) < 200:

@@ -12,6 +12,7 @@ from typing import Any
 
 import nats
 import pytest
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 from pulse_contracts import Codec, SeriesBatch, subjects, to_epoch_us
 
@@ -29,7 +30,7 @@ class JetStreamWatch:
         self.consumers_created = 0
 
     @classmethod
-    async def start(cls, nc: nats.NATS) -> JetStreamWatch:
+    async def start(cls, nc: Client) -> JetStreamWatch:
         watch = cls()
 
         async def request(msg: Msg) -> None:

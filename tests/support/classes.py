@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import msgspec
-import nats
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from pulse_contracts import RpcError, subjects
@@ -31,7 +31,7 @@ PASSWORD = accounts.USER_PASSWORD
 class ClassDirectory:
     """Answers ``rpc.classroom.get`` for the classes it is told about; counts the requests."""
 
-    def __init__(self, nc: nats.NATS) -> None:
+    def __init__(self, nc: Client) -> None:
         self.nc = nc
         self.owners: dict[str, str | None] = {}
         self.requests = 0
@@ -88,7 +88,7 @@ async def create_class(stack: PulseStack, token: str, class_id: str) -> None:
     assert response.status_code == 201, response.text
 
 
-async def first_seen_in_events(stack: PulseStack, nc: nats.NATS, class_id: str) -> None:
+async def first_seen_in_events(stack: PulseStack, nc: Client, class_id: str) -> None:
     """A class nobody created: a producer's event names it, persistence stores it without an
     owner. Returns once the gateway can see it."""
     await ClassPublisher(nc, class_id).publish(1)
@@ -109,7 +109,7 @@ class RequestCounter:
     """Counts the requests on a subject (a plain subscriber beside the real responder's
     queue group: it sees each request and answers none)."""
 
-    def __init__(self, nc: nats.NATS, subject: str) -> None:
+    def __init__(self, nc: Client, subject: str) -> None:
         self.nc = nc
         self.subject = subject
         self.requests = 0
@@ -149,7 +149,7 @@ def notebook_event(class_id: str, student: str, cell: int, **fields: Any) -> Not
 class ClassPublisher:
     """Stores batches of a class's events in EVENTS, as ingest does; keeps their ids in order."""
 
-    def __init__(self, nc: nats.NATS, class_id: str) -> None:
+    def __init__(self, nc: Client, class_id: str) -> None:
         self.js = nc.jetstream()
         self.class_id = class_id
         self.sent: list[str] = []

@@ -25,7 +25,7 @@ import asyncpg
 import httpx
 from nats.aio.client import Client
 from pulse_contracts import Codec
-from pulse_contracts.accounts import ApiKeyCreated, CreateApiKey
+from pulse_contracts.accounts import ApiKeyCreated, CreateApiKey, Scope
 from pulse_dev.embedded import EmbeddedNats, free_port
 from pulse_runtime.access_tokens import SigningKey
 from pulse_runtime.auth_client import AuthClient
@@ -349,7 +349,7 @@ async def signing_key(database_url: str, kid: str) -> SigningKey:
 
 
 async def create_class_key(
-    stack: PulseStack, class_id: str | None, scopes: tuple[str, ...] = ("ingest:events",)
+    stack: PulseStack, class_id: str | None, scopes: tuple[Scope, ...] = ("ingest:events",)
 ) -> str:
     """The secret of a new API key naming ``class_id`` (or no class), made by asking auth
     directly (the classes' own routes make such keys; these tests need only the key)."""

@@ -54,7 +54,9 @@ def manager(tmp_path: Path, ingest: FakeIngest) -> Iterator[KernelManager]:
         JPY_SESSION_NAME=NOTEBOOK,  # what jupyter_server gives a notebook's kernel
     )
     manager = KernelManager(kernel_name="python3")
-    manager.kernel_spec.argv[0] = sys.executable  # this worktree's venv
+    spec = manager.kernel_spec
+    assert spec is not None
+    spec.argv[0] = sys.executable  # this worktree's venv
     manager.start_kernel(env=env, cwd=str(lessons))
     try:
         yield manager

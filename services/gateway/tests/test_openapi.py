@@ -140,7 +140,7 @@ def test_routes_behind_a_login_say_so() -> None:
     assert DOCUMENT["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     public = {"POST /api/v1/auth/login", "POST /api/v1/auth/refresh"}
     for key, operation in OPERATIONS.items():
-        expected = None if key in public else [{"bearer": []}]
+        expected: list[dict[str, list[str]]] | None = None if key in public else [{"bearer": []}]
         assert operation.get("security") == expected, key
 
 

@@ -189,7 +189,7 @@ async def test_the_publisher_sends_batches_of_at_most_100_with_a_traceparent() -
 
     assert count > 100
     assert published._value.get() == count
-    sizes = [len(msgspec.json.decode(body, type=ProducerEvents)) for body, _ in sent]  # type: ignore[arg-type]
+    sizes = [len(msgspec.json.decode(body, type=ProducerEvents)) for body, _ in sent]
     assert max(sizes) <= 100
     assert sum(sizes) == count
     for _, headers in sent:

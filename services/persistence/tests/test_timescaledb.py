@@ -230,6 +230,6 @@ async def test_backfill_left_by_a_crash_is_refreshed_at_the_next_start(
 def test_only_points_older_than_a_rollups_window_end_need_a_refresh() -> None:
     """Newer points are above every watermark (read raw by real-time aggregation)."""
     now = datetime(2026, 12, 1, 12, tzinfo=UTC)
-    refresher = RollupRefresher(None, REFRESH, delay_s=1, clock=lambda: now)  # type: ignore[arg-type]
+    refresher = RollupRefresher(None, REFRESH, delay_s=1, clock=lambda: now)
     assert not refresher.note([minutes("live", now - timedelta(seconds=59), 3, step_s=1)])
     assert refresher.note([minutes("late", now - timedelta(seconds=61), 3, step_s=1)])

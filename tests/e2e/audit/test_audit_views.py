@@ -170,7 +170,14 @@ async def test_refusals_have_stable_codes_and_non_admins_are_refused(make_stack:
     for path, params, status, code in cases:
         response = await get(stack, path, admin, **params)
         assert (response.status_code, response.json()["code"]) == (status, code), (path, params)
-    for body in ({"ids": []}, {"ids": [0]}, {"ids": [2**64]}, {"ids": "1"}, {}):
+    bodies: tuple[dict[str, object], ...] = (
+        {"ids": []},
+        {"ids": [0]},
+        {"ids": [2**64]},
+        {"ids": "1"},
+        {},
+    )
+    for body in bodies:
         response = await post(stack, LETTERS + "/replay", admin, body)
         assert response.status_code == 400, (body, response.text)
     ok = await get(stack, AUDIT + "/access", admin, status="2", method="get", limit="5")

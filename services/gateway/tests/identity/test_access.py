@@ -144,7 +144,7 @@ _SAMPLES = {"uuid": str(uuid.UUID(int=1)), "str": "py101", "path": "index.html",
 def guarded_routes() -> list[tuple[str, str, str]]:
     """(method, path with its parameters filled in, access) of every HTTP route of the real
     gateway that is not public; Litestar's own OPTIONS and HEAD left out."""
-    routes = []
+    routes: list[tuple[str, str, str]] = []
     for route in describing_app().routes:
         if not isinstance(route, HTTPRoute):
             continue  # /ws and /ws/metrics authenticate in-band (tests/live/test_session.py)
