@@ -61,9 +61,11 @@ browser: ## Debian's Chromium for the browser tests (installed with apt-get when
 	@command -v chromium >/dev/null || { echo "installing chromium (apt-get)"; \
 		apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
-lint: sync ## ruff (format check + lint) and mypy --strict
+lint: sync ## ruff (format check + lint) and mypy --strict (packages, tests and benchmarks)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+	@# One run over what pyproject.toml's [tool.mypy] `files` lists: every package's src, then
+	@# conftest.py, tests/, bench/ and each package's tests/ (explicit_package_bases: see there).
 	$(VENV)/bin/mypy
 
 # Two workers (pytest-xdist): the tests wait on servers and sockets much of the time, so two at
