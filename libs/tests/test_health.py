@@ -13,6 +13,10 @@ from prometheus_client import Counter
 from pulse_runtime.health import HealthListener
 from pulse_runtime.telemetry import new_registry
 
+# A request still being answered when the listener stops must end on its own loop, not when
+# its coroutine is collected after that loop closed (it used to, as an "exception ignored").
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+
 Listener = tuple[HealthListener, dict[str, bool]]
 
 

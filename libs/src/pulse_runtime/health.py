@@ -93,6 +93,13 @@ class HealthListener:
         try:
             loop.run_until_complete(self._listen())
         finally:
+            # Requests still being answered (a probe waiting on a blocked service loop) end
+            # here, on a loop still open, rather than when their coroutines are collected.
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.close()
 
     async def _listen(self) -> None:
