@@ -70,11 +70,6 @@ from .writer import MetricsWriter
 
 log = get_logger(__name__)
 
-AUDIT_WORKERS = 4
-"""``rpc.audit.*`` requests answered at once per verb (admins' searches: few, not hot)."""
-REPLAY_TIMEOUT_S = 5.0
-"""How long a replayed dead letter waits for ingest's answer or JetStream's acknowledgement."""
-
 
 class PersistenceService(Worker):
     def __init__(self, settings: Settings) -> None:
@@ -138,7 +133,7 @@ class PersistenceService(Worker):
             RPC_AUDIT,
             sorted(set(AUDIT_VERBS.values())),
             queue=AUDIT_QUEUE,
-            workers=AUDIT_WORKERS,
+            workers=settings.persistence.audit_workers,
             reply_for=self.audit_answers.reply_for,
             pack=self.codec.pack,
             requests=counter(
@@ -318,7 +313,9 @@ class PersistenceService(Worker):
         self.audit_answers.pool = pool
         self.audit_answers.replays = DeadLetterReplays(
             pool,
-            NatsResend(lambda: self.broker.connection, timeout_s=REPLAY_TIMEOUT_S),
+            NatsResend(
+                lambda: self.broker.connection, timeout_s=self.settings.persistence.replay_timeout_s
+            ),
             self.tasks,
         )
         self.retention = AuditRetention(

@@ -36,6 +36,10 @@ class PersistenceSettings(ListenerSettings, frozen=True, kw_only=True):
     # TimescaleDB only: after a commit that wrote points older than a rollup's refresh window
     # (backfill), its buckets are refreshed; writes within this delay share one refresh.
     backfill_refresh_delay_s: NonNegativeFloat = 1.0
+    # The admins' audit views (rpc.audit.*): requests answered at once per verb, and how long
+    # a replayed dead letter waits for ingest's answer or JetStream's acknowledgement.
+    audit_workers: PositiveInt = 4
+    replay_timeout_s: PositiveFloat = 5.0
 
     def __post_init__(self) -> None:
         if self.pool_size <= self.writers:
