@@ -111,8 +111,9 @@ def redact_query(query_string: str) -> str:
 
 MAX_JSON_DEPTH = 32
 """Deeper parts of a JSON value are kept as ``"…"``."""
-_INT_RANGE = (-(1 << 63), 1 << 64)
-"""The integers msgpack (the LOGS batches) carries; a bigger one is kept as its text."""
+MSGPACK_INTS = (-(1 << 63), 1 << 64)
+"""``[low, high)`` of the integers msgpack (the LOGS batches, the answers) carries; a bigger one
+is kept as its text."""
 
 
 def redact_json(value: Any, depth: int = 0) -> Any:
@@ -127,7 +128,7 @@ def redact_json(value: Any, depth: int = 0) -> Any:
         return _redacted_container(value, depth)
     if isinstance(value, float) and not math.isfinite(value):
         return None
-    if isinstance(value, int) and not _INT_RANGE[0] <= value < _INT_RANGE[1]:
+    if isinstance(value, int) and not MSGPACK_INTS[0] <= value < MSGPACK_INTS[1]:
         return str(value)
     return value
 

@@ -198,10 +198,8 @@ def check_limits(
             "history_too_long",
             f"history is limited to {settings.history_max_minutes:g} minutes",
         )
-    if spec.feed is LOG_FEED:
-        _check_logs_options(request)
-    elif spec.feed is INBOX_FEED:
-        _check_inbox_options(request)
+    if spec.feed in _EVERY_ITEM_CHANNELS:
+        _check_every_item_options(request, _EVERY_ITEM_CHANNELS[spec.feed])
     elif spec.class_id is not None:
         _check_class_options(request)
     elif history is not None and history.max_points > settings.history_max_points:
@@ -225,22 +223,16 @@ def _check_class_options(request: Subscribe) -> None:
         )
 
 
-def _check_inbox_options(request: Subscribe) -> None:
-    """The ``notifications`` channel sends every change of the inbox (a rate cap would merge
-    changes away) and resumes; its past is the REST list."""
-    if request.max_rate is not None or request.history is not None:
-        raise ChannelRefused(
-            "unsupported_option",
-            "the notifications channel sends every change (no max_rate, no history): list the"
-            " inbox with GET /api/v1/notifications, or resume with resume_from",
-        )
+_EVERY_ITEM_CHANNELS = {
+    INBOX_FEED: "the notifications channel sends every change (no max_rate, no history): list"
+    " the inbox with GET /api/v1/notifications, or resume with resume_from",
+    LOG_FEED: "the logs channel sends every record as it is stored (no max_rate, no history):"
+    " search the past with GET /api/v1/admin/audit/access",
+}
+"""Channels that send every item and resume, whose past is a REST route's: ``notifications``
+(a rate cap would merge inbox changes away) and ``logs`` (a live tail); why each refuses."""
 
 
-def _check_logs_options(request: Subscribe) -> None:
-    """The ``logs`` channel is a live tail (and resumes): the past is the REST search's."""
+def _check_every_item_options(request: Subscribe, why: str) -> None:
     if request.max_rate is not None or request.history is not None:
-        raise ChannelRefused(
-            "unsupported_option",
-            "the logs channel sends every record as it is stored (no max_rate, no history):"
-            " search the past with GET /api/v1/admin/audit/access",
-        )
+        raise ChannelRefused("unsupported_option", why)

@@ -15,6 +15,7 @@ import asyncpg
 import msgspec
 from pulse_contracts.audit import AccessPage, SearchAccess, StoredAccess
 from pulse_runtime.database import acquired
+from pulse_runtime.web.redaction import MSGPACK_INTS
 
 from .cursor import cursor_after, position_of
 from .filters import Where, like_prefix, status_range, time_range
@@ -84,7 +85,6 @@ def stored_access(row: asyncpg.Record) -> StoredAccess:
 
 _LONG_NUMBER = re.compile(r"\d{19}")
 """A run of digits that may be an integer msgpack cannot carry (beyond 64 bits)."""
-_INT_RANGE = (-(1 << 63), 1 << 64)
 
 
 def json_value(text: str | None) -> Any:
@@ -105,6 +105,6 @@ def _carried(value: Any) -> Any:
         return {key: _carried(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_carried(item) for item in value]
-    if isinstance(value, int) and not _INT_RANGE[0] <= value < _INT_RANGE[1]:
+    if isinstance(value, int) and not MSGPACK_INTS[0] <= value < MSGPACK_INTS[1]:
         return str(value)
     return value
