@@ -19,6 +19,9 @@ CONTENT_TYPE_HEADER: Final = "Content-Type"
 JSON: Final = "application/json"
 MSGPACK: Final = "application/msgpack"
 _MSGPACK_ALIASES: Final = frozenset({MSGPACK, "application/x-msgpack", "application/vnd.msgpack"})
+MSGPACK_INTS: Final = (-(1 << 63), 1 << 64)
+"""``[low, high)`` of the integers msgpack (the LOGS batches, the answers) carries; a bigger one
+is kept as its text."""
 
 
 T = TypeVar("T")

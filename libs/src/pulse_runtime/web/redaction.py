@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, unquote_plus
 
+from pulse_contracts.codecs import MSGPACK_INTS
+
 from pulse_runtime.audit.text_secrets import REDACTED, is_secret_name, redact_text
 
 MAX_HEADER_CHARS = 1024
@@ -111,9 +113,6 @@ def redact_query(query_string: str) -> str:
 
 MAX_JSON_DEPTH = 32
 """Deeper parts of a JSON value are kept as ``"…"``."""
-MSGPACK_INTS = (-(1 << 63), 1 << 64)
-"""``[low, high)`` of the integers msgpack (the LOGS batches, the answers) carries; a bigger one
-is kept as its text."""
 
 
 def redact_json(value: Any, depth: int = 0) -> Any:

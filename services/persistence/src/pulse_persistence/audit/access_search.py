@@ -14,8 +14,8 @@ from typing import Any
 import asyncpg
 import msgspec
 from pulse_contracts.audit import AccessPage, SearchAccess, StoredAccess
+from pulse_contracts.codecs import MSGPACK_INTS
 from pulse_runtime.database import acquired
-from pulse_runtime.web.redaction import MSGPACK_INTS
 
 from .cursor import cursor_after, position_of
 from .filters import Where, like_prefix, status_range, time_range
