@@ -1,12 +1,14 @@
 """The ``ingest.metrics`` and ``ingest.events`` subscribers on FastStream's in-memory test
 broker: a message they refuse goes to DEADLETTER as it came (its bytes, headers, origin and
 the reason), and valid points go to METRICS, each series once, under a ``Nats-Msg-Id`` that
-makes a producer's retry harmless. Both are ``broker.publish`` into a stream, which the test
-broker delivers to the test's own stream subscribers; nothing is sent anywhere.
+makes a producer's retry harmless. A dead letter is ``broker.publish`` into a stream, which the
+test broker delivers to the test's own stream subscribers; points go through nats-py's
+JetStream client itself (``IngestService.jetstream``), which the test broker does not stand in
+for, so the fixture hands them to ``broker.publish`` the same way. Nothing is sent anywhere.
 
-(Valid notebook events are published with nats-py's JetStream client itself
-(``classroom/publishing.py``), which the test broker does not stand in for: that path is
-tested against a real server, tests/e2e/test_classroom_pipeline.py.)
+(Valid notebook events are published with nats-py's JetStream client too
+(``classroom/publishing.py``): that path is tested against a real server,
+tests/e2e/test_classroom_pipeline.py, as is the points' in tests/e2e.)
 """
 
 from __future__ import annotations
@@ -48,12 +50,33 @@ class Streams:
         return self.service.registry.get_sample_value("pulse_ingest_messages_deadlettered_total")
 
 
+class ThroughBroker:
+    """nats-py's ``JetStreamContext.publish`` as the in-memory test broker's publish."""
+
+    def __init__(self, broker: NatsBroker) -> None:
+        self._broker = broker
+
+    async def publish(
+        self,
+        subject: str,
+        payload: bytes,
+        *,
+        headers: dict[str, str],
+        stream: str,
+        timeout: float,  # noqa: ASYNC109 - nats-py's signature
+    ) -> None:
+        await self._broker.publish(
+            payload, subject, headers=headers, stream=stream, timeout=timeout
+        )
+
+
 @pytest.fixture
 async def ingest() -> AsyncIterator[Streams]:
     """The service's own broker and subscribers, in memory, with a stream subscriber each for
     DEADLETTER and METRICS."""
     streams = Streams(IngestService(Settings(common=CommonSettings(), ingest=IngestSettings())))
     broker = streams.broker
+    streams.service.jetstream = lambda: ThroughBroker(broker)  # type: ignore[method-assign, assignment, return-value]
 
     @broker.subscriber(
         "deadletter.>",

@@ -30,13 +30,13 @@ class Replies:
 
 
 class JetStream:
-    """``broker.publish`` into METRICS: stores, or fails for the series in ``failing``."""
+    """JetStream's publish into METRICS: stores, or fails for the series in ``failing``."""
 
     def __init__(self, failing: set[str]) -> None:
         self.failing = failing
         self.attempts: list[str] = []
 
-    async def publish(self, payload: bytes, subject: str, **options: Any) -> None:
+    async def publish(self, subject: str, payload: bytes, **options: Any) -> None:
         self.attempts.append(subject)
         if subject in self.failing:
             raise nats.errors.TimeoutError
@@ -44,8 +44,7 @@ class JetStream:
 
 def service_with(jetstream: JetStream) -> IngestService:
     service = IngestService(Settings(common=CommonSettings(), ingest=IngestSettings()))
-    # A stand-in with the one signature used, for the broker's overloaded publish.
-    service.broker.publish = jetstream.publish  # type: ignore[method-assign, assignment]
+    service.jetstream = lambda: jetstream  # type: ignore[method-assign, assignment, return-value]
     return service
 
 

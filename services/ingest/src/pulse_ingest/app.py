@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import structlog
 from faststream.nats import NatsRouter
 from nats.aio.msg import Msg
+from nats.js.client import JetStreamContext
 from pulse_contracts import (
     CONTENT_TYPE_HEADER,
     MSGPACK,
@@ -241,9 +242,11 @@ class IngestService(Worker):
         """``batch`` into METRICS; ``msg_id`` is its ``Nats-Msg-Id`` (by default the digest of
         the payload: the same points republished, a producer's retry, are stored once)."""
         payload = self.codec.pack(batch)
-        await self.broker.publish(
-            payload,
+        # nats-py's JetStream publish itself, as for events: FastStream's publish path (its
+        # middlewares, for bytes already encoded) was 6 % of ingest's CPU under load.
+        await self.jetstream().publish(
             subjects.metrics_subject(batch.source, batch.name),
+            payload,
             headers={
                 MSG_ID_HEADER: msg_id or hashlib.blake2b(payload, digest_size=16).hexdigest(),
                 TRACEPARENT: child_traceparent(traceparent),
@@ -252,6 +255,10 @@ class IngestService(Worker):
             stream=subjects.METRICS_STREAM,
             timeout=self.settings.ingest.publish_timeout_s,
         )
+
+    def jetstream(self) -> JetStreamContext:
+        stream: JetStreamContext = self.broker.config.connection_state.stream
+        return stream
 
     async def _deadletter(
         self, msg: Msg, headers: Mapping[str, str], reason: str, traceparent: str
