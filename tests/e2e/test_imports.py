@@ -22,6 +22,7 @@ import nats
 import pytest
 from pulse_contracts import subjects
 
+from tests.e2e.test_websocket import open_socket
 from tests.support.stack import (
     PulseStack,
     bearer,
@@ -181,6 +182,39 @@ async def test_csv_and_json_lines_imports_are_stored_once(
     assert refused.returncode == 1
     assert "refused (422)" in refused.stderr
     assert '"code": "import_row_invalid"' in refused.stderr
+
+
+async def test_an_import_is_not_sent_live_but_a_live_point_after_it_is(
+    make_stack: Any, database_url: str
+) -> None:
+    """A chart watching ``metric:imported_live`` gets no frame for the 250 imported points (the
+    history is stored, but it is not news); the live point sent after them is its next frame."""
+    stack = start_stack(make_stack)
+    _, key = await create_api_key(stack, ["ingest:metrics"])
+    name = "imported_live"
+    points = rows(250)
+    async with open_socket(stack) as socket, httpx.AsyncClient(timeout=60) as client:
+        await socket.send(type="subscribe", channel=f"metric:{name}")
+        await socket.until("subscribed")
+        response = await client.post(
+            stack["ingest"].url("/api/v1/imports"),
+            content=csv_file(name, points),
+            headers={**bearer(key), "Content-Type": "text/csv"},
+        )
+        assert response.status_code == 201, response.text
+
+        async def all_stored() -> bool:
+            return len(await stored_points(database_url, name)) >= len(points)
+
+        assert await eventually(all_stored, within_s=TIMEOUT_S)
+        now = datetime.now(UTC).isoformat()
+        live = {"time": now, "source": "plant-live", "name": name, "value": 42.0}
+        response = await client.post(
+            stack["ingest"].url("/api/v1/metrics"), json=[live], headers=bearer(key)
+        )
+        assert response.status_code == 202, response.text
+        frame = await socket.until("data", within_s=TIMEOUT_S)
+        assert (frame["source"], [p["value"] for p in frame["points"]]) == ("plant-live", [42.0])
 
 
 async def test_a_failed_import_is_found_from_its_trace_id_with_its_steps_and_stored_chunks(

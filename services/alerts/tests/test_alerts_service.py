@@ -273,3 +273,38 @@ async def _some(items: list[str]) -> list[str]:
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_a_bulk_imports_history_is_not_evaluated(make_stack: Any) -> None:
+    """host-2's imported points (``SeriesBatch.imported``), far above the threshold for longer
+    than the rule's duration, fire nothing: last month's values say nothing about now. The
+    same values sent live do fire."""
+    stack = make_stack(**FAST)
+    async with harness(stack) as (nc, notifier, _producer):
+        stack.start(["alerts"])
+        await create_cpu_rule(nc, for_s=1.0)
+        await asyncio.sleep(1.0)  # the evaluator loads the rule
+
+        async def host_2_at_99(*, imported: bool) -> None:
+            batch = SeriesBatch(
+                source="host-2",
+                name="cpu",
+                times_us=[to_epoch_us_now()],
+                values=[99.0],
+                imported=imported,
+            )
+            await nc.jetstream().publish(
+                subjects.metrics_subject("host-2", "cpu"), CODEC.pack(batch)
+            )
+
+        for _ in range(15):  # 3 s: three times the rule's duration
+            await host_2_at_99(imported=True)
+            await asyncio.sleep(0.2)
+        assert notifier.firings() == []
+
+        async def fired() -> list[str]:
+            await host_2_at_99(imported=False)
+            return notifier.firings()
+
+        assert await eventually(fired, within_s=10)
+        assert all(":host-2:cpu:" in key for key in notifier.firings()), notifier.keys()

@@ -244,6 +244,8 @@ async def test_a_csv_import_is_stored_a_chunk_at_a_time_and_each_chunk_is_a_step
         NOW - timedelta(minutes=1),
     )
     assert len(stored.points()) == 7
+    # History: stored, but neither sent live nor evaluated by alert rules.
+    assert all(batch.imported for batch in stored.messages.values())
     assert steps(records) == [
         ("metrics_import", "START"),
         ("parse", "SUCCESS"),

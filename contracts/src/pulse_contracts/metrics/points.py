@@ -54,7 +54,10 @@ class SeriesBatch(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
     """Validated points of one series, columnar; the payload of ``metrics.<source>.<name>``.
 
     ``times_us`` are microseconds since the Unix epoch, UTC; ``values[i]`` belongs to
-    ``times_us[i]``.
+    ``times_us[i]``. ``imported``: points of a bulk import (history), stored like any others
+    but neither sent to live subscribers nor evaluated by alert rules. Added last, with a
+    default, so that messages without it (stored before) read as live points and a reader that
+    predates it ignores it (msgspec's array-like structs).
     """
 
     source: str
@@ -63,6 +66,7 @@ class SeriesBatch(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
     values: list[float]
     unit: str | None = None
     tags: dict[str, str] = msgspec.field(default_factory=dict)
+    imported: bool = False
 
 
 def to_epoch_us(moment: datetime) -> int:

@@ -9,6 +9,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any, cast
 
+import msgspec
 from pulse_contracts import subjects
 from pulse_gateway.live.channels import parse_channel
 from pulse_gateway.live.fanout import ChannelHub, Delivery, RecentPolicy
@@ -119,6 +120,26 @@ async def test_an_unusable_live_message_is_skipped_and_the_flow_goes_on() -> Non
         await live.publish(good)
         await live.settle()
         assert listener.seqs == [1]
+
+
+async def test_a_bulk_imports_points_are_not_sent_live_nor_read_back_as_missed() -> None:
+    """Imported history (``SeriesBatch.imported``) is stored, but nobody watching the series now
+    gets it: neither when a hole is read back (2) nor as it is republished (5); its sequence
+    still counts as seen, so the next message of its subject says nothing of a hole (6)."""
+    async with Live() as live:
+        listener = Listener()
+        await live.hub.join(CPU, listener)
+        history = msgspec.structs.replace(batch("host1", "cpu", 50.0), imported=True)
+        live.stream.store(2, msgspec.structs.replace(history, source="host2"))
+        live.stream.store(3, batch("host1", "cpu", 3.0))
+        await live.publish(republished(batch("host1", "cpu", 1.0), 1))
+        await live.publish(republished(batch("host1", "cpu", 4.0), 4, previous=3))
+        await live.publish(republished(history, 5, previous=4))
+        await live.publish(republished(batch("host1", "cpu", 6.0), 6, previous=5))
+        await live.settle()
+        assert listener.seqs == [1, 3, 4, 6]
+        assert len(live.stream.reads) == 1  # the hole before 4, once
+        assert live.hub.last_seq("metric:cpu") == 6
 
 
 async def test_a_hole_in_a_subjects_sequence_is_read_back_from_the_stream_first() -> None:

@@ -263,6 +263,8 @@ class EvaluationLoop:
             batch = self._batches.decode(msg.data)
         except (msgspec.DecodeError, msgspec.ValidationError):
             return
+        if batch.imported:
+            return  # a bulk import's history: last month's values say nothing about now
         self._observed.labels(stream="metrics").inc()
         self.evaluator.observe_batch(
             batch.source, batch.name, batch.times_us, batch.values, self._clock()

@@ -98,7 +98,8 @@ class _LiveChannel:
                         floor = self.recent.floor
                         if floor is None or stored.seq > floor:
                             break  # the rest is kept already
-                        older.append(self._delivery(stored.seq, stored.message))
+                        if self.spec.feed.is_live(stored.message):
+                            older.append(self._delivery(stored.seq, stored.message))
                 except TooMuchToReplay:
                     self._too_far = max(self._too_far, after_seq)  # only grows from there
                     raise
@@ -175,6 +176,8 @@ class _LiveChannel:
     def _deliver(self, seq: int, subject: str, message: object) -> None:
         self._previous[subject] = seq
         self.last_seq = max(self.last_seq, seq)
+        if not self.spec.feed.is_live(message):
+            return  # seen (no hole), but history: nobody gets it live
         delivery = self._delivery(seq, message)
         self.recent.add(delivery)
         for listener in list(self.listeners):

@@ -96,6 +96,11 @@ class Feed(Generic[P]):
     def delivery(self, channel: str, seq: int, message: P, frames: FrameCodec) -> Delivery:
         raise NotImplementedError
 
+    def is_live(self, message: P) -> bool:
+        """Whether ``message`` goes to live subscribers (and resumes): everything but history
+        stored after the fact (a bulk import's points)."""
+        return True
+
 
 class MetricFeed(Feed[SeriesBatch]):
     """METRICS: one ``data`` frame per series batch."""
@@ -119,6 +124,11 @@ class MetricFeed(Feed[SeriesBatch]):
             ],
         )
         return Delivery(frame, (message.source, message.name), frames)
+
+    def is_live(self, message: SeriesBatch) -> bool:
+        # A bulk import of last month's points is not news: stored, queried as history, but
+        # not pushed to the charts watching the series now (nor to the alert rules).
+        return not message.imported
 
 
 class ClassEventFeed(Feed[ClassEvents]):

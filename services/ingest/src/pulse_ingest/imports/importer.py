@@ -1,6 +1,7 @@
 """A bulk import of historical points: the body read as it arrives, a chunk of rows at a time
-validated by ingest's own validator, published to METRICS like live points, and recorded as a
-task run (``metrics_import``) whose steps a user can watch on the Logs page:
+validated by ingest's own validator, published to METRICS like live points but marked
+``imported`` (history: the gateway's live channels and the alert rules leave them out), and
+recorded as a task run (``metrics_import``) whose steps a user can watch on the Logs page:
 
 - ``parse``: the format, and for CSV its header;
 - ``chunk N``: its lines, rows, series and time range, ``SUCCESS`` once JetStream stored it,
@@ -19,6 +20,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 from prometheus_client import Counter
 from pulse_contracts import SeriesBatch, from_epoch_us, to_epoch_us
 from pulse_runtime.audit import TaskLog, TaskRun, TaskStepRun
@@ -199,7 +201,11 @@ class MetricsImport:
         digest = progress.body.digest()
         results = await asyncio.gather(
             *(
-                self._publish(batch, f"import-{digest}-{number}-{part}", traceparent)
+                self._publish(
+                    msgspec.structs.replace(batch, imported=True),
+                    f"import-{digest}-{number}-{part}",
+                    traceparent,
+                )
                 for part, batch in enumerate(batches)
             ),
             return_exceptions=True,
