@@ -175,18 +175,40 @@ async def test_a_subject_first_seen_after_a_hole_is_repaired_too() -> None:
         assert listener.seqs == [1, 2, 3]
 
 
-async def test_the_first_message_of_a_new_channel_says_nothing_of_holes() -> None:
-    """Before its first delivery a channel cannot tell a missed message from one stored
-    before it opened: it reads nothing back; opening waits until the server has the
-    subscription instead, so nothing published after "subscribed" is missed."""
+async def test_the_first_message_of_a_new_channel_says_nothing_of_what_came_before_it() -> None:
+    """A first message whose previous one was stored before the channel opened (the stream's
+    last sequence then: 8) reads nothing back; opening waits until the server has the
+    subscription."""
     async with Live() as live:
+        for seq in range(1, 9):
+            live.stream.store(seq, batch("host2", "cpu", float(seq)))
         listener = Listener()
         await live.hub.join(CPU, listener)
         assert live.nats.flushed == [1]
-        await live.publish(republished(batch("host2", "cpu", 3.0), 9, previous=7))
+        await live.publish(republished(batch("host2", "cpu", 9.0), 9, previous=7))
         await live.settle()
         assert listener.seqs == [9]
         assert live.stream.reads == []
+
+
+async def test_a_message_stored_as_the_channel_subscribed_and_not_republished_is_read_back() -> (
+    None
+):
+    """nats-server may answer a SUB's PONG a moment before its JetStream republish sees the
+    subscription: 3, stored then, reaches nobody. 4 names it as its previous one, after the
+    stream's last sequence when the channel opened (2), so it is read back first."""
+    async with Live() as live:
+        live.stream.store(1, batch("host1", "cpu", 1.0))
+        live.stream.store(2, batch("host2", "cpu", 2.0))
+        listener = Listener()
+        await live.hub.join(CPU, listener)
+        live.stream.store(3, batch("host1", "cpu", 3.0))  # stored, never republished
+        live.stream.store(4, batch("host1", "cpu", 4.0))
+        await live.publish(republished(batch("host1", "cpu", 4.0), 4, previous=3))
+        await live.settle()
+        assert listener.seqs == [3, 4]
+        [read] = live.stream.reads
+        assert read["after_seq"] == 2
 
 
 async def test_a_repair_that_fails_lets_the_flow_jump_and_resumes_over_it_read_the_stream() -> None:

@@ -74,6 +74,9 @@ class _LiveChannel:
         self._frames = frames
         self._inbox: asyncio.Queue[Msg] = asyncio.Queue()
         self._previous: dict[str, int] = {}  # subject -> last sequence seen on it
+        # The stream's last sequence a moment before the channel subscribed: what the first
+        # messages' chains are checked against (0 while unknown: nothing is read back then).
+        self._opened_after = 0
         self._subscription: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -109,11 +112,18 @@ class _LiveChannel:
         async def receive(msg: Msg) -> None:
             self._inbox.put_nowait(msg)
 
+        # Where the stream was before subscribing (the reader's shared, briefly cached answer:
+        # older is only more to check). nats-server 2.15 answers the PONG of a SUB a moment
+        # (under a millisecond) before its JetStream republish sees the new subscription: a
+        # message stored in that moment is republished to nobody. Its successor on the subject
+        # then names it as its previous one, after this bound, and it is read back like any
+        # other hole, even as the channel's first message.
+        with contextlib.suppress(Exception):  # JetStream away: as before, no check at first
+            self._opened_after = (await self._reader.bounds(self.spec.feed.stream)).last_seq
         self._subscription = await nats.subscribe(
             subjects.live_subject(self.spec.subject), cb=receive
         )
-        # The server has the subscription before the channel counts as open: a client told
-        # "subscribed" misses nothing published after that, even the channel's first messages.
+        # The server has the subscription before the channel counts as open.
         await nats.flush()
         self._task = asyncio.create_task(self._process(), name=f"live {self.spec.name}")
 
@@ -140,17 +150,19 @@ class _LiveChannel:
                 continue
             if seq <= self.last_seq:
                 continue  # already delivered by a repair
-            # A hole: the subject's previous message came after the last one seen on it
-            # (or, for a subject not seen yet, after the last one the channel delivered).
-            seen = self._previous.get(subject, self.last_seq)
-            if self.last_seq and previous > seen:
+            # A hole: the subject's previous message came after the last one seen on it (or,
+            # for a subject not seen yet, after the last one the channel delivered, or before
+            # anything was, after the stream's last one when the channel opened).
+            checked = max(self.last_seq, self._opened_after)
+            seen = self._previous.get(subject, checked)
+            if checked and previous > seen:
                 await self._repair(before=seq)
             self._deliver(seq, subject, message)
 
     async def _repair(self, *, before: int) -> None:
         """Read back everything on the channel since the last delivered sequence (not only
         the subject that showed the hole: its neighbours missed the same stretch)."""
-        after = self.last_seq
+        after = max(self.last_seq, self._opened_after)
         log.info("live messages missed; reading them back", channel=self.spec.name, after_seq=after)
         try:
             async for stored in self._reader.read(
