@@ -211,6 +211,21 @@ async def test_a_message_stored_as_the_channel_subscribed_and_not_republished_is
         assert read["after_seq"] == 2
 
 
+async def test_a_channel_opens_without_the_streams_bounds_when_jetstream_does_not_answer() -> None:
+    async with Live() as live:
+
+        async def away(stream: str) -> Any:
+            raise TimeoutError("JetStream is away")
+
+        live.stream.bounds = away  # type: ignore[method-assign]
+        listener = Listener()
+        await live.hub.join(CPU, listener)
+        await live.publish(republished(batch("host2", "cpu", 9.0), 9, previous=7))
+        await live.settle()
+        assert listener.seqs == [9]  # nothing to check its chain against: delivered as is
+        assert live.stream.reads == []
+
+
 async def test_a_repair_that_fails_lets_the_flow_jump_and_resumes_over_it_read_the_stream() -> None:
     async with Live(RecentPolicy(frames=10, window_s=60)) as live:
         listener = Listener()

@@ -40,6 +40,8 @@ _SEQUENCE = "Nats-Sequence"
 _PREVIOUS_OF_SUBJECT = "Nats-Last-Sequence"
 _SUBJECT = "Nats-Subject"
 _MAX_REPAIR_MESSAGES = 10_000
+_OPEN_BOUNDS_TIMEOUT_S = 1.0
+"""How long a channel opening waits for the stream's last sequence before going without."""
 
 
 class Listener(Protocol):
@@ -118,8 +120,13 @@ class _LiveChannel:
         # message stored in that moment is republished to nobody. Its successor on the subject
         # then names it as its previous one, after this bound, and it is read back like any
         # other hole, even as the channel's first message.
-        with contextlib.suppress(Exception):  # JetStream away: as before, no check at first
-            self._opened_after = (await self._reader.bounds(self.spec.feed.stream)).last_seq
+        # JetStream away or slow (a leader election): as before, no check at first, and the
+        # subscribe is not held up for long.
+        with contextlib.suppress(Exception):
+            bounds = await asyncio.wait_for(
+                self._reader.bounds(self.spec.feed.stream), _OPEN_BOUNDS_TIMEOUT_S
+            )
+            self._opened_after = bounds.last_seq
         self._subscription = await nats.subscribe(
             subjects.live_subject(self.spec.subject), cb=receive
         )
