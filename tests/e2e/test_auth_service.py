@@ -4,6 +4,7 @@ nats-server and PostgreSQL, spoken to over NATS as the gateway and ingest do."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
@@ -12,6 +13,7 @@ from typing import Any
 import asyncpg
 import httpx
 import nats
+import nats.errors
 import pytest
 from argon2 import PasswordHasher
 from nats.aio.client import Client
@@ -58,13 +60,28 @@ USER_EMAIL = "someone@pulse.test"
 USER_PASSWORD = "a perfectly long password"
 # Generous: the machine running the tests may be busy, and Argon2 is slow on purpose.
 REPLY_TIMEOUT_S = 60.0
+NO_RESPONDERS_GRACE_S = 2.0
 
 
 async def ask(nc: Client, request: AuthRequest) -> Any:
-    reply = await nc.request(
-        subjects.auth_rpc(AUTH_VERBS[type(request)]), CODEC.pack(request), timeout=REPLY_TIMEOUT_S
-    )
-    return CODEC.auth_reply.decode(reply.data)
+    """A request to auth. "No responders" is retried for a moment: nats-server (2.15) may
+    answer the PONG of a subscription slightly before other clients' messages reach it
+    (docs/operations.md, "Delivery guarantees"), so a request right after auth reported ready
+    can find nobody listening yet."""
+    deadline = time.monotonic() + NO_RESPONDERS_GRACE_S
+    while True:
+        try:
+            reply = await nc.request(
+                subjects.auth_rpc(AUTH_VERBS[type(request)]),
+                CODEC.pack(request),
+                timeout=REPLY_TIMEOUT_S,
+            )
+        except nats.errors.NoRespondersError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.05)
+            continue
+        return CODEC.auth_reply.decode(reply.data)
 
 
 async def ask_all(nc: Client, requests: Sequence[AuthRequest]) -> list[Any]:

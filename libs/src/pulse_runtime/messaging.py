@@ -59,6 +59,9 @@ def create_broker(
     )
 
 
+_FLUSH_TIMEOUT_S = 5
+
+
 async def start_broker(
     broker: NatsBroker, stopping: asyncio.Event, streams: list[StreamConfig] | None = None
 ) -> bool:
@@ -82,6 +85,12 @@ async def start_broker(
     if streams:
         await ensure_streams(broker.config.connection_state.stream, streams)
     await broker.start()
+    # nats-py sends the subscriptions from its buffer in the background: a round trip makes sure
+    # the server has them before the service says it is ready (a request right after /readyz
+    # answered 200 could otherwise find "no responders"). A NATS gone meanwhile is not ready
+    # anyway (the nats check), and the client reconnects with its subscriptions.
+    with contextlib.suppress(Exception):
+        await broker.connection.flush(timeout=_FLUSH_TIMEOUT_S)
     return True
 
 
