@@ -166,6 +166,11 @@ async def test_csv_and_json_lines_imports_are_stored_once(
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["rows"] == 450
         assert "sent 0.0 of 0.0 MB (100%)" in done.stderr
+
+        async def cli_stored() -> bool:  # stored in JetStream when answered; in the database soon
+            return len(await stored_points(database_url, "imported_cli")) >= len(points)
+
+        assert await eventually(cli_stored, within_s=TIMEOUT_S)
         assert await stored_points(database_url, "imported_cli") == expected("", points)
 
         scraped = await client.get(
